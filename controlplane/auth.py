@@ -1,0 +1,80 @@
+"""API keys over HTTP Basic (`KEY_ID:SECRET`, like Akita's CLI), scopes, and the DRF classes."""
+
+import base64
+import binascii
+import hmac
+from datetime import timedelta
+from typing import Any
+
+from django.db.models import Q
+from django.utils import timezone
+from rest_framework import authentication, exceptions, permissions
+from rest_framework.request import Request
+
+from projects.models import ApiKey, User
+from projects.services import hash_secret
+
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+REALM = 'Basic realm="pawprint"'
+
+
+def parse_basic_credentials(header: str) -> tuple[str, str] | None:
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic" or not encoded:
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    key_id, sep, secret = decoded.partition(":")
+    return (key_id, secret) if sep else None
+
+
+def authenticate_api_key(header: str) -> ApiKey | None:
+    """The key named by an Authorization header, or None if it is absent, wrong or revoked."""
+    credentials = parse_basic_credentials(header)
+    if credentials is None:
+        return None
+    key_id, secret = credentials
+    key = ApiKey.objects.select_related("user").filter(public_id=key_id, revoked_at__isnull=True).first()
+    if key is None or not key.user.is_active:
+        return None
+    if not hmac.compare_digest(key.secret_hash, hash_secret(secret)):
+        return None
+    now = timezone.now()
+    if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
+        stale = Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)
+        ApiKey.objects.filter(stale, pk=key.pk).update(last_used_at=now)
+    return key
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    def authenticate(self, request: Request) -> tuple[User, ApiKey] | None:
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        if not header.lower().startswith("basic "):
+            return None
+        key = authenticate_api_key(header)
+        if key is None:
+            raise exceptions.AuthenticationFailed("Invalid or revoked API key.")
+        return key.user, key
+
+    def authenticate_header(self, request: Request) -> str:
+        return REALM
+
+
+def key_allows_user_actions(auth: Any) -> bool:
+    """Sessions and `full` keys may do what the user can do; `ingest` keys only what a daemon needs."""
+    return not isinstance(auth, ApiKey) or auth.scope == ApiKey.Scope.FULL
+
+
+class FullAccess(permissions.IsAuthenticated):
+    message = "This API key has the ingest scope; this endpoint needs a full-scope key or a session."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if not super().has_permission(request, view):
+            return False
+        return key_allows_user_actions(request.auth)
+
+
+class IngestAccess(permissions.IsAuthenticated):
+    """Daemon endpoints: any valid key or session."""

@@ -1,0 +1,37 @@
+"""The Celery app: queues and periodic tasks are declared here, in one place."""
+
+import os
+from enum import StrEnum
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "controlplane.settings")
+
+
+class Queue(StrEnum):
+    INGEST = "ingest"
+    MODELS = "models"
+
+
+app = Celery("pawprint")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.task_default_queue = Queue.INGEST
+app.conf.task_routes = {"traces.tasks.model_build": {"queue": Queue.MODELS}}
+app.conf.beat_schedule = {
+    "close-ended-traces": {
+        "task": "traces.tasks.traces_close_ended",
+        "schedule": 15.0,
+        "options": {"expires": 15.0},
+    },
+    "delete-expired-daemons": {
+        "task": "daemons.tasks.daemons_delete_expired",
+        "schedule": 3600.0,
+        "options": {"expires": 3600.0},
+    },
+    "purge-old-witnesses": {
+        "task": "traces.tasks.witnesses_purge",
+        "schedule": 3600.0,
+        "options": {"expires": 3600.0},
+    },
+}
+app.autodiscover_tasks()

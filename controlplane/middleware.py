@@ -1,0 +1,76 @@
+import gzip
+import io
+import zlib
+from collections.abc import Callable
+from typing import Any
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.decorators import sync_and_async_middleware
+from whitenoise.middleware import WhiteNoiseMiddleware
+
+from controlplane.errors import error_body
+
+
+def inflate_gzip_body(request: HttpRequest) -> HttpResponse | None:
+    """Replace a gzip request body by its inflated bytes; an error response if it can't."""
+    if request.META.get("HTTP_CONTENT_ENCODING", "").lower() != "gzip":
+        return None
+    limit = settings.WITNESS_BATCH_MAX_BYTES
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(request.body)) as stream:
+            body = stream.read(limit + 1)
+    except (OSError, EOFError, zlib.error):
+        return JsonResponse(error_body("invalid", "The body is not valid gzip."), status=400)
+    if len(body) > limit:
+        return JsonResponse(error_body("too_large", f"Inflated body exceeds {limit} bytes."), status=413)
+    request._body = body  # type: ignore[attr-defined]
+    request._stream = io.BytesIO(body)  # type: ignore[attr-defined]
+    request.META["CONTENT_LENGTH"] = str(len(body))
+    del request.META["HTTP_CONTENT_ENCODING"]
+    return None
+
+
+@sync_and_async_middleware
+def gzip_request_middleware(get_response: Callable[[HttpRequest], Any]) -> Callable[[HttpRequest], Any]:
+    """Daemons may gzip witness batches. Async-capable so long polls never hold a thread."""
+    if iscoroutinefunction(get_response):
+
+        async def async_middleware(request: HttpRequest) -> HttpResponse:
+            error = inflate_gzip_body(request)
+            return error or await get_response(request)
+
+        return async_middleware
+
+    def middleware(request: HttpRequest) -> HttpResponse:
+        error = inflate_gzip_body(request)
+        return error or get_response(request)
+
+    return middleware
+
+
+
+
+class StaticFilesMiddleware(WhiteNoiseMiddleware):
+    """WhiteNoise made async-capable: a sync middleware would pin every held long poll to Django's one sync thread."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        super().__init__(get_response)
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.is_async:
+            return self.serve_or_pass_async(request)
+        return super().__call__(request)
+
+    async def serve_or_pass_async(self, request: HttpRequest) -> HttpResponse:
+        static_file = self.find_file(request.path_info) if self.autorefresh else self.files.get(request.path_info)
+        if static_file is not None:
+            return self.serve(static_file, request)
+        return await self.get_response(request)

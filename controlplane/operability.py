@@ -1,0 +1,20 @@
+import hmac
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django_prometheus.exports import ExportToDjangoView
+
+from controlplane.errors import error_body
+
+
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    """Prometheus metrics, behind `Authorization: Bearer METRICS_TOKEN` (or loopback only when no token is set)."""
+    token = settings.METRICS_TOKEN
+    if token:
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        allowed = hmac.compare_digest(given.encode(), token.encode())
+    else:
+        allowed = request.META.get("REMOTE_ADDR") in {"127.0.0.1", "::1"}
+    if not allowed:
+        return JsonResponse(error_body("forbidden", "Metrics need the metrics token."), status=403)
+    return ExportToDjangoView(request)

@@ -1,0 +1,228 @@
+import asyncio
+import json
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.http import Http404, HttpRequest, JsonResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from controlplane.auth import REALM, IngestAccess, authenticate_api_key
+from controlplane.errors import error_body
+from controlplane.notify import project_subscription
+from daemons.selectors import daemons_for_project
+from daemons.services import daemon_heartbeat, daemon_touch
+from projects.api import ProjectApiView
+from projects.selectors import project_for_user
+from traces.models import Trace
+from traces.selectors import active_traces
+
+
+class MiddlewareInput(serializers.Serializer[Any]):
+    project = serializers.CharField(max_length=64)
+    client_name = serializers.CharField(max_length=200)
+
+
+class HeartbeatApi(APIView):
+    permission_classes = [IngestAccess]
+
+    class InputSerializer(serializers.Serializer[Any]):
+        daemon_name = serializers.CharField(max_length=200)
+        version = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+        projects = serializers.ListField(child=serializers.CharField(max_length=64), required=False, default=list)
+        middleware = MiddlewareInput(many=True, required=False, default=list)
+
+    class OutputSerializer(serializers.Serializer[Any]):
+        server_time = serializers.DateTimeField()
+        heartbeat_interval_seconds = serializers.IntegerField()
+
+    @extend_schema(request=InputSerializer, responses=OutputSerializer, operation_id="daemon_heartbeat")
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        now = timezone.now()
+        daemon_heartbeat(
+            user=request.user,
+            daemon_name=data["daemon_name"],
+            version=data["version"],
+            project_refs=data["projects"],
+            middleware=data["middleware"],
+            now=now,
+        )
+        return Response({"server_time": now, "heartbeat_interval_seconds": settings.HEARTBEAT_INTERVAL_SECONDS})
+
+
+class DaemonOutput(serializers.Serializer[Any]):
+    id = serializers.CharField(source="public_id")
+    name = serializers.CharField()
+    version = serializers.CharField()
+    status = serializers.SerializerMethodField()
+    first_seen_at = serializers.DateTimeField()
+    last_heartbeat_at = serializers.DateTimeField()
+    middleware_clients = serializers.SerializerMethodField()
+
+    def get_status(self, daemon: Any) -> str:
+        return str(daemon.get_status(self.context["now"]))
+
+    def get_middleware_clients(self, daemon: Any) -> list[str]:
+        return [client.client_name for client in daemon.middleware_clients.all()]
+
+
+class DaemonListApi(ProjectApiView):
+    @extend_schema(responses=DaemonOutput(many=True), operation_id="project_daemons_list")
+    def get(self, request: Request, project: str) -> Response:
+        now = timezone.now()
+        daemons = daemons_for_project(project=self.get_project(), now=now)
+        return Response(DaemonOutput(daemons, many=True, context={"now": now}).data)
+
+
+# The long poll is a plain async view (DRF is sync-only), so idle polls hold no thread.
+
+
+def _error(status: int, code: str, message: str, field: str | None = None) -> JsonResponse:
+    response = JsonResponse(error_body(code, message, field), status=status)
+    if status == 401:
+        response["WWW-Authenticate"] = REALM
+    return response
+
+
+def parse_poll_body(body: bytes) -> tuple[str, set[str]]:
+    """(daemon_name, active_trace_ids) from a poll body; ValueError(field, message) if malformed."""
+    try:
+        data = json.loads(body or b"{}")
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(None, f"The body is not JSON: {error}") from error
+    if not isinstance(data, dict):
+        raise ValueError(None, "The body must be a JSON object.")
+    daemon_name = data.get("daemon_name")
+    if not isinstance(daemon_name, str) or not 0 < len(daemon_name) <= 200:
+        raise ValueError("daemon_name", "daemon_name: a string of 1 to 200 characters is required.")
+    trace_ids = data.get("active_trace_ids", [])
+    if not isinstance(trace_ids, list) or not all(isinstance(item, str) for item in trace_ids):
+        raise ValueError("active_trace_ids", "active_trace_ids: must be a list of trace ids.")
+    return daemon_name, set(trace_ids)
+
+
+def poll_reply(active: list[Trace], known: set[str]) -> dict[str, list[Any]]:
+    truth = {trace.public_id for trace in active}
+    return {
+        "activated_traces": [
+            {
+                "trace_id": trace.public_id,
+                "trace_name": trace.name,
+                "ends_at": trace.ends_at.isoformat().replace("+00:00", "Z"),
+                "sampling_rate": trace.sampling_rate,
+            }
+            for trace in active
+            if trace.public_id not in known
+        ],
+        "deactivated_traces": sorted(known - truth),
+    }
+
+
+@csrf_exempt
+async def daemon_long_poll(request: HttpRequest, project: str) -> JsonResponse:
+    """Reply at once if the daemon's set of active traces is wrong, else when it changes or ~25 s pass."""
+    if request.method != "POST":
+        return _error(405, "method_not_allowed", "Use POST.")
+    key = await sync_to_async(authenticate_api_key)(request.headers.get("Authorization", ""))
+    if key is None:
+        return _error(401, "not_authenticated", "A valid API key is required (HTTP Basic KEY_ID:SECRET).")
+    try:
+        found = await sync_to_async(project_for_user)(user=key.user, project_ref=project)
+    except Http404:
+        return _error(404, "not_found", "No such project.")
+    try:
+        daemon_name, known = parse_poll_body(request.body)
+    except ValueError as error:
+        field, message = error.args
+        return _error(400, "invalid", message, field)
+    await sync_to_async(daemon_touch)(project=found, daemon_name=daemon_name, now=timezone.now())
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + settings.LONG_POLL_SECONDS
+    async with project_subscription(found.pk) as changed:
+        while True:
+            changed.clear()
+            now = timezone.now()
+            active = await sync_to_async(active_traces)(project_id=found.pk, now=now)
+            reply = poll_reply(active, known)
+            remaining = deadline - loop.time()
+            if reply["activated_traces"] or reply["deactivated_traces"] or remaining <= 0:
+                return JsonResponse(reply)
+            if active:  # wake when the first active trace reaches its end time, with no writer needed
+                remaining = min(remaining, (active[0].ends_at - now).total_seconds() + 0.001)
+            try:
+                await asyncio.wait_for(changed.wait(), timeout=remaining)
+            except TimeoutError:
+                pass
+
+
+def document_long_poll(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    """drf-spectacular sees only DRF views; describe the async long poll in the schema by hand."""
+    trace_activation = {
+        "type": "object",
+        "required": ["trace_id", "trace_name", "ends_at", "sampling_rate"],
+        "properties": {
+            "trace_id": {"type": "string"},
+            "trace_name": {"type": "string"},
+            "ends_at": {"type": "string", "format": "date-time"},
+            "sampling_rate": {"type": "number"},
+        },
+    }
+    error = {"description": "Error", "content": {"application/json": {"schema": {"type": "object"}}}}
+    result["paths"]["/api/v1/projects/{project}/daemon"] = {
+        "post": {
+            "operationId": "daemon_long_poll",
+            "tags": ["daemon"],
+            "summary": "Long poll for trace activations and deactivations",
+            "description": (
+                "Replies at once when `active_trace_ids` differs from the project's active traces; "
+                "otherwise holds up to ~25 s for a change (a start, a stop or an end time reached)."
+            ),
+            "parameters": [{"name": "project", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["daemon_name"],
+                            "properties": {
+                                "daemon_name": {"type": "string", "minLength": 1, "maxLength": 200},
+                                "active_trace_ids": {"type": "array", "items": {"type": "string"}},
+                            },
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "200": {
+                    "description": "What changed",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["activated_traces", "deactivated_traces"],
+                                "properties": {
+                                    "activated_traces": {"type": "array", "items": trace_activation},
+                                    "deactivated_traces": {"type": "array", "items": {"type": "string"}},
+                                },
+                            }
+                        }
+                    },
+                },
+                "400": error,
+                "401": error,
+                "404": error,
+            },
+        }
+    }
+    return result

@@ -1,0 +1,50 @@
+from datetime import datetime, timedelta
+
+from django.db import models
+
+from controlplane.ids import PublicIdField
+from projects.models import Project
+
+HEALTHY_WITHIN = timedelta(minutes=1)
+EXPIRES_AFTER = timedelta(hours=1)
+
+
+class DaemonStatus(models.TextChoices):
+    HEALTHY = "healthy"
+    UNHEALTHY = "unhealthy"
+    EXPIRED = "expired"
+
+
+class Daemon(models.Model):
+    """A daemon serving one project, known by the name it reports; status derives from its last heartbeat."""
+
+    public_id = PublicIdField(prefix="dmn")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="daemons")
+    name = models.CharField(max_length=200)
+    version = models.CharField(max_length=100, blank=True)
+    first_seen_at = models.DateTimeField()
+    last_heartbeat_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="daemon_name_unique_per_project")]
+        ordering = ["name"]
+
+    def get_status(self, now: datetime) -> DaemonStatus:
+        age = now - self.last_heartbeat_at
+        if age < HEALTHY_WITHIN:
+            return DaemonStatus.HEALTHY
+        if age < EXPIRES_AFTER:
+            return DaemonStatus.UNHEALTHY
+        return DaemonStatus.EXPIRED
+
+
+class MiddlewareClient(models.Model):
+    """A middleware (e.g. akita-django) that a daemon reports sending it traffic."""
+
+    daemon = models.ForeignKey(Daemon, on_delete=models.CASCADE, related_name="middleware_clients")
+    client_name = models.CharField(max_length=200)
+    last_seen_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["daemon", "client_name"], name="middleware_client_unique")]
+        ordering = ["client_name"]

@@ -1,0 +1,69 @@
+import hashlib
+import secrets
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.http import Http404
+from django.utils import timezone
+
+from projects.models import ApiKey, Membership, Project, User, slug_validator
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def project_create(*, owner: User, name: str) -> Project:
+    try:
+        slug_validator(name)
+    except ValidationError as error:
+        raise ValidationError({"name": error.messages}) from error
+    if Project.objects.filter(owner=owner, name=name).exists():
+        raise ValidationError({"name": ["You already have a project with this name."]})
+    try:
+        with transaction.atomic():
+            return Project.objects.create(owner=owner, name=name)
+    except IntegrityError as error:  # a concurrent create with the same name
+        raise ValidationError({"name": ["You already have a project with this name."]}) from error
+
+
+def project_delete(*, project: Project, user: User) -> None:
+    if project.owner_id != user.pk:
+        raise PermissionDenied("Only the owner can delete a project.")
+    project.delete()
+
+
+def membership_add(*, project: Project, user: User, username: str) -> Membership:
+    if project.owner_id != user.pk:
+        raise PermissionDenied("Only the owner can add members.")
+    member = User.objects.filter(username=username).first()
+    if member is None:
+        raise ValidationError({"username": ["No user with this username."]})
+    if member.pk == project.owner_id:
+        raise ValidationError({"username": ["The owner is already in the project."]})
+    membership, _ = Membership.objects.get_or_create(project=project, user=member)
+    return membership
+
+
+def membership_remove(*, project: Project, user: User, username: str) -> None:
+    if project.owner_id != user.pk:
+        raise PermissionDenied("Only the owner can remove members.")
+    Membership.objects.filter(project=project, user__username=username).delete()
+
+
+def api_key_create(*, user: User, name: str = "", scope: str = ApiKey.Scope.INGEST) -> tuple[ApiKey, str]:
+    """Create a key; returns it with its secret, which is never shown again."""
+    if scope not in ApiKey.Scope.values:
+        raise ValidationError({"scope": [f"Must be one of: {', '.join(ApiKey.Scope.values)}."]})
+    secret = secrets.token_urlsafe(32)
+    key = ApiKey.objects.create(user=user, name=name, scope=scope, secret_hash=hash_secret(secret))
+    return key, secret
+
+
+def api_key_revoke(*, user: User, key_id: str) -> ApiKey:
+    key = ApiKey.objects.filter(user=user, public_id=key_id, revoked_at__isnull=True).first()
+    if key is None:
+        raise Http404("No such API key.")
+    key.revoked_at = timezone.now()
+    key.save(update_fields=["revoked_at"])
+    return key

@@ -1,0 +1,148 @@
+"""The long poll replies within a second of a change, on the embedded notifier and on Redis."""
+
+import asyncio
+import base64
+import os
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.db import connections
+from django.test import AsyncClient
+from django.utils import timezone
+
+from projects.models import Project, User
+from projects.services import api_key_create
+from traces.services import trace_start, trace_stop
+
+POLL = "/api/v1/projects/shop/daemon"
+
+
+@pytest.fixture(autouse=True)
+def close_executor_connections() -> Iterator[None]:
+    """sync_to_async runs ORM calls in a shared thread; close its connection so the test database can be dropped."""
+    yield
+    asyncio.run(sync_to_async(connections.close_all)())
+
+
+@pytest.fixture(params=["embedded", "redis"])
+def notifier(request: pytest.FixtureRequest, settings) -> str:
+    settings.REDIS_URL = "" if request.param == "embedded" else os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    return request.param
+
+
+class PollClient:
+    """An async client with a daemon's ingest key (AsyncClient drops constructor headers)."""
+
+    def __init__(self, user: User) -> None:
+        key, secret = api_key_create(user=user, scope="ingest")
+        token = base64.b64encode(f"{key.public_id}:{secret}".encode()).decode()
+        self.headers = {"Authorization": f"Basic {token}"}
+        self.client = AsyncClient()
+
+    async def post(self, body: object):
+        return await self.client.post(POLL, body, content_type="application/json", headers=self.headers)
+
+
+def poll_client(user: User) -> PollClient:
+    return PollClient(user)
+
+
+async def poll(client: PollClient, active: list[str]) -> tuple[dict, float]:
+    started = time.monotonic()
+    response = await client.post({"daemon_name": "web-1", "active_trace_ids": active})
+    assert response.status_code == 200, response.content
+    return response.json(), time.monotonic() - started
+
+
+def run_poll_with_change(client: PollClient, active: list[str], change, delay: float = 0.5) -> tuple[dict, float, float]:
+    """Poll, make the change `delay` seconds later from another task; (reply, poll duration, reply lag after change)."""
+
+    async def scenario() -> tuple[dict, float, float]:
+        pending = asyncio.create_task(poll(client, active))
+        await asyncio.sleep(delay)
+        changed_at = time.monotonic()
+        await sync_to_async(change)()
+        reply, duration = await pending
+        return reply, duration, time.monotonic() - changed_at
+
+    return asyncio.run(scenario())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pending_poll_learns_a_start_within_a_second(notifier: str, alice: User, project: Project) -> None:
+    client = poll_client(alice)
+    reply, duration, lag = run_poll_with_change(
+        client, [], lambda: trace_start(project=project, user=alice, duration_minutes=15, name="go")
+    )
+    assert duration >= 0.5  # it was holding when the trace started
+    assert lag < 1.0
+    [activated] = reply["activated_traces"]
+    assert activated["trace_name"] == "go"
+    assert activated["trace_id"].startswith("trc_")
+    assert activated["sampling_rate"] == 1.0
+    assert reply["deactivated_traces"] == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pending_poll_learns_a_stop_within_a_second(notifier: str, alice: User, project: Project) -> None:
+    trace = trace_start(project=project, user=alice, duration_minutes=15)
+    reply, duration, lag = run_poll_with_change(poll_client(alice), [trace.public_id], lambda: trace_stop(trace=trace))
+    assert duration >= 0.5 and lag < 1.0
+    assert reply == {"activated_traces": [], "deactivated_traces": [trace.public_id]}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_poll_learns_the_end_of_a_trace_on_time_without_a_writer(alice: User, project: Project) -> None:
+    trace = trace_start(project=project, user=alice, duration_minutes=15)
+    ends_in = 0.8
+    type(trace).objects.filter(pk=trace.pk).update(ends_at=timezone.now() + timedelta(seconds=ends_in))
+    reply, duration = asyncio.run(poll(poll_client(alice), [trace.public_id]))
+    assert reply["deactivated_traces"] == [trace.public_id]
+    assert ends_in - 0.05 <= duration < ends_in + 1.0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_poll_with_a_stale_set_replies_at_once(alice: User, project: Project) -> None:
+    trace = trace_start(project=project, user=alice, duration_minutes=15)
+    reply, duration = asyncio.run(poll(poll_client(alice), ["trc_gone"]))
+    assert [item["trace_id"] for item in reply["activated_traces"]] == [trace.public_id]
+    assert reply["deactivated_traces"] == ["trc_gone"]
+    assert duration < 1.0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_quiet_poll_times_out_with_empty_arrays(alice: User, project: Project, settings) -> None:
+    settings.LONG_POLL_SECONDS = 0.3
+    reply, duration = asyncio.run(poll(poll_client(alice), []))
+    assert reply == {"activated_traces": [], "deactivated_traces": []}
+    assert duration >= 0.3
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [(b"{", None), (b"[]", None), (b"{}", "daemon_name"), (b'{"daemon_name": "d", "active_trace_ids": "x"}',
+                                                         "active_trace_ids")],
+)
+@pytest.mark.django_db(transaction=True)
+def test_a_bad_poll_body_is_400_naming_the_field(alice: User, project: Project, body: bytes, field) -> None:
+    client = poll_client(alice)
+
+    async def send() -> dict:
+        response = await client.post(body)
+        assert response.status_code == 400
+        return response.json()
+
+    assert asyncio.run(send())["error"].get("field") == field
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_poll_without_a_key_is_401(project: Project) -> None:
+    async def send():
+        return await AsyncClient().post(POLL, {"daemon_name": "d"}, content_type="application/json")
+
+    response = asyncio.run(send())
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith("Basic")

@@ -1,0 +1,218 @@
+import gzip
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from traces.models import ApiModel, Trace, TraceStatus, WitnessBatch
+from traces.services import trace_start, traces_close_ended
+
+T0 = datetime(2026, 1, 5, 12, 0, 0, tzinfo=UTC)
+TRACES = "/api/v1/projects/shop/traces"
+
+
+def test_trace_status_at_the_boundaries() -> None:
+    trace = Trace(started_at=T0, ends_at=T0 + timedelta(minutes=15))
+    assert trace.get_status(T0) == TraceStatus.ACTIVE
+    assert trace.get_status(T0 + timedelta(minutes=15) - timedelta(microseconds=1)) == TraceStatus.ACTIVE
+    assert trace.get_status(T0 + timedelta(minutes=15)) == TraceStatus.FINISHED
+    trace.stopped_at = T0 + timedelta(minutes=1)
+    assert trace.get_status(T0 + timedelta(minutes=2)) == TraceStatus.STOPPED
+    assert trace.get_status(T0 + timedelta(hours=2)) == TraceStatus.STOPPED
+
+
+def test_starting_a_trace_gives_it_a_readable_name_and_an_end(alice, project, key_client) -> None:
+    with time_machine.travel(T0, tick=False):
+        response = key_client(alice).post(TRACES, {"duration_minutes": 60}, format="json")
+    assert response.status_code == 201
+    trace = response.json()
+    assert trace["id"].startswith("trc_")
+    adjective, color, animal, number = trace["name"].split("-")
+    assert adjective.isalpha() and color.isalpha() and animal.isalpha() and 100 <= int(number) <= 999
+    assert trace["status"] == "active"
+    assert trace["ends_at"].startswith("2026-01-05T13:00:00")
+
+
+@pytest.mark.parametrize("body", [{}, {"duration_minutes": 0}, {"duration_minutes": 1441}, {"duration_minutes": "x"}])
+def test_a_bad_duration_names_the_field(alice, project, key_client, body: dict) -> None:
+    response = key_client(alice).post(TRACES, body, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["field"] == "duration_minutes"
+    assert not Trace.objects.exists()
+
+
+def test_a_taken_trace_name_is_a_conflict(alice, project, key_client) -> None:
+    client = key_client(alice)
+    assert client.post(TRACES, {"duration_minutes": 15, "name": "release-check"}, format="json").status_code == 201
+    response = client.post(TRACES, {"duration_minutes": 15, "name": "release-check"}, format="json")
+    assert response.status_code == 409
+    assert Trace.objects.count() == 1
+
+
+def test_stop_is_idempotent_and_queues_one_build(alice, project, key_client, django_capture_on_commit_callbacks) -> None:
+    client = key_client(alice)
+    trace = client.post(TRACES, {"duration_minutes": 15}, format="json").json()
+    with django_capture_on_commit_callbacks(execute=True):
+        first = client.post(f"{TRACES}/{trace['name']}/stop")
+        second = client.post(f"{TRACES}/{trace['id']}/stop")
+    assert first.status_code == second.status_code == 200
+    assert first.json()["status"] == second.json()["status"] == "stopped"
+    assert second.json()["stopped_at"] == first.json()["stopped_at"]
+    assert ApiModel.objects.filter(trace__public_id=trace["id"]).count() == 1
+
+
+def test_a_trace_reaching_its_end_is_finished_and_beat_queues_its_build_once(alice, project) -> None:
+    with time_machine.travel(T0, tick=False):
+        trace = trace_start(project=project, user=alice, duration_minutes=15)
+    assert traces_close_ended(now=T0 + timedelta(minutes=14)) == 0
+    assert traces_close_ended(now=T0 + timedelta(minutes=15)) == 1
+    assert traces_close_ended(now=T0 + timedelta(minutes=16)) == 0
+    assert trace.api_models.count() == 1
+    assert Trace.objects.get(pk=trace.pk).get_status(T0 + timedelta(minutes=15)) == TraceStatus.FINISHED
+
+
+def witnesses_url(trace: Trace) -> str:
+    return f"{TRACES}/{trace.public_id}/witnesses"
+
+
+def test_witnesses_are_accepted_once_per_batch_id(alice, project, key_client, entry) -> None:
+    trace = trace_start(project=project, user=alice, duration_minutes=15)
+    client = key_client(alice, scope="ingest")
+    body = {"daemon_name": "web-1", "batch_id": "b-1", "entries": [entry(), entry(url="https://api.shop.test/v1/x")]}
+    first = client.post(witnesses_url(trace), body, format="json")
+    again = client.post(witnesses_url(trace), body, format="json")
+    assert first.status_code == again.status_code == 202
+    assert first.json() == {"accepted": 2, "duplicate": False}
+    assert again.json() == {"accepted": 0, "duplicate": True}
+    assert Trace.objects.get(pk=trace.pk).witness_count == 2
+
+
+def test_stored_witnesses_hold_no_values(alice, project, key_client, entry) -> None:
+    trace = trace_start(project=project, user=alice, duration_minutes=15)
+    secret_entry = entry(body={"email": "jane.doe@corp.example", "token": "s3cr3t-Value-123"})
+    secret_entry["request"]["headers"].append({"name": "Authorization", "value": "Bearer abc.def.ghi-secret"})
+    body = {"daemon_name": "web-1", "batch_id": "b-1", "entries": [secret_entry]}
+    assert key_client(alice, scope="ingest").post(witnesses_url(trace), body, format="json").status_code == 202
+    stored = json.dumps(WitnessBatch.objects.get().witnesses)
+    for value in ("jane.doe", "s3cr3t-Value-123", "abc.def.ghi-secret"):
+        assert value not in stored
+    assert "email" in stored  # names and formats stay
+
+
+def test_gzip_batches_are_accepted(alice, project, key_client, entry) -> None:
+    trace = trace_start(project=project, user=alice, duration_minutes=15)
+    raw = json.dumps({"daemon_name": "web-1", "batch_id": "gz", "entries": [entry()]}).encode()
+    response = key_client(alice, scope="ingest").generic(
+        "POST", witnesses_url(trace), gzip.compress(raw), content_type="application/json", HTTP_CONTENT_ENCODING="gzip"
+    )
+    assert response.status_code == 202
+    assert response.json()["accepted"] == 1
+
+
+def test_a_bad_entry_names_its_field_and_stores_nothing(alice, project, key_client, entry) -> None:
+    trace = trace_start(project=project, user=alice, duration_minutes=15)
+    broken = entry()
+    del broken["request"]["url"]
+    body = {"daemon_name": "web-1", "batch_id": "b-1", "entries": [entry(), broken]}
+    response = key_client(alice, scope="ingest").post(witnesses_url(trace), body, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["field"] == "entries[1].request.url"
+    assert not WitnessBatch.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [({"batch_id": "b", "entries": []}, "daemon_name"), ({"daemon_name": "d", "entries": []}, "batch_id"),
+     ({"daemon_name": "d", "batch_id": "b"}, "entries"), ({"daemon_name": "d", "batch_id": "b", "entries": [1]},
+                                                          "entries[0]")],
+)
+def test_a_bad_batch_names_the_field(alice, project, key_client, body: dict, field: str) -> None:
+    trace = trace_start(project=project, user=alice, duration_minutes=15)
+    response = key_client(alice, scope="ingest").post(witnesses_url(trace), body, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["field"] == field
+
+
+def test_witnesses_after_the_grace_period_are_gone(alice, project, key_client, entry, settings) -> None:
+    with time_machine.travel(T0, tick=False) as clock:
+        trace = trace_start(project=project, user=alice, duration_minutes=15)
+        client = key_client(alice, scope="ingest")
+        clock.shift(timedelta(minutes=15) + settings.WITNESS_GRACE - timedelta(seconds=1))
+        late = {"daemon_name": "d", "batch_id": "in-flight", "entries": [entry()]}
+        assert client.post(witnesses_url(trace), late, format="json").status_code == 202
+        clock.shift(timedelta(seconds=1))
+        response = client.post(witnesses_url(trace), {**late, "batch_id": "too-late"}, format="json")
+    assert response.status_code == 410
+    assert response.json()["error"]["code"] == "gone"
+    assert WitnessBatch.objects.count() == 1
+
+
+def test_an_oversized_batch_is_413(alice, project, key_client, entry, settings) -> None:
+    settings.WITNESS_BATCH_MAX_ENTRIES = 2
+    trace = trace_start(project=project, user=alice, duration_minutes=15)
+    body = {"daemon_name": "d", "batch_id": "big", "entries": [entry()] * 3}
+    response = key_client(alice, scope="ingest").post(witnesses_url(trace), body, format="json")
+    assert response.status_code == 413
+    settings.WITNESS_BATCH_MAX_BYTES = 1000
+    body = {"daemon_name": "d", "batch_id": "big", "entries": [entry(body={"blob": "x" * 2000})]}
+    assert key_client(alice, scope="ingest").post(witnesses_url(trace), body, format="json").status_code == 413
+    assert not WitnessBatch.objects.exists()
+
+
+def har_file(entries: list[dict], name: str = "traffic.har") -> SimpleUploadedFile:
+    content = json.dumps({"log": {"version": "1.2", "creator": {"name": "t", "version": "1"}, "entries": entries}})
+    return SimpleUploadedFile(name, content.encode(), content_type="application/json")
+
+
+def test_a_har_upload_becomes_a_finished_trace_with_a_model(
+    alice, project, key_client, entry, django_capture_on_commit_callbacks
+) -> None:
+    client = key_client(alice)
+    entries = [entry(url=f"https://api.shop.test/v1/products/{n}") for n in (101, 202, 303, 404)]
+    entries.append(entry(method="DELETE", url="https://api.shop.test/v1/products/5", status=204))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"{TRACES}/har", {"file": har_file(entries)}, format="multipart")
+    assert response.status_code == 201
+    trace = response.json()
+    assert trace["status"] == "finished"
+    assert trace["witness_count"] == 5
+    detail = client.get(f"{TRACES}/{trace['id']}").json()
+    assert detail["model_build"]["status"] == "ready"
+    model = client.get(f"{TRACES}/{trace['id']}/model").json()
+    assert {(e["method"], e["path"]) for e in model["endpoints"]} == {
+        ("GET", "/v1/products/{product_id}"),
+        ("DELETE", "/v1/products/{product_id}"),
+    }
+    filtered = client.get(f"{TRACES}/{trace['id']}/model?method=delete").json()["endpoints"]
+    assert [(e["method"], e["status_codes"]) for e in filtered] == [("DELETE", ["204"])]
+    assert client.get(f"{TRACES}/{trace['id']}/model?status=204&method=GET").json()["endpoints"] == []
+    assert len(client.get(f"{TRACES}/{trace['id']}/model?q=products").json()["endpoints"]) == 2
+
+
+def test_openapi_exports_as_yaml_and_json(alice, project, key_client, entry, django_capture_on_commit_callbacks) -> None:
+    client = key_client(alice)
+    with django_capture_on_commit_callbacks(execute=True):
+        trace = client.post(f"{TRACES}/har", {"file": har_file([entry()])}, format="multipart").json()
+    as_yaml = client.get(f"{TRACES}/{trace['id']}/openapi?format=yaml")
+    assert as_yaml.status_code == 200
+    assert as_yaml["Content-Type"] == "application/yaml"
+    assert as_yaml.content.startswith(b"openapi: 3.1")
+    as_json = client.get(f"{TRACES}/{trace['id']}/openapi").json()
+    assert "/v1/products" in as_json["paths"]
+    bad = client.get(f"{TRACES}/{trace['id']}/openapi?format=xml")
+    assert bad.status_code == 400 and bad.json()["error"]["field"] == "format"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(b"not json", "Not a JSON HAR"), (b'{"log": {}}', "log.entries"), (b'{"log": {"entries": []}}', "no entries")],
+)
+def test_a_bad_har_file_names_the_file_field(alice, project, key_client, content: bytes, message: str) -> None:
+    upload = SimpleUploadedFile("x.har", content)
+    response = key_client(alice).post(f"{TRACES}/har", {"file": upload}, format="multipart")
+    assert response.status_code == 400
+    assert response.json()["error"]["field"].startswith("file")
+    assert message in response.json()["error"]["message"]
+    assert not Trace.objects.exists()

@@ -1,0 +1,219 @@
+from typing import Any
+
+import yaml
+from django.conf import settings
+from django.http import Http404, HttpResponse
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from apimodel.openapi import to_openapi
+from controlplane.auth import IngestAccess
+from controlplane.errors import PayloadTooLarge
+from projects.api import ProjectApiView
+from traces.models import ApiModel, Trace
+from traces.selectors import endpoints_filtered, latest_model, latest_ready_model, trace_for_project, traces_for_project
+from traces.services import har_upload, trace_start, trace_stop, witnesses_ingest
+
+
+class ModelBuildOutput(serializers.Serializer[ApiModel]):
+    id = serializers.CharField(source="public_id")
+    version = serializers.IntegerField()
+    status = serializers.CharField()
+    processed = serializers.IntegerField()
+    total = serializers.IntegerField()
+    progress_percent = serializers.IntegerField()
+    error = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+
+class TraceOutput(serializers.Serializer[Trace]):
+    id = serializers.CharField(source="public_id")
+    name = serializers.CharField()
+    source = serializers.CharField()
+    status = serializers.SerializerMethodField()
+    started_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField()
+    stopped_at = serializers.DateTimeField(allow_null=True)
+    sampling_rate = serializers.FloatField()
+    witness_count = serializers.IntegerField()
+    model_build = serializers.SerializerMethodField()
+
+    def get_status(self, trace: Trace) -> str:
+        return str(trace.get_status(self.context["now"]))
+
+    @extend_schema(responses=ModelBuildOutput(allow_null=True))  # type: ignore[misc]
+    def get_model_build(self, trace: Trace) -> dict[str, Any] | None:
+        api_model = latest_model(trace=trace)
+        return ModelBuildOutput(api_model).data if api_model else None
+
+
+def trace_data(trace: Trace) -> dict[str, Any]:
+    return TraceOutput(trace, context={"now": timezone.now()}).data
+
+
+class TraceListStartApi(ProjectApiView):
+    class InputSerializer(serializers.Serializer[Any]):
+        duration_minutes = serializers.IntegerField()
+        name = serializers.RegexField(r"^[a-z0-9][a-z0-9-]{0,98}[a-z0-9]$", required=False)
+
+    @extend_schema(responses=TraceOutput(many=True), operation_id="traces_list")
+    def get(self, request: Request, project: str) -> Response:
+        traces = traces_for_project(project=self.get_project()).prefetch_related("api_models")[:200]
+        return Response(TraceOutput(traces, many=True, context={"now": timezone.now()}).data)
+
+    @extend_schema(request=InputSerializer, responses={201: TraceOutput}, operation_id="traces_start")
+    def post(self, request: Request, project: str) -> Response:
+        found = self.get_project()
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        trace = trace_start(project=found, user=request.user, **serializer.validated_data)
+        return Response(trace_data(trace), status=status.HTTP_201_CREATED)
+
+
+class TraceDetailApi(ProjectApiView):
+    @extend_schema(responses=TraceOutput, operation_id="traces_retrieve")
+    def get(self, request: Request, project: str, trace: str) -> Response:
+        return Response(trace_data(trace_for_project(project=self.get_project(), trace_ref=trace)))
+
+
+class TraceStopApi(ProjectApiView):
+    @extend_schema(request=None, responses=TraceOutput, operation_id="traces_stop")
+    def post(self, request: Request, project: str, trace: str) -> Response:
+        found = trace_for_project(project=self.get_project(), trace_ref=trace)
+        return Response(trace_data(trace_stop(trace=found)))
+
+
+class HarUploadApi(ProjectApiView):
+    parser_classes = [MultiPartParser, FormParser]
+
+    class InputSerializer(serializers.Serializer[Any]):
+        file = serializers.FileField()
+
+    @extend_schema(request={"multipart/form-data": InputSerializer}, responses={201: TraceOutput}, operation_id="traces_upload_har")
+    def post(self, request: Request, project: str) -> Response:
+        found = self.get_project()
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        upload = serializer.validated_data["file"]
+        if upload.size > settings.HAR_UPLOAD_MAX_BYTES:
+            raise PayloadTooLarge(f"HAR files are limited to {settings.HAR_UPLOAD_MAX_BYTES} bytes.")
+        trace = har_upload(project=found, user=request.user, content=upload.read())
+        return Response(trace_data(trace), status=status.HTTP_201_CREATED)
+
+
+class WitnessUploadApi(ProjectApiView):
+    permission_classes = [IngestAccess]
+
+    class InputSerializer(serializers.Serializer[Any]):
+        daemon_name = serializers.CharField(max_length=200)
+        batch_id = serializers.CharField(max_length=100)
+        entries = serializers.ListField(child=serializers.JSONField(), allow_empty=True)
+        no_more_events = serializers.BooleanField(required=False, default=False)
+
+    class OutputSerializer(serializers.Serializer[Any]):
+        accepted = serializers.IntegerField()
+        duplicate = serializers.BooleanField()
+
+    @extend_schema(request=InputSerializer, responses={202: OutputSerializer}, operation_id="trace_witnesses_upload")
+    def post(self, request: Request, project: str, trace: str) -> Response:
+        found = trace_for_project(project=self.get_project(), trace_ref=trace)
+        if int(request.META.get("CONTENT_LENGTH") or 0) > settings.WITNESS_BATCH_MAX_BYTES:
+            raise PayloadTooLarge(f"A witness batch is limited to {settings.WITNESS_BATCH_MAX_BYTES} bytes.")
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        if len(data["entries"]) > settings.WITNESS_BATCH_MAX_ENTRIES:
+            raise PayloadTooLarge(f"A witness batch is limited to {settings.WITNESS_BATCH_MAX_ENTRIES} entries.")
+        accepted, duplicate = witnesses_ingest(
+            trace=found, daemon_name=data["daemon_name"], batch_id=data["batch_id"], entries=data["entries"]
+        )
+        return Response({"accepted": accepted, "duplicate": duplicate}, status=status.HTTP_202_ACCEPTED)
+
+
+MODEL_FILTERS = ("method", "auth", "status", "host", "q")
+
+
+class EndpointOutput(serializers.Serializer[Any]):
+    id = serializers.CharField(source="public_id")
+    method = serializers.CharField()
+    host = serializers.CharField()
+    path = serializers.CharField()
+    count = serializers.IntegerField()
+    auth = serializers.ListField(source="auth_list", child=serializers.CharField())
+    status_codes = serializers.ListField(source="status_code_list", child=serializers.CharField())
+    latency_ms = serializers.SerializerMethodField()
+    first_seen = serializers.DateTimeField(allow_null=True)
+    last_seen = serializers.DateTimeField(allow_null=True)
+    parameters = serializers.JSONField(source="detail.parameters")
+    request_body = serializers.JSONField(source="detail.request_body")
+    responses = serializers.JSONField(source="detail.responses")
+
+    def get_latency_ms(self, endpoint: Any) -> dict[str, float | None]:
+        return {"p50": endpoint.latency_p50_ms, "p90": endpoint.latency_p90_ms, "p99": endpoint.latency_p99_ms}
+
+
+class ModelOutput(serializers.Serializer[Any]):
+    id = serializers.CharField()
+    version = serializers.IntegerField()
+    trace_id = serializers.CharField()
+    witness_count = serializers.IntegerField()
+    endpoints = EndpointOutput(many=True)
+    security_schemes = serializers.JSONField()
+
+
+def ready_model_for(view: ProjectApiView, trace_ref: str) -> tuple[Trace, ApiModel]:
+    trace = trace_for_project(project=view.get_project(), trace_ref=trace_ref)
+    api_model = latest_ready_model(trace=trace)
+    if api_model is None:
+        raise Http404("This trace has no ready model yet; see the trace's model_build for progress.")
+    return trace, api_model
+
+
+class TraceModelApi(ProjectApiView):
+    @extend_schema(
+        parameters=[OpenApiParameter(name, str, required=False) for name in MODEL_FILTERS],
+        responses=ModelOutput,
+        operation_id="trace_model_retrieve",
+    )
+    def get(self, request: Request, project: str, trace: str) -> Response:
+        found, api_model = ready_model_for(self, trace)
+        filters = {name: request.query_params.get(name, "") for name in MODEL_FILTERS}
+        endpoints = endpoints_filtered(api_model=api_model, **filters)
+        document = api_model.document or {}
+        data = {
+            "id": api_model.public_id,
+            "version": api_model.version,
+            "trace_id": found.public_id,
+            "witness_count": document.get("witness_count", 0),
+            "endpoints": EndpointOutput(endpoints, many=True).data,
+            "security_schemes": document.get("security_schemes", {}),
+        }
+        return Response(data)
+
+
+class TraceOpenApiApi(ProjectApiView):
+    @extend_schema(
+        parameters=[OpenApiParameter("format", str, enum=["json", "yaml"], required=False)],
+        responses={(200, "application/json"): OpenApiTypes.OBJECT, (200, "application/yaml"): OpenApiTypes.STR},
+        operation_id="trace_openapi_export",
+    )
+    def get(self, request: Request, project: str, trace: str) -> HttpResponse:
+        found, api_model = ready_model_for(self, trace)
+        output = request.query_params.get("format", "json")
+        if output not in ("json", "yaml"):
+            raise ValidationError({"format": ["Must be json or yaml."]})
+        spec = to_openapi(api_model.document or {}, title=f"{found.project.name} ({found.name})")
+        filename = f"{found.project.name}-{found.name}.openapi.{output}"
+        if output == "yaml":
+            response = HttpResponse(yaml.safe_dump(spec, sort_keys=False), content_type="application/yaml")
+        else:
+            response = Response(spec)
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response

@@ -1,0 +1,133 @@
+from datetime import datetime
+
+from django.conf import settings
+from django.db import models
+
+from controlplane.ids import PublicIdField
+from projects.models import Project
+
+
+class TraceStatus(models.TextChoices):
+    ACTIVE = "active"
+    STOPPED = "stopped"
+    FINISHED = "finished"
+
+
+class Trace(models.Model):
+    class Source(models.TextChoices):
+        LIVE = "live"
+        HAR = "har"
+
+    public_id = PublicIdField(prefix="trc")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="traces")
+    name = models.CharField(max_length=100)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.LIVE)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    started_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    sampling_rate = models.FloatField(default=1.0)
+    witness_count = models.PositiveIntegerField(default=0)
+    # Set when the build after the trace closed has been queued, so beat queues it once.
+    final_build_queued_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="trace_name_unique_per_project")]
+        indexes = [models.Index(fields=["project", "ends_at"])]
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def closed_at(self) -> datetime:
+        """When capture ended or ends: the stop (only ever before the end time), else the end time."""
+        return self.stopped_at or self.ends_at
+
+    def get_status(self, now: datetime) -> TraceStatus:
+        if self.stopped_at is not None:
+            return TraceStatus.STOPPED
+        if now >= self.ends_at:
+            return TraceStatus.FINISHED
+        return TraceStatus.ACTIVE
+
+    def accepts_witnesses(self, now: datetime) -> bool:
+        """While active and for a grace period after (uploads in flight); never for an uploaded HAR."""
+        return self.source == self.Source.LIVE and now < self.closed_at + settings.WITNESS_GRACE
+
+
+class WitnessBatch(models.Model):
+    """A batch of obfuscated witnesses as a daemon uploaded it; kept so models can be rebuilt."""
+
+    trace = models.ForeignKey(Trace, on_delete=models.CASCADE, related_name="witness_batches")
+    batch_id = models.CharField(max_length=100)
+    daemon_name = models.CharField(max_length=200, blank=True)
+    witnesses = models.JSONField()
+    witness_count = models.PositiveIntegerField()
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["trace", "batch_id"], name="witness_batch_unique")]
+
+
+class ApiModel(models.Model):
+    """One build of a trace's API model; the build state is stored because it is work state."""
+
+    class BuildStatus(models.TextChoices):
+        QUEUED = "queued"
+        BUILDING = "building"
+        READY = "ready"
+        FAILED = "failed"
+
+    public_id = PublicIdField(prefix="mdl")
+    trace = models.ForeignKey(Trace, on_delete=models.CASCADE, related_name="api_models")
+    version = models.PositiveIntegerField()
+    status = models.CharField(max_length=10, choices=BuildStatus.choices, default=BuildStatus.QUEUED)
+    processed = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    document = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["trace", "version"], name="model_version_unique")]
+        ordering = ["-version"]
+
+    @property
+    def progress_percent(self) -> int:
+        if self.status == self.BuildStatus.READY:
+            return 100
+        return int(100 * self.processed / self.total) if self.total else 0
+
+
+class Endpoint(models.Model):
+    """An endpoint of a ready model, as a row so the console and API can filter in the database."""
+
+    public_id = PublicIdField(prefix="ept")
+    api_model = models.ForeignKey(ApiModel, on_delete=models.CASCADE, related_name="endpoints")
+    method = models.CharField(max_length=16)
+    host = models.CharField(max_length=255)
+    path = models.CharField(max_length=2000)
+    count = models.PositiveIntegerField()
+    # Delimited lists (",bearer,none,") so that filters are one portable `contains` lookup.
+    auth = models.CharField(max_length=500)
+    status_codes = models.CharField(max_length=500)
+    latency_p50_ms = models.FloatField(null=True)
+    latency_p90_ms = models.FloatField(null=True)
+    latency_p99_ms = models.FloatField(null=True)
+    first_seen = models.DateTimeField(null=True)
+    last_seen = models.DateTimeField(null=True)
+    detail = models.JSONField()
+
+    class Meta:
+        ordering = ["host", "path", "method"]
+
+    @property
+    def auth_list(self) -> list[str]:
+        return [item for item in self.auth.split(",") if item]
+
+    @property
+    def status_code_list(self) -> list[str]:
+        return [item for item in self.status_codes.split(",") if item]

@@ -1,0 +1,93 @@
+from datetime import datetime
+
+from django.db.models import QuerySet
+from django.http import Http404
+
+from projects.models import Project
+from traces.models import ApiModel, Endpoint, Trace
+
+
+def traces_for_project(*, project: Project) -> QuerySet[Trace]:
+    return Trace.objects.filter(project=project)
+
+
+def trace_for_project(*, project: Project, trace_ref: str) -> Trace:
+    """A trace of the project by id or name; 404 otherwise."""
+    field = "public_id" if trace_ref.startswith("trc_") else "name"
+    trace = Trace.objects.filter(project=project, **{field: trace_ref}).first()
+    if trace is None:
+        raise Http404("No such trace.")
+    return trace
+
+
+def active_traces(*, project_id: int, now: datetime) -> list[Trace]:
+    return list(
+        Trace.objects.filter(
+            project_id=project_id,
+            source=Trace.Source.LIVE,
+            started_at__lte=now,
+            ends_at__gt=now,
+            stopped_at__isnull=True,
+        ).order_by("ends_at")
+    )
+
+
+def latest_model(*, trace: Trace) -> ApiModel | None:
+    """The newest build of the trace, whatever its state."""
+    return trace.api_models.first()
+
+
+def latest_ready_model(*, trace: Trace) -> ApiModel | None:
+    """What the console shows while a newer version builds."""
+    return trace.api_models.filter(status=ApiModel.BuildStatus.READY).first()
+
+
+def endpoints_filtered(
+    *,
+    api_model: ApiModel,
+    method: str = "",
+    auth: str = "",
+    status: str = "",
+    host: str = "",
+    q: str = "",
+) -> QuerySet[Endpoint]:
+    endpoints = api_model.endpoints.all()
+    if method:
+        endpoints = endpoints.filter(method=method.upper())
+    if auth:
+        endpoints = endpoints.filter(auth__contains=f",{auth},")
+    if status:
+        endpoints = endpoints.filter(status_codes__contains=f",{status},")
+    if host:
+        endpoints = endpoints.filter(host=host)
+    if q:
+        endpoints = endpoints.filter(path__icontains=q)
+    return endpoints
+
+
+def endpoint_for_model(*, api_model: ApiModel, endpoint_id: str) -> Endpoint:
+    endpoint = api_model.endpoints.filter(public_id=endpoint_id).first()
+    if endpoint is None:
+        raise Http404("No such endpoint.")
+    return endpoint
+
+
+def latest_ready_model_for_project(*, project: Project) -> ApiModel | None:
+    """The newest ready model over all the project's traces (the overview links to it)."""
+    return (
+        ApiModel.objects.filter(trace__project=project, status=ApiModel.BuildStatus.READY)
+        .select_related("trace")
+        .order_by("-finished_at", "-pk")
+        .first()
+    )
+
+
+def endpoint_filter_options(*, api_model: ApiModel) -> dict[str, list[str]]:
+    """The values each endpoint filter can take in this model, for the console's select boxes."""
+    rows = list(api_model.endpoints.values_list("method", "host", "auth", "status_codes"))
+    return {
+        "method": sorted({method for method, _, _, _ in rows}),
+        "host": sorted({host for _, host, _, _ in rows}),
+        "auth": sorted({item for _, _, auth, _ in rows for item in auth.split(",") if item}),
+        "status": sorted({item for _, _, _, codes in rows for item in codes.split(",") if item}),
+    }

@@ -1,0 +1,269 @@
+import json
+import logging
+from collections.abc import Iterable, Iterator
+from datetime import datetime, timedelta
+from itertools import islice
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F, Max, Q, Sum
+from django.utils import timezone
+
+from apimodel.builder import ModelBuilder
+from apimodel.witness import InvalidEntry, witness_from_entry
+from controlplane.errors import Conflict, Gone
+from controlplane.notify import project_changed
+from projects.models import Project, User
+from traces.models import ApiModel, Endpoint, Trace, WitnessBatch
+from traces.names import random_trace_name
+
+logger = logging.getLogger(__name__)
+
+DURATION_PRESETS_MINUTES = (15, 30, 60, 120, 240, 480, 720, 1440)
+MAX_DURATION_MINUTES = 1440
+HAR_BATCH_SIZE = 500
+PROGRESS_EVERY = 2000
+# A build whose worker died is taken over after this long (tasks are acks_late and redelivered).
+STALE_BUILD_AFTER = timedelta(minutes=15)
+
+
+def _notify_after_commit(project_id: int) -> None:
+    transaction.on_commit(lambda: project_changed(project_id))
+
+
+def trace_start(
+    *, project: Project, user: User | None, duration_minutes: int, name: str | None = None, now: datetime | None = None
+) -> Trace:
+    now = now or timezone.now()
+    if not 1 <= duration_minutes <= MAX_DURATION_MINUTES:
+        raise ValidationError({"duration_minutes": [f"Must be between 1 and {MAX_DURATION_MINUTES} minutes."]})
+    ends_at = now + timedelta(minutes=duration_minutes)
+    with transaction.atomic():
+        trace = _trace_create(project=project, user=user, name=name, started_at=now, ends_at=ends_at)
+        _notify_after_commit(project.pk)
+    return trace
+
+
+def _trace_create(
+    *,
+    project: Project,
+    user: User | None,
+    name: str | None,
+    started_at: datetime,
+    ends_at: datetime,
+    source: str = Trace.Source.LIVE,
+) -> Trace:
+    if name:
+        if Trace.objects.filter(project=project, name=name).exists():
+            raise Conflict(f"A trace named {name!r} exists in this project.")
+        candidates: Iterable[str] = [name]
+    else:
+        candidates = (random_trace_name() for _ in range(20))
+    for candidate in candidates:
+        try:
+            with transaction.atomic():
+                return Trace.objects.create(
+                    project=project,
+                    created_by=user,
+                    name=candidate,
+                    source=source,
+                    started_at=started_at,
+                    ends_at=ends_at,
+                )
+        except IntegrityError:
+            continue
+    raise Conflict("Could not find a free trace name; try again or give one.")
+
+
+def trace_stop(*, trace: Trace, now: datetime | None = None) -> Trace:
+    """Stop an active trace and queue its model build; stopping a closed trace changes nothing."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        stopped = Trace.objects.filter(pk=trace.pk, stopped_at__isnull=True, ends_at__gt=now).update(
+            stopped_at=now, final_build_queued_at=now
+        )
+        if stopped:
+            model_build_enqueue(trace=trace)
+            _notify_after_commit(trace.project_id)
+    trace.refresh_from_db()
+    return trace
+
+
+def traces_close_ended(*, now: datetime | None = None) -> int:
+    """Queue the final build of traces that reached their end time (beat)."""
+    now = now or timezone.now()
+    closed = 0
+    ended = Trace.objects.filter(ends_at__lte=now, final_build_queued_at__isnull=True, source=Trace.Source.LIVE)
+    for trace in ended.only("pk", "project_id"):
+        with transaction.atomic():
+            # Conditional update: two beats never queue the same build.
+            if Trace.objects.filter(pk=trace.pk, final_build_queued_at__isnull=True).update(final_build_queued_at=now):
+                model_build_enqueue(trace=trace)
+                closed += 1
+    return closed
+
+
+def witnesses_from_entries(entries: Any, *, field: str = "entries") -> list[dict[str, Any]]:
+    """Obfuscate HAR entries into witnesses; bad input is a ValidationError naming the entry's field."""
+    if not isinstance(entries, list):
+        raise ValidationError({field: ["Must be a list of HAR 1.2 entries."]})
+    witnesses = []
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise ValidationError({f"{field}[{index}]": ["Must be a HAR entry object."]})
+        try:
+            witnesses.append(witness_from_entry(entry))
+        except InvalidEntry as error:
+            raise ValidationError({f"{field}[{index}].{error.field}": [str(error)]}) from error
+    return witnesses
+
+
+def witnesses_ingest(
+    *, trace: Trace, daemon_name: str, batch_id: str, entries: list[Any], now: datetime | None = None
+) -> tuple[int, bool]:
+    """Store a batch once; returns (accepted count, whether it was a duplicate)."""
+    now = now or timezone.now()
+    if not trace.accepts_witnesses(now):
+        raise Gone("This trace is closed and no longer accepts witnesses.")
+    witnesses = witnesses_from_entries(entries)
+    try:
+        with transaction.atomic():
+            WitnessBatch.objects.create(
+                trace=trace,
+                batch_id=batch_id,
+                daemon_name=daemon_name,
+                witnesses=witnesses,
+                witness_count=len(witnesses),
+            )
+            Trace.objects.filter(pk=trace.pk).update(witness_count=F("witness_count") + len(witnesses))
+    except IntegrityError:
+        return 0, True
+    return len(witnesses), False
+
+
+def _chunks(items: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def har_parse(content: bytes) -> list[Any]:
+    """The entries of a HAR file; a ValidationError naming the part that is wrong."""
+    try:
+        document = json.loads(content)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValidationError({"file": [f"Not a JSON HAR file: {error}"]}) from error
+    log = document.get("log") if isinstance(document, dict) else None
+    if not isinstance(log, dict) or not isinstance(log.get("entries"), list):
+        raise ValidationError({"file": ["Not a HAR file: log.entries is missing."]})
+    return log["entries"]
+
+
+def har_upload(*, project: Project, user: User | None, content: bytes, now: datetime | None = None) -> Trace:
+    """A HAR file becomes a finished trace whose model build is queued."""
+    now = now or timezone.now()
+    witnesses = witnesses_from_entries(har_parse(content), field="file.log.entries")
+    if not witnesses:
+        raise ValidationError({"file": ["The HAR file has no entries."]})
+    with transaction.atomic():
+        trace = _trace_create(
+            project=project, user=user, name=None, started_at=now, ends_at=now, source=Trace.Source.HAR
+        )
+        WitnessBatch.objects.bulk_create(
+            WitnessBatch(
+                trace=trace, batch_id=f"har-{index}", witnesses=chunk, witness_count=len(chunk)
+            )
+            for index, chunk in enumerate(_chunks(witnesses, HAR_BATCH_SIZE))
+        )
+        trace.witness_count = len(witnesses)
+        trace.final_build_queued_at = now
+        trace.save(update_fields=["witness_count", "final_build_queued_at"])
+        model_build_enqueue(trace=trace)
+    return trace
+
+
+def model_build_enqueue(*, trace: Trace) -> ApiModel:
+    """Queue a new model version of the trace, built from all its stored witnesses."""
+    from traces.tasks import model_build  # the task module imports these services
+
+    with transaction.atomic():
+        # Lock the trace row so two enqueues get distinct versions.
+        Trace.objects.select_for_update().filter(pk=trace.pk).first()
+        latest = ApiModel.objects.filter(trace=trace).aggregate(latest=Max("version"))["latest"] or 0
+        api_model = ApiModel.objects.create(trace=trace, version=latest + 1)
+        transaction.on_commit(lambda: model_build.delay(api_model.pk))
+    return api_model
+
+
+def model_build(*, model_id: int, now: datetime | None = None) -> None:
+    """Build a queued model from the trace's witnesses; idempotent, and only one worker claims it."""
+    now = now or timezone.now()
+    claimable = Q(status=ApiModel.BuildStatus.QUEUED) | Q(
+        status=ApiModel.BuildStatus.BUILDING, started_at__lt=now - STALE_BUILD_AFTER
+    )
+    if not ApiModel.objects.filter(claimable, pk=model_id).update(
+        status=ApiModel.BuildStatus.BUILDING, started_at=now, processed=0
+    ):
+        return
+    api_model = ApiModel.objects.select_related("trace").get(pk=model_id)
+    batches = WitnessBatch.objects.filter(trace=api_model.trace).order_by("pk")
+    total = batches.aggregate(total=Sum("witness_count"))["total"] or 0
+    ApiModel.objects.filter(pk=model_id).update(total=total)
+    try:
+        builder = ModelBuilder()
+        processed = reported = 0
+        for batch in batches.only("witnesses").iterator(chunk_size=20):
+            for witness in batch.witnesses:
+                builder.add(witness)
+            processed += len(batch.witnesses)
+            if processed - reported >= PROGRESS_EVERY:
+                ApiModel.objects.filter(pk=model_id).update(processed=processed)
+                reported = processed
+        document = builder.result()
+        with transaction.atomic():
+            Endpoint.objects.filter(api_model_id=model_id).delete()
+            Endpoint.objects.bulk_create(_endpoint_row(model_id, endpoint) for endpoint in document["endpoints"])
+            ApiModel.objects.filter(pk=model_id).update(
+                status=ApiModel.BuildStatus.READY,
+                processed=processed,
+                document=document,
+                finished_at=timezone.now(),
+                error="",
+            )
+    except Exception as error:
+        logger.exception("model build %s failed", model_id)
+        ApiModel.objects.filter(pk=model_id).update(
+            status=ApiModel.BuildStatus.FAILED, error=f"{type(error).__name__}: {error}", finished_at=timezone.now()
+        )
+
+
+def _delimited(items: list[str]) -> str:
+    return "," + ",".join(items) + "," if items else ""
+
+
+def _endpoint_row(model_id: int, endpoint: dict[str, Any]) -> Endpoint:
+    latency = endpoint.get("latency_ms") or {}
+    return Endpoint(
+        api_model_id=model_id,
+        method=endpoint["method"],
+        host=endpoint["host"],
+        path=endpoint["path"],
+        count=endpoint["count"],
+        auth=_delimited(endpoint.get("auth", [])),
+        status_codes=_delimited(sorted(endpoint.get("responses", {}))),
+        latency_p50_ms=latency.get("p50"),
+        latency_p90_ms=latency.get("p90"),
+        latency_p99_ms=latency.get("p99"),
+        first_seen=endpoint.get("first_seen"),
+        last_seen=endpoint.get("last_seen"),
+        detail=endpoint,
+    )
+
+
+def witnesses_purge(*, now: datetime | None = None) -> int:
+    """Delete stored witnesses past retention; the models built from them stay."""
+    now = now or timezone.now()
+    deleted, _ = WitnessBatch.objects.filter(received_at__lt=now - settings.WITNESS_RETENTION).delete()
+    return deleted
