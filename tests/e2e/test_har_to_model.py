@@ -1,0 +1,45 @@
+"""A HAR upload is built into a model by a real Celery worker process."""
+
+import time
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "small.har"
+TRACES = "/api/v1/projects/shop/traces"
+
+
+@pytest.mark.worker
+def test_a_real_worker_builds_the_model_of_an_uploaded_har(celery_worker, project, alice, key_client) -> None:
+    client = key_client(alice)
+    upload = SimpleUploadedFile("small.har", FIXTURE.read_bytes(), content_type="application/json")
+    trace = client.post(f"{TRACES}/har", {"file": upload}, format="multipart").json()
+    deadline = time.monotonic() + 60
+    while (build := client.get(f"{TRACES}/{trace['id']}").json()["model_build"])["status"] not in ("ready", "failed"):
+        assert time.monotonic() < deadline, f"no model after 60 s: {build}"
+        time.sleep(0.2)
+    assert build["status"] == "ready", build["error"]
+    assert build["processed"] == build["total"] == trace["witness_count"]
+    model = client.get(f"{TRACES}/{trace['id']}/model").json()
+    assert {(e["method"], e["path"]) for e in model["endpoints"]} == {
+        ("GET", "/v1/products"),
+        ("POST", "/v1/products"),
+        ("GET", "/v1/products/{product_id}"),
+        ("GET", "/v1/users/me"),
+        ("GET", "/v1/users/{user_id}"),
+        ("GET", "/v1/users/{user_id}/orders"),
+        ("DELETE", "/v1/orders/{order_id}"),
+    }
+    by_path = {(e["method"], e["path"]): e for e in model["endpoints"]}
+    path_params = {
+        (p["name"], p["schema"]["type"], p["schema"].get("format"))
+        for p in by_path[("GET", "/v1/users/{user_id}")]["parameters"]
+        if p["in"] == "path"
+    }
+    assert path_params == {("user_id", "string", "uuid")}
+    product = by_path[("GET", "/v1/products/{product_id}")]
+    assert [(p["name"], p["schema"]["type"]) for p in product["parameters"] if p["in"] == "path"] == [
+        ("product_id", "integer")
+    ]
+    assert "404" in product["status_codes"]
