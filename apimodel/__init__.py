@@ -1,0 +1,19 @@
+"""Pawprint's API inference engine: HAR entries → witnesses → API model → OpenAPI.
+
+Plain typed Python with no Django import, so the daemon and the server share it.
+"""
+
+from apimodel.builder import ModelBuilder, PathHints
+from apimodel.diff import diff_models
+from apimodel.openapi import to_openapi
+from apimodel.witness import InvalidEntry, redact_entry, witness_from_entry
+
+__all__ = [
+    "InvalidEntry",
+    "ModelBuilder",
+    "PathHints",
+    "diff_models",
+    "redact_entry",
+    "to_openapi",
+    "witness_from_entry",
+]

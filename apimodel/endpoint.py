@@ -1,0 +1,195 @@
+"""What the model remembers about one endpoint, folded from witnesses one at a time."""
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from apimodel.auth import is_credential
+from apimodel.latency import LatencySketch
+from apimodel.model_types import Endpoint, Parameter, ParameterLocation, Response
+from apimodel.paths import PathParam
+from apimodel.schema import Schema, meld
+
+_QUANTILES = (("p50", 0.5), ("p90", 0.9), ("p99", 0.99))
+# bounds per endpoint and location: names past these (cache busters, ids as names) are ignored
+MAX_FIELDS = 100
+MAX_CONTENT_TYPES = 16
+
+
+@dataclass
+class _Field:
+    count: int = 0
+    schema: Schema | None = None
+
+    def add(self, schema: Schema | None, count: int = 1) -> None:
+        self.count += count
+        self.schema = _meld_optional(self.schema, schema)
+
+
+def _meld_optional(a: Schema | None, b: Schema | None) -> Schema | None:
+    """Meld where None means "no body seen", which any schema replaces."""
+    if a is None or a == b:
+        return b if a is None else a
+    return a if b is None else meld(a, b)
+
+
+@dataclass
+class _StatusStats:
+    count: int = 0
+    content: dict[str, Schema | None] = field(default_factory=dict)
+
+
+def _add_field(fields: dict[str, _Field], name: str, schema: Schema | None, count: int = 1) -> None:
+    item = fields.get(name)
+    if item is None:
+        if len(fields) >= MAX_FIELDS:
+            return
+        item = fields[name] = _Field()
+    item.add(schema, count)
+
+
+def _add_content(content: dict[str, Schema | None], media: str, schema: Schema | None) -> None:
+    if media in content or len(content) < MAX_CONTENT_TYPES:
+        content[media] = _meld_optional(content.get(media), schema)
+
+
+def _merge_fields(into: dict[str, _Field], other: dict[str, _Field]) -> None:
+    for name, item in other.items():
+        _add_field(into, name, item.schema, item.count)
+
+
+def _merge_content(into: dict[str, Schema | None], other: dict[str, Schema | None]) -> None:
+    for media, schema in other.items():
+        _add_content(into, media, schema)
+
+
+def _timestamp(value: object) -> dt.datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    # naive HAR timestamps are taken as UTC so they compare with aware ones
+    return moment.astimezone(dt.UTC) if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def _iso(moment: dt.datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+
+
+@dataclass
+class EndpointStats:
+    """Counts, parameters, bodies, responses, auth and latency of one endpoint."""
+
+    count: int = 0
+    first_seen: dt.datetime | None = None
+    last_seen: dt.datetime | None = None
+    query: dict[str, _Field] = field(default_factory=dict)
+    headers: dict[str, _Field] = field(default_factory=dict)
+    cookies: dict[str, _Field] = field(default_factory=dict)
+    request_body: dict[str, Schema | None] = field(default_factory=dict)
+    responses: dict[int, _StatusStats] = field(default_factory=dict)
+    auth: set[str] = field(default_factory=set)
+    latency: LatencySketch = field(default_factory=LatencySketch)
+
+    def add(self, witness: dict[str, Any]) -> None:
+        """Fold one witness in."""
+        self.count += 1
+        self._seen(_timestamp(witness.get("started_at")))
+        self.auth.add(witness["auth"]["scheme"])
+        # credentials are described by security schemes, not parameters
+        for name, schema in witness["query"].items():
+            if not is_credential("query", name):
+                _add_field(self.query, name, schema)
+        request = witness["request"]
+        for name, schema in request["headers"].items():
+            if schema is not None and not is_credential("header", name):
+                _add_field(self.headers, name, schema)
+        for name in request["cookies"]:
+            if not is_credential("cookie", name):
+                _add_field(self.cookies, name, {"type": "string"})
+        if request["content_type"] and (request["size"] or request["body"] is not None):
+            _add_content(self.request_body, request["content_type"], request["body"])
+        response = witness["response"]
+        status = self.responses.get(response["status"])
+        if status is None:
+            status = self.responses[response["status"]] = _StatusStats()
+        status.count += 1
+        if response["content_type"] and (response["size"] or response["body"] is not None):
+            _add_content(status.content, response["content_type"], response["body"])
+        if witness.get("time_ms") is not None:
+            self.latency.add(witness["time_ms"])
+
+    def _seen(self, moment: dt.datetime | None) -> None:
+        if moment is None:
+            return
+        if self.first_seen is None or moment < self.first_seen:
+            self.first_seen = moment
+        if self.last_seen is None or moment > self.last_seen:
+            self.last_seen = moment
+
+    def merge(self, other: "EndpointStats") -> None:
+        """Absorb the stats of another endpoint (when paths fold into one template)."""
+        self.count += other.count
+        self._seen(other.first_seen)
+        self._seen(other.last_seen)
+        _merge_fields(self.query, other.query)
+        _merge_fields(self.headers, other.headers)
+        _merge_fields(self.cookies, other.cookies)
+        _merge_content(self.request_body, other.request_body)
+        for code, theirs in other.responses.items():
+            mine = self.responses.setdefault(code, _StatusStats())
+            mine.count += theirs.count
+            _merge_content(mine.content, theirs.content)
+        self.auth |= other.auth
+        self.latency.merge(other.latency)
+
+    def _parameters(self, location: ParameterLocation, fields: dict[str, _Field]) -> list[Parameter]:
+        return [
+            {
+                "name": name,
+                "in": location,
+                "required": fields[name].count == self.count,
+                "schema": fields[name].schema or {"type": "string"},
+            }
+            for name in sorted(fields)
+        ]
+
+    def to_model(self, method: str, host: str, path: str, path_params: list[PathParam]) -> Endpoint:
+        """The endpoint as model JSON."""
+        parameters: list[Parameter] = [
+            {"name": p.name, "in": "path", "required": True, "schema": p.schema} for p in path_params
+        ]
+        parameters += self._parameters("query", self.query)
+        parameters += self._parameters("header", self.headers)
+        parameters += self._parameters("cookie", self.cookies)
+        responses: dict[str, Response] = {
+            str(code): {
+                "count": status.count,
+                "content": {media: status.content[media] or {} for media in sorted(status.content)},
+            }
+            for code, status in sorted(self.responses.items())
+        }
+        quantiles = {name: self.latency.quantile(q) for name, q in _QUANTILES}
+        return {
+            "method": method,
+            "host": host,
+            "path": path,
+            "parameters": parameters,
+            "request_body": {media: self.request_body[media] or {} for media in sorted(self.request_body)},
+            "responses": responses,
+            "auth": sorted(self.auth),
+            "count": self.count,
+            "first_seen": _iso(self.first_seen),
+            "last_seen": _iso(self.last_seen),
+            "latency_ms": {
+                "p50": _round(quantiles["p50"]),
+                "p90": _round(quantiles["p90"]),
+                "p99": _round(quantiles["p99"]),
+            },
+        }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)

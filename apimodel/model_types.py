@@ -1,0 +1,55 @@
+"""The shape of the API model JSON that `ModelBuilder.result()` returns."""
+
+from typing import Any, Literal, TypedDict
+
+JSONSchema = dict[str, Any]
+
+
+ParameterLocation = Literal["path", "query", "header", "cookie"]
+
+# "in" is a Python keyword, hence the functional form
+Parameter = TypedDict(
+    "Parameter",
+    {"name": str, "in": ParameterLocation, "required": bool, "schema": JSONSchema},
+)
+
+
+class Response(TypedDict):
+    """Responses of one status code: how many, and body schema per content type."""
+
+    count: int
+    content: dict[str, JSONSchema]
+
+
+class Latency(TypedDict):
+    """Latency quantiles in milliseconds (None when no timings were seen)."""
+
+    p50: float | None
+    p90: float | None
+    p99: float | None
+
+
+class Endpoint(TypedDict):
+    """One method on one path template of one host."""
+
+    method: str
+    host: str
+    path: str
+    parameters: list[Parameter]
+    request_body: dict[str, JSONSchema]
+    responses: dict[str, Response]
+    auth: list[str]
+    count: int
+    #: ISO 8601 in UTC (`2024-01-01T08:00:00.250000Z`)
+    first_seen: str | None
+    last_seen: str | None
+    latency_ms: Latency
+
+
+class ApiModel(TypedDict):
+    """The whole model: endpoints sorted by (host, path, method)."""
+
+    witness_count: int
+    servers: list[str]
+    endpoints: list[Endpoint]
+    security_schemes: dict[str, dict[str, Any]]

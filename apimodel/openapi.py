@@ -1,0 +1,128 @@
+"""Export an API model as an OpenAPI 3.1 document."""
+
+import http
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from apimodel.schema import meld
+
+_COMPONENT_NAME = re.compile(r"[^A-Za-z0-9._-]")
+_OPERATION_ID = re.compile(r"[^A-Za-z0-9]+")
+
+
+def _component_name(scheme: str) -> str:
+    # component keys allow only [A-Za-z0-9._-]: `apikey_header:x-api-key` → `apikey_header_x-api-key`
+    return _COMPONENT_NAME.sub("_", scheme)
+
+
+def _description(status: str) -> str:
+    try:
+        return http.HTTPStatus(int(status)).phrase
+    except ValueError:
+        return f"Status {status}"
+
+
+def _content(bodies: Mapping[str, Any]) -> dict[str, Any]:
+    return {media: {"schema": schema} for media, schema in bodies.items()}
+
+
+def _merge_content(into: dict[str, Any], bodies: Mapping[str, Any]) -> None:
+    for media, schema in bodies.items():
+        into[media] = {"schema": meld(into[media]["schema"], schema) if media in into else schema}
+
+
+def _operation(endpoint: Mapping[str, Any]) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "parameters": [dict(p) for p in endpoint["parameters"]],
+        "responses": {
+            status: {"description": _description(status), "content": _content(response["content"])}
+            for status, response in endpoint["responses"].items()
+        },
+        "security": _security(endpoint["auth"]),
+    }
+    if endpoint["request_body"]:
+        operation["requestBody"] = {"content": _content(endpoint["request_body"])}
+    return operation
+
+
+def _security(auth: list[str]) -> list[dict[str, list[str]]]:
+    # an empty requirement object makes authentication optional
+    return [{} if name == "none" else {_component_name(name): []} for name in auth]
+
+
+def _merge_operation(operation: dict[str, Any], endpoint: Mapping[str, Any]) -> None:
+    """Fold the same method and path seen on another host into one operation."""
+    known = {(p["name"], p["in"]): p for p in operation["parameters"]}
+    theirs = {(p["name"], p["in"]) for p in endpoint["parameters"]}
+    for key, mine in known.items():
+        mine["required"] = mine["required"] and key in theirs
+    for param in endpoint["parameters"]:
+        mine = known.get((param["name"], param["in"]))
+        if mine is None:
+            operation["parameters"].append({**param, "required": False})
+        else:
+            mine["schema"] = meld(mine["schema"], param["schema"])
+            mine["required"] = mine["required"] and param["required"]
+    for status, response in endpoint["responses"].items():
+        described = operation["responses"].setdefault(status, {"description": _description(status), "content": {}})
+        _merge_content(described["content"], response["content"])
+    if endpoint["request_body"]:
+        body = operation.setdefault("requestBody", {"content": {}})
+        _merge_content(body["content"], endpoint["request_body"])
+    for requirement in _security(endpoint["auth"]):
+        if requirement not in operation["security"]:
+            operation["security"].append(requirement)
+
+
+def _tidy(operation: dict[str, Any], operation_id: str) -> dict[str, Any]:
+    """Drop empty parts, which OpenAPI readers show as noise."""
+    tidy: dict[str, Any] = {"operationId": operation_id}
+    tidy.update({key: value for key, value in operation.items() if value})
+    for response in tidy["responses"].values():
+        if not response["content"]:
+            del response["content"]
+    return tidy
+
+
+def to_openapi(model: Mapping[str, Any], *, title: str, version: str = "1.0.0") -> dict[str, Any]:
+    """An OpenAPI 3.1 document for a model from `ModelBuilder.result()`.
+
+    All hosts become `servers`; the same method and path on several hosts become one
+    operation, since OpenAPI paths are relative to every server.
+    """
+    paths: dict[str, dict[str, Any]] = {}
+    endpoints = model.get("endpoints", [])
+    for endpoint in endpoints:
+        item = paths.setdefault(endpoint["path"], {})
+        method = endpoint["method"].lower()
+        if method in item:
+            _merge_operation(item[method], endpoint)
+        else:
+            item[method] = _operation(endpoint)
+    used_ids: set[str] = set()
+    for path, item in paths.items():
+        for method, operation in item.items():
+            base = _OPERATION_ID.sub("_", f"{method} {path}").strip("_")
+            operation_id, n = base, 2
+            while operation_id in used_ids:
+                operation_id, n = f"{base}_{n}", n + 1
+            used_ids.add(operation_id)
+            item[method] = _tidy(operation, operation_id)
+    hosts = sorted({endpoint["host"] for endpoint in endpoints})
+    servers = model.get("servers") or [f"https://{host}" for host in hosts]
+    document: dict[str, Any] = {
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": version},
+        "servers": [{"url": url} for url in servers],
+        "paths": paths,
+    }
+    schemes = model.get("security_schemes") or {}
+    if schemes:
+        document["components"] = {
+            "securitySchemes": {_component_name(name): scheme for name, scheme in sorted(schemes.items())}
+        }
+    # a JSON round trip unshares schema objects, which YAML would otherwise dump as anchors
+    copied: dict[str, Any] = json.loads(json.dumps(document))
+    return copied

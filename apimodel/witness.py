@@ -1,0 +1,502 @@
+"""HAR 1.2 entries → obfuscated witnesses, and HAR entries → redacted HAR entries.
+
+A witness keeps what inference needs (method, host, path, names, shapes, formats, sizes,
+status, timings, the auth scheme) and drops every value. `redact_entry` is what a daemon
+may upload instead of the raw entry; `witness_from_entry` gives the same witness for both.
+"""
+
+import base64
+import json
+import math
+import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from apimodel.auth import auth_from_request
+from apimodel.formats import jwt_claim_names, placeholder, placeholder_jwt
+from apimodel.schema import Schema, infer_schema, meld, redact_json, redact_text, text_schema
+
+Witness = dict[str, Any]
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_METHOD = re.compile(r"[A-Za-z][A-Za-z-]{0,31}")
+_MULTIPART_NAME = re.compile(r'name="([^"]*)"')
+_MULTIPART_FILE = re.compile(r'filename="')
+
+# well-known headers carry no API-specific information, so only their names are kept
+_STANDARD_HEADERS = frozenset(
+    [
+        "accept",
+        "accept-charset",
+        "accept-encoding",
+        "accept-language",
+        "accept-patch",
+        "accept-ranges",
+        "age",
+        "allow",
+        "alt-svc",
+        "authorization",
+        "cache-control",
+        "connection",
+        "content-disposition",
+        "content-encoding",
+        "content-language",
+        "content-length",
+        "content-location",
+        "content-range",
+        "content-security-policy",
+        "content-type",
+        "cookie",
+        "date",
+        "dnt",
+        "etag",
+        "expect",
+        "expires",
+        "forwarded",
+        "from",
+        "host",
+        "if-match",
+        "if-modified-since",
+        "if-none-match",
+        "if-range",
+        "if-unmodified-since",
+        "keep-alive",
+        "last-modified",
+        "link",
+        "location",
+        "origin",
+        "pragma",
+        "priority",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "range",
+        "referer",
+        "referrer-policy",
+        "retry-after",
+        "server",
+        "set-cookie",
+        "strict-transport-security",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "upgrade-insecure-requests",
+        "user-agent",
+        "vary",
+        "via",
+        "warning",
+        "www-authenticate",
+        "x-content-type-options",
+        "x-forwarded-for",
+        "x-forwarded-host",
+        "x-forwarded-proto",
+        "x-frame-options",
+        "x-real-ip",
+        "x-requested-with",
+        "x-xss-protection",
+    ]
+)
+_STANDARD_PREFIXES = ("sec-", "access-control-", "cf-", "x-amz-cf-")
+
+
+class InvalidEntry(ValueError):
+    """A HAR entry lacks a part a witness cannot do without; `field` says which."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def is_standard_header(name: str) -> bool:
+    """Whether a lower-cased header name is a well-known HTTP header."""
+    return name in _STANDARD_HEADERS or name.startswith(_STANDARD_PREFIXES)
+
+
+def _dict(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _pairs(value: object) -> list[tuple[str, str]]:
+    """`[{name, value}]` HAR lists as (name, value) pairs, skipping malformed items."""
+    if not isinstance(value, list):
+        return []
+    return [
+        (str(item["name"]), str(item.get("value", "")))
+        for item in value
+        if isinstance(item, Mapping) and isinstance(item.get("name"), str)
+    ]
+
+
+_JOINED_HEADERS = {"cookie": "; ", "set-cookie": "\n"}
+
+
+def _headers(message: Mapping[str, Any]) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for name, value in _pairs(message.get("headers")):
+        lowered = name.lower()
+        # HTTP/2 pseudo-headers repeat the method, path and authority
+        if lowered.startswith(":"):
+            continue
+        joiner = _JOINED_HEADERS.get(lowered)
+        headers[lowered] = headers[lowered] + joiner + value if joiner and lowered in headers else value
+    return headers
+
+
+def _header_cookie_names(header: str, value: str) -> list[str]:
+    """Cookie names in a `cookie` header (`a=1; b=2`) or `set-cookie` lines (`a=1; Path=/`)."""
+    pairs = value.split(";") if header == "cookie" else [line.split(";", 1)[0] for line in value.split("\n")]
+    return [name for pair in pairs if "=" in pair and (name := pair.split("=", 1)[0].strip())]
+
+
+def _cookie_names(message: Mapping[str, Any], headers: dict[str, str], header: str) -> list[str]:
+    names = {name for name, _ in _pairs(message.get("cookies"))}
+    names.update(_header_cookie_names(header, headers.get(header, "")))
+    return sorted(names)
+
+
+def _media_type(value: object) -> str | None:
+    if not isinstance(value, str):
+        return None
+    media = value.split(";", 1)[0].strip().lower()
+    return media or None
+
+
+def _is_json(media: str) -> bool:
+    return media in ("application/json", "text/json") or media.endswith("+json")
+
+
+def _fields_schema(fields: list[tuple[str, Schema]]) -> Schema:
+    properties: dict[str, Schema] = {}
+    for name, schema in fields:
+        properties[name] = meld(properties[name], schema) if name in properties else schema
+    names = sorted(properties)
+    return {"type": "object", "properties": {n: properties[n] for n in names}, "required": names}
+
+
+def _multipart_parts(post: Mapping[str, Any]) -> list[tuple[str, str | None]]:
+    """(name, text value) of each part of a multipart body; the value is None for files."""
+    params = post.get("params")
+    if isinstance(params, list) and params:
+        return [
+            (str(p["name"]), None if p.get("fileName") is not None else str(p.get("value", "")))
+            for p in params
+            if isinstance(p, Mapping) and isinstance(p.get("name"), str)
+        ]
+    text = post.get("text")
+    boundary = re.search(r"boundary=\"?([^\";]+)", str(post.get("mimeType", "")))
+    if not isinstance(text, str) or boundary is None:
+        return []
+    parts: list[tuple[str, str | None]] = []
+    for part in text.split("--" + boundary.group(1)):
+        head, _, body = part.replace("\r\n", "\n").partition("\n\n")
+        name = _MULTIPART_NAME.search(head)
+        if name is not None:
+            is_file = _MULTIPART_FILE.search(head) is not None
+            parts.append((name.group(1), None if is_file else body.removesuffix("\n")))
+    return parts
+
+
+def _part_schema(value: str | None) -> Schema:
+    return {"type": "string", "format": "binary"} if value is None else text_schema(value)
+
+
+def _form_pairs(post: Mapping[str, Any]) -> list[tuple[str, str]]:
+    params = _pairs(post.get("params"))
+    if params:
+        return params
+    text = post.get("text")
+    return parse_qsl(text, keep_blank_values=True) if isinstance(text, str) else []
+
+
+_NOT_JSON = object()
+# a witness stays small: a body schema larger than this keeps only its top-level type
+MAX_BODY_SCHEMA_BYTES = 65536
+
+
+def _parse_json(text: str) -> object:
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return _NOT_JSON
+
+
+def _bounded(schema: Schema | None) -> Schema | None:
+    if schema is None or len(json.dumps(schema)) <= MAX_BODY_SCHEMA_BYTES:
+        return schema
+    return {"type": schema["type"]} if "type" in schema else {}
+
+
+def _body_schema(media: str | None, post: Mapping[str, Any], text: str | None) -> Schema | None:
+    """Schema of a body, for JSON, form and multipart bodies; None for anything else."""
+    return _bounded(_unbounded_body_schema(media, post, text))
+
+
+def _unbounded_body_schema(media: str | None, post: Mapping[str, Any], text: str | None) -> Schema | None:
+    if media is None:
+        return None
+    if _is_json(media):
+        value = _parse_json(text) if text else _NOT_JSON
+        return None if value is _NOT_JSON else infer_schema(value)
+    if media == "application/x-www-form-urlencoded":
+        pairs = _form_pairs(post)
+        return _fields_schema([(name, text_schema(value)) for name, value in pairs]) if pairs else None
+    if media == "multipart/form-data":
+        parts = _multipart_parts(post)
+        return _fields_schema([(name, _part_schema(value)) for name, value in parts]) if parts else None
+    return None
+
+
+def _size(declared: object, text: str | None) -> int:
+    if isinstance(declared, int) and not isinstance(declared, bool) and declared >= 0:
+        return declared
+    return len(text.encode()) if text else 0
+
+
+def _content_text(content: Mapping[str, Any]) -> str | None:
+    text = content.get("text")
+    if not isinstance(text, str):
+        return None
+    if content.get("encoding") == "base64":
+        try:
+            return base64.b64decode(text).decode()
+        except ValueError:  # bad base64 or not UTF-8 text
+            return None
+    return text
+
+
+def _duration(value: object) -> float | None:
+    """A HAR duration in ms; -1 (not applicable), non-numbers and infinities are None."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < math.inf:
+        return float(value)
+    return None
+
+
+def _time_ms(entry: Mapping[str, Any]) -> float | None:
+    total = _duration(entry.get("time"))
+    if total is not None:
+        return round(total, 3)
+    # entry.time is the sum of the timings, where ssl is already part of connect
+    parts = [d for k, v in _dict(entry.get("timings")).items() if k != "ssl" and (d := _duration(v)) is not None]
+    return round(sum(parts), 3) if parts else None
+
+
+def _header_shapes(headers: dict[str, str]) -> dict[str, Schema | None]:
+    return {name: None if is_standard_header(name) else text_schema(value) for name, value in sorted(headers.items())}
+
+
+def _split_url(request: Mapping[str, Any]) -> tuple[str, str, str, list[tuple[str, str]]]:
+    """(scheme, host[:port], path, query pairs) of an absolute http(s) request URL."""
+    url = request.get("url")
+    if not isinstance(url, str):
+        raise InvalidEntry("request.url", "is required")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise InvalidEntry("request.url", "is not a valid URL") from None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname:
+        raise InvalidEntry("request.url", "must be an absolute http(s) URL")
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    if port is not None and port != _DEFAULT_PORTS[scheme]:
+        host = f"{host}:{port}"
+    return scheme, host, parts.path or "/", parse_qsl(parts.query, keep_blank_values=True)
+
+
+def _method(request: Mapping[str, Any]) -> str:
+    method = request.get("method")
+    if not isinstance(method, str) or not _METHOD.fullmatch(method):
+        raise InvalidEntry("request.method", "must be an HTTP method")
+    return method.upper()
+
+
+def _status(response: Mapping[str, Any]) -> int:
+    status = response.get("status")
+    if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
+        raise InvalidEntry("response.status", "must be an HTTP status code (100-599)")
+    return status
+
+
+def _parts(entry: Mapping[str, Any]) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
+    if not isinstance(entry, Mapping):
+        raise InvalidEntry("entry", "must be an object")
+    request, response = entry.get("request"), entry.get("response")
+    if not isinstance(request, Mapping):
+        raise InvalidEntry("request", "is required")
+    if not isinstance(response, Mapping):
+        raise InvalidEntry("response", "is required")
+    return request, response
+
+
+def witness_from_entry(entry: Mapping[str, Any]) -> Witness:
+    """Turn a HAR 1.2 entry into a compact witness with no values in it.
+
+    Raises InvalidEntry when the method, an absolute http(s) URL or the status is missing;
+    anything else missing gets a default.
+    """
+    request, response = _parts(entry)
+    method = _method(request)
+    scheme, host, path, query = _split_url(request)
+    status = _status(response)
+
+    query_shapes: dict[str, Schema] = {}
+    for name, value in query:
+        shape = text_schema(value)
+        query_shapes[name] = meld(query_shapes[name], shape) if name in query_shapes else shape
+
+    req_headers = _headers(request)
+    req_cookies = _cookie_names(request, req_headers, "cookie")
+    post = _dict(request.get("postData"))
+    post_text = post.get("text") if isinstance(post.get("text"), str) else None
+    req_media = _media_type(post.get("mimeType")) or _media_type(req_headers.get("content-type"))
+
+    resp_headers = _headers(response)
+    content = _dict(response.get("content"))
+    resp_text = _content_text(content)
+    resp_media = _media_type(content.get("mimeType")) or _media_type(resp_headers.get("content-type"))
+    resp_size = _size(content.get("size"), resp_text)
+    if resp_size == 0:
+        resp_size = _size(response.get("bodySize"), None)
+
+    started = entry.get("startedDateTime")
+    return {
+        "started_at": started if isinstance(started, str) else None,
+        "method": method,
+        "scheme": scheme,
+        "host": host,
+        "path": path,
+        "query": {name: query_shapes[name] for name in sorted(query_shapes)},
+        "auth": auth_from_request(req_headers, list(query_shapes), req_cookies),
+        "request": {
+            "headers": _header_shapes(req_headers),
+            "cookies": req_cookies,
+            "content_type": req_media,
+            "size": _size(request.get("bodySize"), post_text),
+            "body": _body_schema(req_media, post, post_text),
+        },
+        "response": {
+            "status": status,
+            "headers": _header_shapes(resp_headers),
+            "cookies": _cookie_names(response, resp_headers, "set-cookie"),
+            "content_type": resp_media,
+            "size": resp_size,
+            "body": _body_schema(resp_media, {}, resp_text),
+        },
+        "time_ms": _time_ms(entry),
+    }
+
+
+def _redact_authorization(value: str) -> str:
+    if not value.strip():
+        return ""
+    kind, _, credential = value.strip().partition(" ")
+    if kind.lower() == "basic":
+        return "Basic " + base64.b64encode(b"user:password").decode()
+    if kind.lower() == "bearer":
+        claims = jwt_claim_names(credential.strip())
+        return "Bearer " + (placeholder("token") if claims is None else placeholder_jwt(claims))
+    return f"{kind} {placeholder('token')}"
+
+
+def _redact_header(name: str, value: str) -> str:
+    lowered = name.lower()
+    if lowered in ("content-type", "content-encoding"):
+        return value
+    if lowered == "authorization":
+        return _redact_authorization(value)
+    if lowered in _JOINED_HEADERS:
+        return _JOINED_HEADERS[lowered].join(f"{name}=" for name in _header_cookie_names(lowered, value))
+    return redact_text(value)
+
+
+def _redact_pairs(pairs: list[tuple[str, str]]) -> list[dict[str, str]]:
+    return [{"name": name, "value": redact_text(value)} for name, value in pairs]
+
+
+def _redact_message_headers(message: Mapping[str, Any]) -> list[dict[str, str]]:
+    return [{"name": name, "value": _redact_header(name, value)} for name, value in _pairs(message.get("headers"))]
+
+
+def _redact_body(media: str | None, post: Mapping[str, Any], text: str | None) -> dict[str, Any]:
+    """Placeholder `text`/`params` for a body so that `_body_schema` reads the same shape."""
+    if media is not None and _is_json(media) and text:
+        value = _parse_json(text)
+        return {"text": "" if value is _NOT_JSON else json.dumps(redact_json(value))}
+    if media == "application/x-www-form-urlencoded":
+        params = _redact_pairs(_form_pairs(post))
+        return {"text": urlencode([(p["name"], p["value"]) for p in params]), "params": params}
+    if media == "multipart/form-data":
+        params = [
+            {"name": name, "fileName": "file", "contentType": "application/octet-stream"}
+            if value is None
+            else {"name": name, "value": redact_text(value)}
+            for name, value in _multipart_parts(post)
+        ]
+        return {"text": "", "params": params}
+    return {"text": ""}
+
+
+def redact_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """A HAR entry with every value replaced by a placeholder of the same type and format.
+
+    Methods, hosts, paths, names, sizes, statuses and timings stay; unknown fields go.
+    `witness_from_entry(redact_entry(e)) == witness_from_entry(e)`.
+    """
+    request, response = _parts(entry)
+    method = _method(request)
+    scheme, host, path, query = _split_url(request)
+    status = _status(response)
+
+    query_params = _redact_pairs(query)
+    url = f"{scheme}://{host}{path}"
+    if query_params:
+        url += "?" + urlencode([(p["name"], p["value"]) for p in query_params])
+
+    req_headers = _headers(request)
+    post = _dict(request.get("postData"))
+    post_text = post.get("text") if isinstance(post.get("text"), str) else None
+    redacted_request: dict[str, Any] = {
+        "method": method,
+        "url": url,
+        "httpVersion": str(request.get("httpVersion", "HTTP/1.1")),
+        "headers": _redact_message_headers(request),
+        "queryString": query_params,
+        "cookies": [{"name": name, "value": ""} for name, _ in _pairs(request.get("cookies"))],
+        "headersSize": -1,
+        "bodySize": _size(request.get("bodySize"), post_text),
+    }
+    req_media = _media_type(post.get("mimeType")) or _media_type(req_headers.get("content-type"))
+    if post:
+        redacted_request["postData"] = {"mimeType": req_media or "", **_redact_body(req_media, post, post_text)}
+
+    resp_headers = _headers(response)
+    content = _dict(response.get("content"))
+    resp_text = _content_text(content)
+    resp_media = _media_type(content.get("mimeType")) or _media_type(resp_headers.get("content-type"))
+    resp_size = _size(content.get("size"), resp_text)
+    redacted_response = {
+        "status": status,
+        "statusText": "",
+        "httpVersion": str(response.get("httpVersion", "HTTP/1.1")),
+        "headers": _redact_message_headers(response),
+        "cookies": [{"name": name, "value": ""} for name, _ in _pairs(response.get("cookies"))],
+        "content": {"size": resp_size, "mimeType": resp_media or "", **_redact_body(resp_media, {}, resp_text)},
+        "redirectURL": "",
+        "headersSize": -1,
+        "bodySize": _size(response.get("bodySize"), None) if resp_size == 0 else -1,
+    }
+    timings = {k: d for k, v in _dict(entry.get("timings")).items() if (d := _duration(v)) is not None}
+    time = _duration(entry.get("time"))
+    redacted: dict[str, Any] = {
+        "startedDateTime": entry.get("startedDateTime"),
+        "time": -1 if time is None else time,
+        "request": redacted_request,
+        "response": redacted_response,
+        "cache": {},
+        "timings": timings,
+    }
+    return redacted

@@ -1,0 +1,81 @@
+"""A factory for small HAR 1.2 entries, so each test states only what it is about."""
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from apimodel import ModelBuilder, PathHints, witness_from_entry
+
+Entry = dict[str, Any]
+
+
+def _entry(
+    method: str = "GET",
+    url: str = "https://api.example.com/",
+    status: int = 200,
+    *,
+    headers: dict[str, str] | None = None,
+    request_json: object = None,
+    post_data: dict[str, Any] | None = None,
+    response_json: object = None,
+    response_headers: dict[str, str] | None = None,
+    started: str = "2024-01-01T00:00:00.000Z",
+    time: float = 10.0,
+) -> Entry:
+    request: dict[str, Any] = {
+        "method": method,
+        "url": url,
+        "httpVersion": "HTTP/1.1",
+        "headers": [{"name": k, "value": v} for k, v in (headers or {}).items()],
+        "queryString": [],
+        "cookies": [],
+        "headersSize": -1,
+        "bodySize": -1,
+    }
+    if request_json is not None:
+        request["postData"] = {"mimeType": "application/json", "text": json.dumps(request_json)}
+    if post_data is not None:
+        request["postData"] = post_data
+    content: dict[str, Any] = {"size": 0, "mimeType": ""}
+    if response_json is not None:
+        text = json.dumps(response_json)
+        content = {"size": len(text), "mimeType": "application/json", "text": text}
+    return {
+        "startedDateTime": started,
+        "time": time,
+        "request": request,
+        "response": {
+            "status": status,
+            "statusText": "",
+            "httpVersion": "HTTP/1.1",
+            "headers": [{"name": k, "value": v} for k, v in (response_headers or {}).items()],
+            "cookies": [],
+            "content": content,
+            "redirectURL": "",
+            "headersSize": -1,
+            "bodySize": -1,
+        },
+        "cache": {},
+        "timings": {"send": 1, "wait": time - 2, "receive": 1},
+    }
+
+
+@pytest.fixture(scope="session")
+def make_entry() -> Callable[..., Entry]:
+    """`make_entry(method, url, status, headers=…, request_json=…, response_json=…)`."""
+    return _entry
+
+
+def _templates(urls: list[str], hints: PathHints | None = None, method: str = "GET") -> set[str]:
+    builder = ModelBuilder(hints)
+    for url in urls:
+        builder.add(witness_from_entry(_entry(method, url)))
+    return {endpoint["path"] for endpoint in builder.result()["endpoints"]}
+
+
+@pytest.fixture(scope="session")
+def templates_of() -> Callable[..., set[str]]:
+    """`templates_of([url, …], hints=None)`: the path templates a model finds for GETs."""
+    return _templates

@@ -1,0 +1,130 @@
+import uuid
+
+from apimodel import PathHints
+from apimodel.paths import param_name, singular
+
+UUIDS = [str(uuid.UUID(int=i * 7919 + 1, version=4)) for i in range(5)]
+
+
+def test_it_turns_integer_ids_into_a_parameter(templates_of) -> None:
+    assert templates_of([f"https://a.example/users/{i}" for i in (1, 22, 333)]) == {"/users/{user_id}"}
+
+
+def test_it_keeps_users_me_static_beside_user_ids(templates_of) -> None:
+    urls = [f"https://a.example/users/{u}" for u in UUIDS] + ["https://a.example/users/me"]
+    assert templates_of(urls) == {"/users/{user_id}", "/users/me"}
+
+
+def test_it_keeps_distinct_static_routes(templates_of) -> None:
+    urls = [f"https://a.example/v1/{word}" for word in ("users", "orders", "products", "carts", "search")]
+    assert templates_of(urls) == {f"/v1/{word}" for word in ("users", "orders", "products", "carts", "search")}
+
+
+def test_it_keeps_version_prefixes_static(templates_of) -> None:
+    assert templates_of(["https://a.example/api/v2/items/7", "https://a.example/api/v3/items/8"]) == {
+        "/api/v2/items/{item_id}",
+        "/api/v3/items/{item_id}",
+    }
+
+
+def test_it_names_nested_parameters_after_their_collections(templates_of) -> None:
+    urls = [f"https://a.example/orders/{o}/items/{u}" for o, u in zip((1, 2, 3), UUIDS, strict=False)]
+    assert templates_of(urls) == {"/orders/{order_id}/items/{item_id}"}
+
+
+def test_it_allows_consecutive_parameters(templates_of) -> None:
+    urls = [f"https://a.example/files/{u}/{n}" for u, n in zip(UUIDS, (1, 2, 3), strict=False)]
+    assert templates_of(urls) == {"/files/{file_id}/{param}"}
+
+
+def test_it_templates_file_like_segments(templates_of) -> None:
+    urls = [
+        "https://a.example/reports/17.csv",
+        "https://a.example/reports/18.csv",
+        "https://a.example/reports/summary.csv",
+    ]
+    assert templates_of(urls) == {"/reports/{report_id}.csv", "/reports/summary.csv"}
+
+
+def test_it_folds_many_look_alike_words_into_a_parameter(templates_of) -> None:
+    names = ["ada", "grace", "alan", "linus", "guido", "barbara", "edsger", "donald", "ken", "dennis", "margaret"]
+    urls = [f"https://a.example/users/{name}" for name in names]
+    assert templates_of(urls) == {"/users/{user_id}"}
+
+
+def test_it_folds_owners_then_repositories(templates_of) -> None:
+    pairs = [(f"owner{c}", f"project{c}") for c in "abcdefghijkl"]
+    urls = [f"https://a.example/repos/{owner}/{repo}/issues" for owner, repo in pairs]
+    assert templates_of(urls) == {"/repos/{repo_id}/{param}/issues"}
+
+
+def test_it_does_not_fold_collections_at_the_root(templates_of) -> None:
+    words = ["users", "orders", "products", "carts", "invoices", "refunds", "payments", "coupons", "stores", "reviews"]
+    urls = [f"https://a.example/{word}/{i}" for i, word in enumerate(words)]
+    assert templates_of(urls) == {f"/{word}/{{{singular(word)}_id}}" for word in words}
+
+
+def test_it_bounds_children_per_node(templates_of) -> None:
+    urls = [f"https://a.example/v1/tags/word{chr(97 + i % 26)}{chr(97 + i // 26)}" for i in range(300)]
+    assert templates_of(urls) == {"/v1/tags/{tag_id}"}
+
+
+def test_it_lets_forced_templates_win(templates_of) -> None:
+    hints = PathHints(force=["/users/{login}/avatar"])
+    assert templates_of(["https://a.example/users/ada/avatar"], hints) == {"/users/{login}/avatar"}
+
+
+def test_it_keeps_hinted_static_paths_static(templates_of) -> None:
+    names = ["ada", "grace", "alan", "linus", "guido", "barbara", "edsger", "donald", "ken", "dennis", "margaret"]
+    urls = [f"https://a.example/users/{name}" for name in names]
+    assert templates_of(urls, PathHints(static=["/users/ada"])) == {"/users/{user_id}", "/users/ada"}
+
+
+def test_it_hides_hinted_endpoints(templates_of) -> None:
+    urls = ["https://a.example/admin/stats", "https://a.example/users/1/secrets", "https://a.example/users/1"]
+    hints = PathHints(hidden=["/admin", "/users/{id}/secrets"])
+    assert templates_of(urls, hints) == {"/users/{user_id}"}
+
+
+def test_it_hides_health_checks_and_assets_by_default(templates_of) -> None:
+    urls = [
+        "https://a.example/healthz",
+        "https://a.example/static/app.js",
+        "https://a.example/favicon.ico",
+        "https://a.example/api/x",
+    ]
+    assert templates_of(urls) == {"/api/x"}
+    assert len(templates_of(urls, PathHints(show_default_hidden=True))) == 4
+
+
+def test_it_keeps_trailing_slashes_and_the_root(templates_of) -> None:
+    assert templates_of(["https://a.example/", "https://a.example/users/"]) == {"/", "/users/"}
+
+
+def test_it_names_parameters() -> None:
+    assert [
+        param_name(p) for p in ("users", "categories", "addresses", "boxes", "statuses", "v1", None, "Big-Things")
+    ] == [
+        "user_id",
+        "category_id",
+        "address_id",
+        "box_id",
+        "status_id",
+        "param",
+        "param",
+        "big_thing_id",
+    ]
+
+
+def test_it_needs_more_look_alikes_under_a_singular_word(templates_of) -> None:
+    words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo"]
+    assert len(templates_of([f"https://a.example/api/{word}" for word in words])) == len(words)
+    slugs = [f"post-number-{word}" for word in words * 3]
+    slugs = [f"{slug}-{i}" for i, slug in enumerate(slugs)]
+    assert templates_of([f"https://a.example/blog/{slug}" for slug in slugs]) == {"/blog/{blog_id}"}
+
+
+def test_it_treats_code_like_ids_as_parameters(templates_of) -> None:
+    assert templates_of(["https://a.example/invoices/INV-00123", "https://a.example/invoices/INV-00124"]) == {
+        "/invoices/{invoice_id}"
+    }

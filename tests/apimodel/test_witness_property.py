@@ -1,0 +1,107 @@
+"""Any input gives a witness or InvalidEntry; redacting never changes the witness."""
+
+import json
+from urllib.parse import quote
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from apimodel import InvalidEntry, redact_entry, witness_from_entry
+from apimodel.formats import placeholder
+
+texts = st.one_of(
+    st.text(max_size=20),
+    st.sampled_from(
+        ["42", "-3", "4.5", "true", "ada@example.org", "2024-01-31", "2024-01-31T10:00:00Z", "192.0.2.7", "+4930123456"]
+    ),
+    st.sampled_from([placeholder("uuid"), placeholder("jwt"), "9f86d081884c7d659a2feaa0c55ad015"]),
+)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | texts,
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(texts, children, max_size=4),
+    max_leaves=20,
+)
+names = st.from_regex(r"[A-Za-z][A-Za-z0-9_-]{0,12}", fullmatch=True)
+pairs = st.lists(st.tuples(names, texts), max_size=4)
+header_names = names | st.sampled_from(["Cookie", "Set-Cookie", "Authorization", "X-Api-Key", "Content-Type"])
+header_values = texts | st.sampled_from(
+    ["Bearer abc", "Basic YTpi", "a=1; b", "x=1; Path=/", f"Bearer {placeholder('jwt')}"]
+)
+headers = st.lists(st.tuples(header_names, header_values), max_size=5)
+
+
+@st.composite
+def entries(draw: st.DrawFn) -> dict:
+    query = "&".join(f"{quote(n)}={quote(v)}" for n, v in draw(pairs))
+    path = "/" + "/".join(quote(s, safe="") for s in draw(st.lists(texts, max_size=4)))
+    media = draw(st.sampled_from(["application/json", "application/x-www-form-urlencoded", "text/plain"]))
+    body = draw(json_values)
+    text = json.dumps(body) if media == "application/json" else "&".join(f"{n}={quote(v)}" for n, v in draw(pairs))
+    return {
+        "startedDateTime": "2024-01-01T00:00:00Z",
+        "time": draw(st.floats(min_value=0, max_value=1e5)),
+        "request": {
+            "method": draw(st.sampled_from(["GET", "POST", "patch"])),
+            "url": f"https://api.example.com{path}" + (f"?{query}" if query else ""),
+            "headers": [{"name": n, "value": v} for n, v in draw(headers)],
+            "postData": {"mimeType": media, "text": text},
+        },
+        "response": {
+            "status": draw(st.integers(100, 599)),
+            "headers": [{"name": n, "value": v} for n, v in draw(headers)],
+            "content": {"mimeType": "application/json", "text": json.dumps(draw(json_values))},
+        },
+    }
+
+
+@settings(max_examples=150, deadline=None)
+@given(entries())
+def test_redacting_any_entry_keeps_its_witness(entry: dict) -> None:
+    assert witness_from_entry(redact_entry(entry)) == witness_from_entry(entry)
+
+
+junk = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10),
+    lambda c: st.lists(c, max_size=3) | st.dictionaries(st.sampled_from(["name", "value", "text", "x"]), c, max_size=3),
+    max_leaves=8,
+)
+
+
+def maybe_junk(value: object) -> st.SearchStrategy[object]:
+    return st.just(value) | junk
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.fixed_dictionaries(
+        {
+            "time": maybe_junk(1.5),
+            "timings": maybe_junk({"wait": 1}),
+            "startedDateTime": maybe_junk("2024-01-01T00:00:00Z"),
+            "request": st.fixed_dictionaries(
+                {
+                    "method": maybe_junk("GET"),
+                    "url": maybe_junk("https://a.example/x?y=1") | st.text(max_size=20).map(lambda t: "http://" + t),
+                    "headers": maybe_junk([{"name": "X-A", "value": "1"}]),
+                    "cookies": maybe_junk([{"name": "c", "value": "1"}]),
+                    "postData": maybe_junk({"mimeType": "application/json", "text": "{}"}),
+                    "bodySize": maybe_junk(2),
+                }
+            ),
+            "response": st.fixed_dictionaries(
+                {
+                    "status": maybe_junk(200),
+                    "headers": maybe_junk([]),
+                    "content": maybe_junk({"mimeType": "application/json", "text": "[1]", "encoding": "base64"}),
+                }
+            ),
+        }
+    )
+)
+def test_it_answers_malformed_entries_with_a_witness_or_invalid_entry(entry: dict) -> None:
+    try:
+        witness = witness_from_entry(entry)
+    except InvalidEntry:
+        return
+    json.dumps(witness, allow_nan=False)
+    assert witness_from_entry(redact_entry(entry)) == witness
