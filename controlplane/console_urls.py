@@ -1,3 +1,41 @@
+"""The web console: server-rendered pages; htmx partials come from the same URLs."""
+
+from django.contrib.auth import views as auth_views
 from django.urls import path
 
-urlpatterns: list = []
+from daemons import views as daemon_views
+from projects import views as project_views
+from projects.forms import LoginForm
+from traces import views as trace_views
+
+project = "projects/<str:project>"
+trace = f"{project}/traces/<str:trace>"
+
+urlpatterns = [
+    path("", project_views.home, name="home"),
+    path("signup/", project_views.signup, name="signup"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(authentication_form=LoginForm, redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("projects/", project_views.project_list, name="project-list"),
+    path("projects/new/", project_views.project_new, name="project-new"),
+    path(f"{project}/", project_views.project_overview, name="project-overview"),
+    path(f"{project}/delete/", project_views.project_remove, name="project-delete"),
+    path(f"{project}/members/", project_views.member_list, name="member-list"),
+    path(f"{project}/members/add/", project_views.member_add, name="member-add"),
+    path(f"{project}/members/<str:username>/remove/", project_views.member_remove, name="member-remove"),
+    path(f"{project}/daemons/", daemon_views.daemon_list, name="daemon-list"),
+    path(f"{project}/traces/", trace_views.trace_list, name="trace-list"),
+    path(f"{project}/traces/start/", trace_views.trace_new, name="trace-start"),
+    path(f"{project}/traces/upload-har/", trace_views.trace_har_upload, name="trace-har-upload"),
+    path(f"{trace}/", trace_views.trace_detail, name="trace-detail"),
+    path(f"{trace}/live/", trace_views.trace_live, name="trace-live"),
+    path(f"{trace}/stop/", trace_views.trace_end, name="trace-stop"),
+    path(f"{trace}/endpoints/<str:endpoint>/", trace_views.endpoint_detail, name="endpoint-detail"),
+    path("settings/api-keys/", project_views.api_key_list, name="api-key-list"),
+    path("settings/api-keys/new/", project_views.api_key_new, name="api-key-new"),
+    path("settings/api-keys/<str:key_id>/revoke/", project_views.api_key_remove, name="api-key-revoke"),
+]

@@ -29,14 +29,39 @@ def main() -> int:
     python = sys.executable
     processes = [
         subprocess.Popen(
-            [python, "-m", "uvicorn", "controlplane.asgi:application", "--host", "127.0.0.1", "--port", port,
-             "--log-level", "warning"],
-            cwd=ROOT, env=env,
+            [
+                python,
+                "-m",
+                "uvicorn",
+                "controlplane.asgi:application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                port,
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=env,
         ),
         subprocess.Popen(
-            [python, "-m", "celery", "-A", "controlplane", "worker", "--beat", "-Q", "ingest,models",
-             "--concurrency", "2", "--loglevel", "WARNING"],
-            cwd=ROOT, env=env,
+            [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "controlplane",
+                "worker",
+                "--beat",
+                "-Q",
+                "ingest,models",
+                "--concurrency",
+                "2",
+                "--loglevel",
+                "WARNING",
+            ],
+            cwd=ROOT,
+            env=env,
         ),
     ]
     stopping = False

@@ -39,10 +39,8 @@ def first_field_error(detail: Any, prefix: str = "") -> tuple[str | None, str]:
     """The first (field path, message) in a nested DRF error detail."""
     if isinstance(detail, dict):
         for key, value in detail.items():
-            if isinstance(key, int):  # DRF keys list-item errors by index
-                path = f"{prefix}[{key}]"
-            else:
-                path = f"{prefix}.{key}" if prefix else str(key)
+            # DRF keys list-item errors by index.
+            path = f"{prefix}[{key}]" if isinstance(key, int) else (f"{prefix}.{key}" if prefix else str(key))
             field, message = first_field_error(value, path)
             if key == "non_field_errors":
                 field = prefix or None

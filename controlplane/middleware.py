@@ -50,8 +50,6 @@ def gzip_request_middleware(get_response: Callable[[HttpRequest], Any]) -> Calla
     return middleware
 
 
-
-
 class StaticFilesMiddleware(WhiteNoiseMiddleware):
     """WhiteNoise made async-capable: a sync middleware would pin every held long poll to Django's one sync thread."""
 

@@ -1,4 +1,5 @@
 import asyncio
+import contextlib
 import json
 from typing import Any
 
@@ -159,10 +160,8 @@ async def daemon_long_poll(request: HttpRequest, project: str) -> JsonResponse:
                 return JsonResponse(reply)
             if active:  # wake when the first active trace reaches its end time, with no writer needed
                 remaining = min(remaining, (active[0].ends_at - now).total_seconds() + 0.001)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(changed.wait(), timeout=remaining)
-            except TimeoutError:
-                pass
 
 
 def document_long_poll(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:

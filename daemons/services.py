@@ -54,7 +54,9 @@ def daemon_heartbeat(
         }
         for client in middleware or []:
             MiddlewareClient.objects.update_or_create(
-                daemon=daemons[by_ref[client["project"]].pk], client_name=client["client_name"], defaults={"last_seen_at": now}
+                daemon=daemons[by_ref[client["project"]].pk],
+                client_name=client["client_name"],
+                defaults={"last_seen_at": now},
             )
     return list(daemons.values())
 

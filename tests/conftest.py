@@ -116,9 +116,26 @@ def celery_worker(transactional_db: None) -> Iterator[subprocess.Popen[bytes]]:
     log = settings.VAR_DIR / "test-worker.log"
     with log.open("wb") as output:
         worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "controlplane", "worker", "-Q", "ingest,models",
-             "--pool", "solo", "--without-gossip", "--without-mingle", "--loglevel", "INFO"],
-            cwd=ROOT, env=subprocess_env(), stdout=output, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "controlplane",
+                "worker",
+                "-Q",
+                "ingest,models",
+                "--pool",
+                "solo",
+                "--without-gossip",
+                "--without-mingle",
+                "--loglevel",
+                "INFO",
+            ],
+            cwd=ROOT,
+            env=subprocess_env(),
+            stdout=output,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 60
         while b"ready." not in log.read_bytes():
@@ -131,19 +148,40 @@ def celery_worker(transactional_db: None) -> Iterator[subprocess.Popen[bytes]]:
         worker.wait(timeout=30)
 
 
-def har_entry(method: str = "GET", url: str = "https://api.shop.test/v1/products", status: int = 200,
-              body: object | None = None, started: str = "2026-01-05T12:00:00.000Z", time_ms: float = 12.5) -> dict:
+def har_entry(
+    method: str = "GET",
+    url: str = "https://api.shop.test/v1/products",
+    status: int = 200,
+    body: object | None = None,
+    started: str = "2026-01-05T12:00:00.000Z",
+    time_ms: float = 12.5,
+) -> dict:
     """A HAR 1.2 entry with a JSON response body."""
     text = json.dumps(body if body is not None else {"id": 1, "name": "Lamp"})
     return {
         "startedDateTime": started,
         "time": time_ms,
-        "request": {"method": method, "url": url, "httpVersion": "HTTP/1.1", "headers": [], "queryString": [],
-                    "cookies": [], "headersSize": -1, "bodySize": 0},
-        "response": {"status": status, "statusText": "", "httpVersion": "HTTP/1.1",
-                     "headers": [{"name": "Content-Type", "value": "application/json"}], "cookies": [],
-                     "content": {"size": len(text), "mimeType": "application/json", "text": text},
-                     "redirectURL": "", "headersSize": -1, "bodySize": len(text)},
+        "request": {
+            "method": method,
+            "url": url,
+            "httpVersion": "HTTP/1.1",
+            "headers": [],
+            "queryString": [],
+            "cookies": [],
+            "headersSize": -1,
+            "bodySize": 0,
+        },
+        "response": {
+            "status": status,
+            "statusText": "",
+            "httpVersion": "HTTP/1.1",
+            "headers": [{"name": "Content-Type", "value": "application/json"}],
+            "cookies": [],
+            "content": {"size": len(text), "mimeType": "application/json", "text": text},
+            "redirectURL": "",
+            "headersSize": -1,
+            "bodySize": len(text),
+        },
         "cache": {},
         "timings": {"send": 1, "wait": time_ms - 2, "receive": 1},
     }

@@ -96,7 +96,9 @@ class HarUploadApi(ProjectApiView):
     class InputSerializer(serializers.Serializer[Any]):
         file = serializers.FileField()
 
-    @extend_schema(request={"multipart/form-data": InputSerializer}, responses={201: TraceOutput}, operation_id="traces_upload_har")
+    @extend_schema(
+        request={"multipart/form-data": InputSerializer}, responses={201: TraceOutput}, operation_id="traces_upload_har"
+    )
     def post(self, request: Request, project: str) -> Response:
         found = self.get_project()
         serializer = self.InputSerializer(data=request.data)

@@ -172,9 +172,7 @@ def har_upload(*, project: Project, user: User | None, content: bytes, now: date
             project=project, user=user, name=None, started_at=now, ends_at=now, source=Trace.Source.HAR
         )
         WitnessBatch.objects.bulk_create(
-            WitnessBatch(
-                trace=trace, batch_id=f"har-{index}", witnesses=chunk, witness_count=len(chunk)
-            )
+            WitnessBatch(trace=trace, batch_id=f"har-{index}", witnesses=chunk, witness_count=len(chunk))
             for index, chunk in enumerate(_chunks(witnesses, HAR_BATCH_SIZE))
         )
         trace.witness_count = len(witnesses)

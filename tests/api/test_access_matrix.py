@@ -18,7 +18,11 @@ PROJECT_URLS = [
     ("post", "/api/v1/projects/{project}/traces/{trace}/stop", None),
     ("get", "/api/v1/projects/{project}/traces/{trace}/model", None),
     ("get", "/api/v1/projects/{project}/traces/{trace}/openapi", None),
-    ("post", "/api/v1/projects/{project}/traces/{trace}/witnesses", {"daemon_name": "d", "batch_id": "b", "entries": []}),
+    (
+        "post",
+        "/api/v1/projects/{project}/traces/{trace}/witnesses",
+        {"daemon_name": "d", "batch_id": "b", "entries": []},
+    ),
     ("post", "/api/v1/projects/{project}/traces/har", None),
     ("get", "/api/v1/projects/{project}/daemons", None),
     ("post", "/api/v1/projects/{project}/daemon", {"daemon_name": "d", "active_trace_ids": []}),
@@ -33,7 +37,11 @@ def call(client: APIClient, method: str, template: str, body: dict | None, proje
 
 @pytest.mark.parametrize(("method", "template", "body"), PROJECT_URLS)
 def test_an_outsider_gets_404_on_every_project_url(
-    method: str, template: str, body: dict | None, project: Project, charlie: User,
+    method: str,
+    template: str,
+    body: dict | None,
+    project: Project,
+    charlie: User,
     key_client: Callable[..., APIClient],
 ) -> None:
     trace = trace_start(project=project, user=project.owner, duration_minutes=15)
@@ -46,8 +54,13 @@ def test_an_outsider_gets_404_on_every_project_url(
 @pytest.mark.parametrize(("method", "template", "body"), PROJECT_URLS)
 @pytest.mark.parametrize("who", ["alice", "bob"])
 def test_the_owner_and_a_member_reach_every_project_url(
-    who: str, method: str, template: str, body: dict | None, project: Project,
-    key_client: Callable[..., APIClient], request: pytest.FixtureRequest,
+    who: str,
+    method: str,
+    template: str,
+    body: dict | None,
+    project: Project,
+    key_client: Callable[..., APIClient],
+    request: pytest.FixtureRequest,
 ) -> None:
     user = request.getfixturevalue(who)
     trace = trace_start(project=project, user=project.owner, duration_minutes=15, now=timezone.now())

@@ -12,7 +12,7 @@ def test_it_prints_a_working_key_on_its_last_line(alice) -> None:
     out = StringIO()
     call_command("createapikey", "alice", "--scope", "full", "--name", "ci", stdout=out, stderr=StringIO())
     credentials = out.getvalue().strip().splitlines()[-1]
-    key_id, secret = credentials.split(":")
+    key_id, _secret = credentials.split(":")
     key = ApiKey.objects.get(public_id=key_id)
     assert (key.scope, key.name, key.user) == ("full", "ci", alice)
     client = APIClient()

@@ -30,8 +30,12 @@ def test_a_heartbeat_shows_the_daemon_healthy_then_unhealthy_then_gone(alice, pr
     with time_machine.travel(T0, tick=False) as clock:
         response = client.post(
             "/api/v1/daemon/heartbeat",
-            {"daemon_name": "web-1", "version": "0.3.1", "projects": ["shop"],
-             "middleware": [{"project": "shop", "client_name": "akita-django"}]},
+            {
+                "daemon_name": "web-1",
+                "version": "0.3.1",
+                "projects": ["shop"],
+                "middleware": [{"project": "shop", "client_name": "akita-django"}],
+            },
             format="json",
         )
         assert response.status_code == 200
@@ -65,8 +69,10 @@ def test_a_heartbeat_without_projects_refreshes_the_daemons_of_that_name(alice, 
         ({"daemon_name": "d", "projects": "shop"}, "projects"),
         ({"daemon_name": "d", "projects": ["nope"]}, "projects[0]"),
         ({"daemon_name": "d", "projects": ["shop"], "middleware": [{"project": "shop"}]}, "middleware[0].client_name"),
-        ({"daemon_name": "d", "projects": ["shop"], "middleware": [{"project": "x", "client_name": "c"}]},
-         "middleware[0].project"),
+        (
+            {"daemon_name": "d", "projects": ["shop"], "middleware": [{"project": "x", "client_name": "c"}]},
+            "middleware[0].project",
+        ),
     ],
 )
 def test_a_bad_heartbeat_names_the_field(alice, project, key_client, body: dict, field: str) -> None:

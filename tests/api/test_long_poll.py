@@ -57,7 +57,9 @@ async def poll(client: PollClient, active: list[str]) -> tuple[dict, float]:
     return response.json(), time.monotonic() - started
 
 
-def run_poll_with_change(client: PollClient, active: list[str], change, delay: float = 0.5) -> tuple[dict, float, float]:
+def run_poll_with_change(
+    client: PollClient, active: list[str], change, delay: float = 0.5
+) -> tuple[dict, float, float]:
     """Poll, make the change `delay` seconds later from another task; (reply, poll duration, reply lag after change)."""
 
     async def scenario() -> tuple[dict, float, float]:
@@ -123,8 +125,12 @@ def test_a_quiet_poll_times_out_with_empty_arrays(alice: User, project: Project,
 
 @pytest.mark.parametrize(
     ("body", "field"),
-    [(b"{", None), (b"[]", None), (b"{}", "daemon_name"), (b'{"daemon_name": "d", "active_trace_ids": "x"}',
-                                                         "active_trace_ids")],
+    [
+        (b"{", None),
+        (b"[]", None),
+        (b"{}", "daemon_name"),
+        (b'{"daemon_name": "d", "active_trace_ids": "x"}', "active_trace_ids"),
+    ],
 )
 @pytest.mark.django_db(transaction=True)
 def test_a_bad_poll_body_is_400_naming_the_field(alice: User, project: Project, body: bytes, field) -> None:

@@ -1,7 +1,6 @@
 import base64
 
 import yaml
-
 from rest_framework.test import APIClient
 
 from projects.models import ApiKey, Project

@@ -51,7 +51,9 @@ def test_a_taken_trace_name_is_a_conflict(alice, project, key_client) -> None:
     assert Trace.objects.count() == 1
 
 
-def test_stop_is_idempotent_and_queues_one_build(alice, project, key_client, django_capture_on_commit_callbacks) -> None:
+def test_stop_is_idempotent_and_queues_one_build(
+    alice, project, key_client, django_capture_on_commit_callbacks
+) -> None:
     client = key_client(alice)
     trace = client.post(TRACES, {"duration_minutes": 15}, format="json").json()
     with django_capture_on_commit_callbacks(execute=True):
@@ -124,9 +126,12 @@ def test_a_bad_entry_names_its_field_and_stores_nothing(alice, project, key_clie
 
 @pytest.mark.parametrize(
     ("body", "field"),
-    [({"batch_id": "b", "entries": []}, "daemon_name"), ({"daemon_name": "d", "entries": []}, "batch_id"),
-     ({"daemon_name": "d", "batch_id": "b"}, "entries"), ({"daemon_name": "d", "batch_id": "b", "entries": [1]},
-                                                          "entries[0]")],
+    [
+        ({"batch_id": "b", "entries": []}, "daemon_name"),
+        ({"daemon_name": "d", "entries": []}, "batch_id"),
+        ({"daemon_name": "d", "batch_id": "b"}, "entries"),
+        ({"daemon_name": "d", "batch_id": "b", "entries": [1]}, "entries[0]"),
+    ],
 )
 def test_a_bad_batch_names_the_field(alice, project, key_client, body: dict, field: str) -> None:
     trace = trace_start(project=project, user=alice, duration_minutes=15)
@@ -191,7 +196,9 @@ def test_a_har_upload_becomes_a_finished_trace_with_a_model(
     assert len(client.get(f"{TRACES}/{trace['id']}/model?q=products").json()["endpoints"]) == 2
 
 
-def test_openapi_exports_as_yaml_and_json(alice, project, key_client, entry, django_capture_on_commit_callbacks) -> None:
+def test_openapi_exports_as_yaml_and_json(
+    alice, project, key_client, entry, django_capture_on_commit_callbacks
+) -> None:
     client = key_client(alice)
     with django_capture_on_commit_callbacks(execute=True):
         trace = client.post(f"{TRACES}/har", {"file": har_file([entry()])}, format="multipart").json()

@@ -1,0 +1,174 @@
+"""Console pages for accounts, projects, members and API keys."""
+
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from daemons.models import DaemonStatus
+from daemons.selectors import daemons_for_project
+from projects.forms import ApiKeyForm, MemberForm, ProjectForm, SignUpForm, add_service_errors
+from projects.models import Project
+from projects.selectors import api_keys_for_user, project_for_user, project_members, projects_for_user
+from projects.services import (
+    api_key_create,
+    api_key_revoke,
+    membership_add,
+    membership_remove,
+    project_create,
+    project_delete,
+)
+from traces.selectors import active_traces, latest_ready_model_for_project
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    return redirect("project-list")
+
+
+@require_http_methods(["GET", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("project-list")
+    form = SignUpForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        return redirect("project-list")
+    return render(request, "registration/signup.html", {"form": form}, status=400 if form.errors else 200)
+
+
+def _project_list(request: HttpRequest, form: ProjectForm, status: int = 200) -> HttpResponse:
+    projects = projects_for_user(user=request.user).order_by("name", "owner__username")
+    return render(request, "projects/project_list.html", {"projects": projects, "form": form}, status=status)
+
+
+@login_required
+@require_GET
+def project_list(request: HttpRequest) -> HttpResponse:
+    return _project_list(request, ProjectForm())
+
+
+@login_required
+@require_POST
+def project_new(request: HttpRequest) -> HttpResponse:
+    form = ProjectForm(request.POST)
+    if form.is_valid():
+        try:
+            project = project_create(owner=request.user, name=form.cleaned_data["name"])
+        except ValidationError as error:
+            add_service_errors(form, error, default_field="name")
+        else:
+            return redirect("project-overview", project=project.public_id)
+    return _project_list(request, form, status=400)
+
+
+def _overview_live_context(project: Project, now: datetime) -> dict[str, Any]:
+    statuses = Counter(daemon.get_status(now) for daemon in daemons_for_project(project=project, now=now))
+    return {
+        "active_traces": active_traces(project_id=project.pk, now=now),
+        "healthy_daemons": statuses[DaemonStatus.HEALTHY],
+        "unhealthy_daemons": statuses[DaemonStatus.UNHEALTHY],
+        "latest_model": latest_ready_model_for_project(project=project),
+        "now": now,
+    }
+
+
+@login_required
+@require_GET
+def project_overview(request: HttpRequest, project: str) -> HttpResponse:
+    found = project_for_user(user=request.user, project_ref=project)
+    context = {"project": found, "section": "overview", **_overview_live_context(found, timezone.now())}
+    if request.htmx:
+        return render(request, "projects/overview.html#live", context)
+    return render(request, "projects/overview.html", context)
+
+
+@login_required
+@require_POST
+def project_remove(request: HttpRequest, project: str) -> HttpResponse:
+    found = project_for_user(user=request.user, project_ref=project)
+    project_delete(project=found, user=request.user)  # PermissionDenied → 403 for members
+    return redirect("project-list")
+
+
+def _members_page(request: HttpRequest, project: Project, form: MemberForm, status: int = 200) -> HttpResponse:
+    context = {
+        "project": project,
+        "section": "members",
+        "members": project_members(project=project),
+        "is_owner": project.owner_id == request.user.pk,
+        "form": form,
+    }
+    return render(request, "projects/members.html", context, status=status)
+
+
+@login_required
+@require_GET
+def member_list(request: HttpRequest, project: str) -> HttpResponse:
+    return _members_page(request, project_for_user(user=request.user, project_ref=project), MemberForm())
+
+
+@login_required
+@require_POST
+def member_add(request: HttpRequest, project: str) -> HttpResponse:
+    found = project_for_user(user=request.user, project_ref=project)
+    form = MemberForm(request.POST)
+    if form.is_valid():
+        try:
+            membership_add(project=found, user=request.user, username=form.cleaned_data["username"])
+        except ValidationError as error:
+            add_service_errors(form, error, default_field="username")
+        else:
+            return redirect("member-list", project=found.public_id)
+    return _members_page(request, found, form, status=400)
+
+
+@login_required
+@require_POST
+def member_remove(request: HttpRequest, project: str, username: str) -> HttpResponse:
+    found = project_for_user(user=request.user, project_ref=project)
+    membership_remove(project=found, user=request.user, username=username)
+    return redirect("member-list", project=found.public_id)
+
+
+def _api_keys_page(
+    request: HttpRequest, form: ApiKeyForm, status: int = 200, new_key: str | None = None
+) -> HttpResponse:
+    context = {"keys": api_keys_for_user(user=request.user), "form": form, "new_key": new_key, "section": "api-keys"}
+    return render(request, "projects/api_keys.html", context, status=status)
+
+
+@login_required
+@require_GET
+def api_key_list(request: HttpRequest) -> HttpResponse:
+    return _api_keys_page(request, ApiKeyForm())
+
+
+@login_required
+@require_POST
+def api_key_new(request: HttpRequest) -> HttpResponse:
+    form = ApiKeyForm(request.POST)
+    if not form.is_valid():
+        return _api_keys_page(request, form, status=400)
+    try:
+        key, secret = api_key_create(user=request.user, **form.cleaned_data)
+    except ValidationError as error:
+        add_service_errors(form, error, default_field="name")
+        return _api_keys_page(request, form, status=400)
+    # Rendered, not redirected: the secret is shown in this reply only and never stored readable.
+    return _api_keys_page(request, ApiKeyForm(), status=201, new_key=f"{key.public_id}:{secret}")
+
+
+@login_required
+@require_POST
+def api_key_remove(request: HttpRequest, key_id: str) -> HttpResponse:
+    api_key_revoke(user=request.user, key_id=key_id)
+    return redirect("api-key-list")

@@ -1,0 +1,130 @@
+"""The console in real Chromium: sign up, project, key, live trace, HAR upload, model, endpoints."""
+
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+pytestmark = pytest.mark.browser
+
+SMALL_HAR = Path(__file__).resolve().parent.parent / "fixtures" / "small.har"
+SCREENSHOTS = settings.BASE_DIR / "var" / "screenshots"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+BUILD_TIMEOUT_MS = 60_000
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1360, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+def shot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def test_a_user_goes_from_sign_up_to_an_endpoint(
+    page: Page, live_server: object, celery_worker: subprocess.Popen[bytes]
+) -> None:
+    base = str(live_server)
+    page.goto(f"{base}/signup/")
+    page.get_by_label("Username").fill("dora")
+    page.get_by_label("Password", exact=True).fill("a-long-passphrase-9")
+    page.get_by_label("Password confirmation").fill("a-long-passphrase-9")
+    page.get_by_role("button", name="Sign up").click()
+    expect(page.get_by_role("heading", name="Projects")).to_be_visible()
+    expect(page.get_by_text("No projects yet.")).to_be_visible()
+
+    page.get_by_label("Name").fill("shop")
+    page.get_by_role("button", name="Create project").click()
+    expect(page.get_by_role("heading", name="shop", exact=True)).to_be_visible()
+    expect(page.get_by_text("No trace is capturing traffic.")).to_be_visible()
+
+    page.locator(".sidenav").get_by_role("link", name="Daemons").click()
+    expect(page.locator("#curl-commands")).to_contain_text("/api/v1/projects/shop/daemon")
+    shot(page, "daemons-empty")
+
+    page.get_by_role("link", name="Settings · API keys").click()
+    page.get_by_label("Name").fill("laptop daemon")
+    page.get_by_label("Scope").select_option("full")
+    page.get_by_role("button", name="Create key").click()
+    expect(page.locator("#new-key")).to_have_text(re.compile(r"^apk_[0-9A-Za-z]{22}:\S{40,}$"))
+    key_id = page.locator("#new-key").inner_text().split(":")[0]
+    shot(page, "api-key-created")
+    page.goto(f"{base}/settings/api-keys/")
+    expect(page.locator("tbody tr")).to_have_count(1)
+    expect(page.locator("tbody tr")).to_contain_text(key_id)
+    expect(page.locator("#new-key")).to_have_count(0)
+
+    page.goto(f"{base}/projects/shop/")
+    page.locator(".sidenav").get_by_role("link", name="Traces").click()
+    page.get_by_label("Duration").select_option(label="15 min")
+    page.get_by_label("Name").fill("first-look")
+    page.get_by_role("button", name="Start trace").click()
+    row = page.locator("#trace-table tbody tr", has_text="first-look")
+    expect(row.locator(".badge")).to_have_text("active")
+    expect(row).to_contain_text("ends in 14")
+    shot(page, "traces-active")
+    row.get_by_role("button", name="Stop").click()
+    expect(row.locator(".badge")).to_have_text("stopped")
+    expect(row).to_contain_text("model v1 ready", timeout=BUILD_TIMEOUT_MS)  # the table polls until the build ends
+
+    page.get_by_label("HAR file").set_input_files(SMALL_HAR)
+    page.get_by_role("button", name="Upload").click()
+    expect(page.locator("#trace-live .badge")).to_have_text("finished")
+    # The build progress polls; the page reloads itself when the model is ready.
+    expect(page.locator(".endpoint-row")).to_have_count(7, timeout=BUILD_TIMEOUT_MS)
+    expect(page.locator("#trace-live")).to_contain_text("model v1 ready")
+    expect(page.get_by_role("link", name="Download OpenAPI (YAML)")).to_have_attribute(
+        "href", re.compile(r"format=yaml$")
+    )
+    shot(page, "trace-endpoints")
+
+    page.get_by_label("Method").select_option("DELETE")
+    expect(page.locator(".endpoint-row")).to_have_count(1)
+    expect(page.locator(".endpoint-row .method")).to_have_text("DELETE")
+    expect(page).to_have_url(re.compile(r"method=DELETE"))
+    shot(page, "trace-endpoints-delete")
+    page.reload()  # the pushed URL works without htmx too
+    expect(page.locator(".endpoint-row")).to_have_count(1)
+
+    page.get_by_label("Method").select_option("")
+    page.get_by_label("Path").fill("users/{user_id}")
+    expect(page.locator(".endpoint-row")).to_have_count(2)
+    page.get_by_role("link", name="/v1/users/{user_id}", exact=True).click()
+    expect(page.locator("h1")).to_have_text(re.compile(r"^GET\s+/v1/users/\{user_id\}$"))
+    parameters = page.locator("#parameters")
+    expect(parameters).to_contain_text("user_id")
+    expect(parameters).to_contain_text("(uuid)")
+    expect(page.locator("#responses")).to_contain_text("200")
+    expect(page.locator("#latency")).to_contain_text("ms")
+    shot(page, "endpoint-detail")
+
+    page.locator(".sidenav").get_by_role("link", name="Overview").click()
+    expect(page.get_by_text("Latest model")).to_be_visible()
+    shot(page, "overview")
+
+    page.locator(".sidenav").get_by_role("link", name="Traces").click()
+    expect(page.locator("#trace-table tbody tr")).to_have_count(2)
+    expect(page.locator("#trace-table")).not_to_have_attribute("hx-trigger", re.compile("every"))  # nothing can change
+    shot(page, "traces-list")
+    page.locator(".sidenav").get_by_role("link", name="Members").click()
+    expect(page.locator("tbody tr")).to_have_count(1)
+    expect(page.locator("tbody tr")).to_contain_text("owner")
+    shot(page, "members")

@@ -1,0 +1,66 @@
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from daemons.models import Daemon, MiddlewareClient
+from projects.models import Project, User
+
+from .conftest import htmx
+
+Login = Callable[[User], Client]
+
+
+def daemon(project: Project, name: str, age: timedelta, version: str = "") -> Daemon:
+    seen = timezone.now() - age
+    return Daemon.objects.create(
+        project=project, name=name, version=version, first_seen_at=seen, last_heartbeat_at=seen
+    )
+
+
+def test_the_empty_state_shows_the_curl_commands(login: Login, project: Project) -> None:
+    page = login(project.owner).get(f"/projects/{project.public_id}/daemons/").text
+    assert "No daemon has checked in" in page
+    assert "curl -u &#x27;KEY_ID:SECRET&#x27;" in page or "curl -u 'KEY_ID:SECRET'" in page
+    assert "http://testserver/api/v1/daemon/heartbeat" in page
+    assert "http://testserver/api/v1/projects/shop/daemon" in page
+    assert '"projects": ["shop"]' in page.replace("&quot;", '"')
+
+
+def test_daemons_with_status_version_and_clients(login: Login, project: Project, bob: User) -> None:
+    fresh = daemon(project, "web-1", timedelta(seconds=5), version="0.4.2")
+    MiddlewareClient.objects.create(daemon=fresh, client_name="akita-django", last_seen_at=timezone.now())
+    daemon(project, "web-2", timedelta(minutes=5))
+    daemon(project, "web-old", timedelta(hours=2))
+    for user in (project.owner, bob):
+        page = login(user).get(f"/projects/{project.public_id}/daemons/").text
+        assert '<span class="badge healthy">healthy</span>' in page
+        assert '<span class="badge unhealthy">unhealthy</span>' in page
+        assert "0.4.2" in page
+        assert "akita-django" in page
+        assert "web-old" not in page
+
+
+def test_the_daemon_table_refreshes_by_htmx(login: Login, project: Project) -> None:
+    daemon(project, "web-1", timedelta(seconds=5))
+    response = login(project.owner).get(f"/projects/{project.public_id}/daemons/", **htmx("daemon-table"))
+    assert response.text.lstrip().startswith('<div id="daemon-table"')
+    assert 'hx-trigger="every 10s"' in response.text
+    assert "web-1" in response.text
+
+
+def test_the_overview_counts_daemons_by_status(login: Login, project: Project) -> None:
+    daemon(project, "a", timedelta(seconds=5))
+    daemon(project, "b", timedelta(seconds=10))
+    daemon(project, "c", timedelta(minutes=10))
+    page = login(project.owner).get(f"/projects/{project.public_id}/").text
+    assert '<div class="stat">2</div><span class="badge healthy">' in page
+    assert '<div class="stat">1</div><span class="badge unhealthy">' in page
+
+
+@pytest.mark.parametrize("htmx_request", [False, True])
+def test_outsiders_get_404_on_daemons(login: Login, project: Project, charlie: User, htmx_request: bool) -> None:
+    headers = htmx("daemon-table") if htmx_request else {}
+    assert login(charlie).get(f"/projects/{project.public_id}/daemons/", **headers).status_code == 404

@@ -1,0 +1,137 @@
+from collections.abc import Callable
+
+import pytest
+from django.test import Client
+
+from projects.models import Membership, Project, User
+from traces.services import trace_start
+
+Login = Callable[[User], Client]
+
+
+def test_the_list_shows_owned_and_shared_projects(login: Login, project: Project, charlie: User) -> None:
+    assert "shop" in login(project.owner).get("/projects/").text
+    bob = User.objects.get(username="bob")
+    assert project.public_id in login(bob).get("/projects/").text
+    assert project.public_id not in login(charlie).get("/projects/").text
+
+
+def test_it_creates_a_project_and_opens_it(login: Login, alice: User) -> None:
+    response = login(alice).post("/projects/new/", {"name": "billing-api"})
+    created = Project.objects.get(owner=alice, name="billing-api")
+    assert response.status_code == 302
+    assert response.url == f"/projects/{created.public_id}/"
+
+
+@pytest.mark.parametrize(
+    ("name", "error"),
+    [("Not A Slug", "Use 1 to 64 lowercase letters"), ("shop", "You already have a project with this name.")],
+)
+def test_project_form_errors_are_shown_next_to_the_name(login: Login, project: Project, name: str, error: str) -> None:
+    response = login(project.owner).post("/projects/new/", {"name": name})
+    assert response.status_code == 400
+    assert error in response.text
+    assert 'class="errorlist"' in response.text
+
+
+@pytest.mark.parametrize("ref", ["name", "public_id"])
+def test_overview_by_name_or_id_for_owner_and_member(login: Login, project: Project, bob: User, ref: str) -> None:
+    url = f"/projects/{getattr(project, ref)}/"
+    for user in (project.owner, bob):
+        response = login(user).get(url)
+        assert response.status_code == 200
+        assert "Active traces" in response.text
+        assert "Latest model" in response.text
+
+
+def test_only_the_owner_sees_the_delete_button(login: Login, project: Project, bob: User) -> None:
+    assert "Delete project" in login(project.owner).get(f"/projects/{project.public_id}/").text
+    assert "Delete project" not in login(bob).get(f"/projects/{project.public_id}/").text
+
+
+PROJECT_PAGES = ["/", "/traces/", "/daemons/", "/members/"]
+
+
+@pytest.mark.parametrize("page", PROJECT_PAGES)
+def test_outsiders_get_404_on_every_project_page(login: Login, project: Project, charlie: User, page: str) -> None:
+    client = login(charlie)
+    assert client.get(f"/projects/{project.public_id}{page}").status_code == 404
+    assert client.get(f"/projects/shop{page}").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("path", "data"),
+    [
+        ("/delete/", {}),
+        ("/members/add/", {"username": "bob"}),
+        ("/members/bob/remove/", {}),
+        ("/traces/start/", {"duration_minutes": 15}),
+    ],
+)
+def test_outsiders_get_404_on_every_project_action(
+    login: Login, project: Project, charlie: User, path: str, data: dict[str, object]
+) -> None:
+    assert login(charlie).post(f"/projects/{project.public_id}{path}", data).status_code == 404
+
+
+def test_overview_live_part_for_htmx(login: Login, project: Project) -> None:
+    response = login(project.owner).get(f"/projects/{project.public_id}/", HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    assert response.text.lstrip().startswith('<div id="overview-live"')
+    assert "<html" not in response.text
+
+
+def test_the_owner_deletes_a_project(login: Login, project: Project) -> None:
+    response = login(project.owner).post(f"/projects/{project.public_id}/delete/")
+    assert response.url == "/projects/"
+    assert not Project.objects.filter(pk=project.pk).exists()
+
+
+def test_a_member_cannot_delete_the_project(login: Login, project: Project, bob: User) -> None:
+    assert login(bob).post(f"/projects/{project.public_id}/delete/").status_code == 403
+    assert Project.objects.filter(pk=project.pk).exists()
+
+
+def test_members_page_for_owner_and_member(login: Login, project: Project, bob: User) -> None:
+    owner_page = login(project.owner).get(f"/projects/{project.public_id}/members/").text
+    assert "Add a member" in owner_page
+    assert "bob" in owner_page
+    member_page = login(bob).get(f"/projects/{project.public_id}/members/").text
+    assert "bob" in member_page
+    assert "Add a member" not in member_page
+    assert "Only the owner, alice, can add or remove members." in member_page
+
+
+def test_the_owner_adds_and_removes_a_member(login: Login, project: Project, charlie: User) -> None:
+    client = login(project.owner)
+    response = client.post(f"/projects/{project.public_id}/members/add/", {"username": "charlie"})
+    assert response.url == f"/projects/{project.public_id}/members/"
+    assert Membership.objects.filter(project=project, user=charlie).exists()
+    client.post(f"/projects/{project.public_id}/members/charlie/remove/")
+    assert not Membership.objects.filter(project=project, user=charlie).exists()
+
+
+def test_adding_an_unknown_user_shows_the_error(login: Login, project: Project) -> None:
+    response = login(project.owner).post(f"/projects/{project.public_id}/members/add/", {"username": "nobody"})
+    assert response.status_code == 400
+    assert "No user with this username." in response.text
+
+
+def test_a_member_cannot_manage_members(login: Login, project: Project, bob: User, charlie: User) -> None:
+    client = login(bob)
+    assert client.post(f"/projects/{project.public_id}/members/add/", {"username": "charlie"}).status_code == 403
+    assert client.post(f"/projects/{project.public_id}/members/bob/remove/").status_code == 403
+    assert Membership.objects.filter(project=project, user=bob).exists()
+
+
+def test_the_overview_shows_active_traces_and_the_latest_model(login: Login, project: Project) -> None:
+    trace_start(project=project, user=project.owner, duration_minutes=60, name="live-one")
+    page = login(project.owner).get(f"/projects/{project.public_id}/").text
+    assert "live-one" in page
+    assert "ends in 59" in page
+    assert "No model yet." in page
+    assert "just now" not in page  # started times are on the traces page
+
+
+def test_recent_times_read_just_now(login: Login, project: Project) -> None:
+    assert "just now" in login(project.owner).get("/projects/").text
