@@ -4,6 +4,7 @@ import yaml
 from django.conf import settings
 from django.http import Http404, HttpResponse
 from django.utils import timezone
+from django.utils.text import slugify
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -12,13 +13,33 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from apimodel.diff import diff_models
 from apimodel.openapi import to_openapi
 from controlplane.auth import IngestAccess
 from controlplane.errors import PayloadTooLarge
 from projects.api import ProjectApiView
+from projects.models import Project
+from projects.services import project_path_hints_update
 from traces.models import ApiModel, Trace
-from traces.selectors import endpoints_filtered, latest_model, latest_ready_model, trace_for_project, traces_for_project
-from traces.services import har_upload, trace_start, trace_stop, witnesses_ingest
+from traces.selectors import (
+    endpoints_filtered,
+    latest_model,
+    latest_ready_model,
+    latest_ready_project_model,
+    model_by_ref,
+    trace_for_project,
+    traces_for_project,
+)
+from traces.services import (
+    har_upload,
+    model_rebuild,
+    models_rebuild_all,
+    path_hints_of,
+    project_model_enqueue,
+    trace_start,
+    trace_stop,
+    witnesses_ingest,
+)
 
 
 class ModelBuildOutput(serializers.Serializer[ApiModel]):
@@ -162,15 +183,42 @@ class EndpointOutput(serializers.Serializer[Any]):
 
 
 class ModelOutput(serializers.Serializer[Any]):
-    id = serializers.CharField()
+    id = serializers.CharField(source="public_id")
     version = serializers.IntegerField()
-    trace_id = serializers.CharField()
-    witness_count = serializers.IntegerField()
-    endpoints = EndpointOutput(many=True)
-    security_schemes = serializers.JSONField()
+    trace_id = serializers.CharField(source="trace.public_id", allow_null=True, default=None)
+    witness_count = serializers.IntegerField(source="document.witness_count")
+    path_hints = serializers.JSONField()
+    finished_at = serializers.DateTimeField()
+    security_schemes = serializers.JSONField(source="document.security_schemes")
 
 
-def ready_model_for(view: ProjectApiView, trace_ref: str) -> tuple[Trace, ApiModel]:
+def model_data(api_model: ApiModel, query: Any) -> dict[str, Any]:
+    """A ready model with its endpoints narrowed by the query's filters."""
+    filters = {name: query.get(name, "") for name in MODEL_FILTERS}
+    endpoints = endpoints_filtered(api_model=api_model, **filters)
+    return {**ModelOutput(api_model).data, "endpoints": EndpointOutput(endpoints, many=True).data}
+
+
+def openapi_response(api_model: ApiModel, query: Any, *, name: str) -> HttpResponse:
+    output = query.get("format", "json")
+    if output not in ("json", "yaml"):
+        raise ValidationError({"format": ["Must be json or yaml."]})
+    spec = to_openapi(api_model.document or {}, title=name)
+    response: HttpResponse
+    if output == "yaml":
+        response = HttpResponse(yaml.safe_dump(spec, sort_keys=False), content_type="application/yaml")
+    else:
+        response = Response(spec)
+    response["Content-Disposition"] = f'attachment; filename="{slugify(name)}.openapi.{output}"'
+    return response
+
+
+MODEL_PARAMETERS = [OpenApiParameter(name, str, required=False) for name in MODEL_FILTERS]
+OPENAPI_PARAMETERS = [OpenApiParameter("format", str, enum=["json", "yaml"], required=False)]
+OPENAPI_RESPONSES = {(200, "application/json"): OpenApiTypes.OBJECT, (200, "application/yaml"): OpenApiTypes.STR}
+
+
+def trace_ready_model(view: ProjectApiView, trace_ref: str) -> tuple[Trace, ApiModel]:
     trace = trace_for_project(project=view.get_project(), trace_ref=trace_ref)
     api_model = latest_ready_model(trace=trace)
     if api_model is None:
@@ -179,43 +227,98 @@ def ready_model_for(view: ProjectApiView, trace_ref: str) -> tuple[Trace, ApiMod
 
 
 class TraceModelApi(ProjectApiView):
-    @extend_schema(
-        parameters=[OpenApiParameter(name, str, required=False) for name in MODEL_FILTERS],
-        responses=ModelOutput,
-        operation_id="trace_model_retrieve",
-    )
+    @extend_schema(parameters=MODEL_PARAMETERS, responses=ModelOutput, operation_id="trace_model_retrieve")
     def get(self, request: Request, project: str, trace: str) -> Response:
-        found, api_model = ready_model_for(self, trace)
-        filters = {name: request.query_params.get(name, "") for name in MODEL_FILTERS}
-        endpoints = endpoints_filtered(api_model=api_model, **filters)
-        document = api_model.document or {}
-        data = {
-            "id": api_model.public_id,
-            "version": api_model.version,
-            "trace_id": found.public_id,
-            "witness_count": document.get("witness_count", 0),
-            "endpoints": EndpointOutput(endpoints, many=True).data,
-            "security_schemes": document.get("security_schemes", {}),
-        }
-        return Response(data)
+        _, api_model = trace_ready_model(self, trace)
+        return Response(model_data(api_model, request.query_params))
 
 
 class TraceOpenApiApi(ProjectApiView):
-    @extend_schema(
-        parameters=[OpenApiParameter("format", str, enum=["json", "yaml"], required=False)],
-        responses={(200, "application/json"): OpenApiTypes.OBJECT, (200, "application/yaml"): OpenApiTypes.STR},
-        operation_id="trace_openapi_export",
-    )
+    @extend_schema(parameters=OPENAPI_PARAMETERS, responses=OPENAPI_RESPONSES, operation_id="trace_openapi_export")
     def get(self, request: Request, project: str, trace: str) -> HttpResponse:
-        found, api_model = ready_model_for(self, trace)
-        output = request.query_params.get("format", "json")
-        if output not in ("json", "yaml"):
-            raise ValidationError({"format": ["Must be json or yaml."]})
-        spec = to_openapi(api_model.document or {}, title=f"{found.project.name} ({found.name})")
-        filename = f"{found.project.name}-{found.name}.openapi.{output}"
-        if output == "yaml":
-            response = HttpResponse(yaml.safe_dump(spec, sort_keys=False), content_type="application/yaml")
-        else:
-            response = Response(spec)
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
-        return response
+        found, api_model = trace_ready_model(self, trace)
+        return openapi_response(api_model, request.query_params, name=f"{found.project.name} {found.name}")
+
+
+class TraceRebuildApi(ProjectApiView):
+    @extend_schema(request=None, responses={202: ModelBuildOutput}, operation_id="trace_model_rebuild")
+    def post(self, request: Request, project: str, trace: str) -> Response:
+        found = trace_for_project(project=self.get_project(), trace_ref=trace)
+        return Response(ModelBuildOutput(model_rebuild(trace=found)).data, status=status.HTTP_202_ACCEPTED)
+
+
+def project_ready_model(project: Project) -> ApiModel:
+    api_model = latest_ready_project_model(project=project)
+    if api_model is None:
+        raise Http404("The project has no merged model yet; it builds after a trace's model does.")
+    return api_model
+
+
+class ProjectModelApi(ProjectApiView):
+    @extend_schema(parameters=MODEL_PARAMETERS, responses=ModelOutput, operation_id="project_model_retrieve")
+    def get(self, request: Request, project: str) -> Response:
+        return Response(model_data(project_ready_model(self.get_project()), request.query_params))
+
+
+class ProjectOpenApiApi(ProjectApiView):
+    @extend_schema(parameters=OPENAPI_PARAMETERS, responses=OPENAPI_RESPONSES, operation_id="project_openapi_export")
+    def get(self, request: Request, project: str) -> HttpResponse:
+        found = self.get_project()
+        return openapi_response(project_ready_model(found), request.query_params, name=found.name)
+
+
+class ProjectModelRebuildApi(ProjectApiView):
+    @extend_schema(request=None, responses={202: ModelBuildOutput}, operation_id="project_model_rebuild")
+    def post(self, request: Request, project: str) -> Response:
+        api_model = project_model_enqueue(project=self.get_project())
+        return Response(ModelBuildOutput(api_model).data, status=status.HTTP_202_ACCEPTED)
+
+
+class PathHintsApi(ProjectApiView):
+    class PathHintsSerializer(serializers.Serializer[Any]):
+        force = serializers.ListField(child=serializers.CharField(max_length=500), default=list)
+        static = serializers.ListField(child=serializers.CharField(max_length=500), default=list)
+        hidden = serializers.ListField(child=serializers.CharField(max_length=500), default=list)
+        show_default_hidden = serializers.BooleanField(default=False)
+
+    class InputSerializer(PathHintsSerializer):
+        rebuild = serializers.BooleanField(default=True, help_text="Rebuild past traces from stored witnesses.")
+
+    class OutputSerializer(PathHintsSerializer):
+        rebuilds_queued = serializers.IntegerField(required=False)
+
+    @extend_schema(responses=OutputSerializer, operation_id="project_path_hints_retrieve")
+    def get(self, request: Request, project: str) -> Response:
+        return Response(self.PathHintsSerializer(path_hints_of(self.get_project())).data)
+
+    @extend_schema(request=InputSerializer, responses=OutputSerializer, operation_id="project_path_hints_update")
+    def put(self, request: Request, project: str) -> Response:
+        found = self.get_project()
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        rebuild = serializer.validated_data.pop("rebuild")
+        project_path_hints_update(project=found, **serializer.validated_data)
+        data = dict(self.PathHintsSerializer(path_hints_of(found)).data)
+        if rebuild:
+            data["rebuilds_queued"] = models_rebuild_all(project=found)
+        return Response(data)
+
+
+class ModelDiffApi(ProjectApiView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("base", str, required=True, description="A trace id or name, a mdl_ id, or `project`."),
+            OpenApiParameter("head", str, required=True, description="A trace id or name, a mdl_ id, or `project`."),
+        ],
+        responses=OpenApiTypes.OBJECT,
+        operation_id="project_models_diff",
+    )
+    def get(self, request: Request, project: str) -> Response:
+        found = self.get_project()
+        refs = {side: request.query_params.get(side, "") for side in ("base", "head")}
+        for side, ref in refs.items():
+            if not ref:
+                raise ValidationError({side: ["A trace id or name, a model id, or `project` is required."]})
+        models = {side: model_by_ref(project=found, ref=ref) for side, ref in refs.items()}
+        diff = diff_models(models["base"].document or {}, models["head"].document or {})
+        return Response({"base": ModelOutput(models["base"]).data, "head": ModelOutput(models["head"]).data, **diff})

@@ -71,7 +71,10 @@ class WitnessBatch(models.Model):
 
 
 class ApiModel(models.Model):
-    """One build of a trace's API model; the build state is stored because it is work state."""
+    """One build of an API model: of a trace, or (no trace) the project's model merged over its stored traffic.
+
+    The build state is stored because it is work state.
+    """
 
     class BuildStatus(models.TextChoices):
         QUEUED = "queued"
@@ -80,19 +83,31 @@ class ApiModel(models.Model):
         FAILED = "failed"
 
     public_id = PublicIdField(prefix="mdl")
-    trace = models.ForeignKey(Trace, on_delete=models.CASCADE, related_name="api_models")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="api_models")
+    trace = models.ForeignKey(Trace, null=True, blank=True, on_delete=models.CASCADE, related_name="api_models")
     version = models.PositiveIntegerField()
     status = models.CharField(max_length=10, choices=BuildStatus.choices, default=BuildStatus.QUEUED)
     processed = models.PositiveIntegerField(default=0)
     total = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
+    # The project's path hints when the build ran, so a model says which settings shaped it.
+    path_hints = models.JSONField(default=dict, blank=True)
     document = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["trace", "version"], name="model_version_unique")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["trace", "version"], condition=models.Q(trace__isnull=False), name="model_version_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["project", "version"],
+                condition=models.Q(trace__isnull=True),
+                name="project_model_version_unique",
+            ),
+        ]
         ordering = ["-version"]
 
     @property

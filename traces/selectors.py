@@ -91,3 +91,21 @@ def endpoint_filter_options(*, api_model: ApiModel) -> dict[str, list[str]]:
         "auth": sorted({item for _, _, auth, _ in rows for item in auth.split(",") if item}),
         "status": sorted({item for _, _, _, codes in rows for item in codes.split(",") if item}),
     }
+
+
+def latest_ready_project_model(*, project: Project) -> ApiModel | None:
+    """The project's newest ready merged model (over all its stored traffic)."""
+    return project.api_models.filter(trace=None, status=ApiModel.BuildStatus.READY).first()
+
+
+def model_by_ref(*, project: Project, ref: str) -> ApiModel:
+    """A ready model of the project: `project` (merged), a `mdl_` id, or a trace id or name (its latest)."""
+    if ref == "project":
+        api_model = latest_ready_project_model(project=project)
+    elif ref.startswith("mdl_"):
+        api_model = project.api_models.filter(public_id=ref, status=ApiModel.BuildStatus.READY).first()
+    else:
+        api_model = latest_ready_model(trace=trace_for_project(project=project, trace_ref=ref))
+    if api_model is None:
+        raise Http404(f"No ready model for {ref!r}.")
+    return api_model

@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Max, Q, Sum
 from django.utils import timezone
 
-from apimodel.builder import ModelBuilder
+from apimodel.builder import ModelBuilder, PathHints
 from apimodel.witness import InvalidEntry, witness_from_entry
 from controlplane.errors import Conflict, Gone
 from controlplane.notify import project_changed
@@ -85,7 +85,7 @@ def trace_stop(*, trace: Trace, now: datetime | None = None) -> Trace:
             stopped_at=now, final_build_queued_at=now
         )
         if stopped:
-            model_build_enqueue(trace=trace)
+            model_build_enqueue(project=trace.project, trace=trace)
             _notify_after_commit(trace.project_id)
     trace.refresh_from_db()
     return trace
@@ -96,11 +96,11 @@ def traces_close_ended(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     closed = 0
     ended = Trace.objects.filter(ends_at__lte=now, final_build_queued_at__isnull=True, source=Trace.Source.LIVE)
-    for trace in ended.only("pk", "project_id"):
+    for trace in ended.select_related("project"):
         with transaction.atomic():
             # Conditional update: two beats never queue the same build.
             if Trace.objects.filter(pk=trace.pk, final_build_queued_at__isnull=True).update(final_build_queued_at=now):
-                model_build_enqueue(trace=trace)
+                model_build_enqueue(project=trace.project, trace=trace)
                 closed += 1
     return closed
 
@@ -178,25 +178,50 @@ def har_upload(*, project: Project, user: User | None, content: bytes, now: date
         trace.witness_count = len(witnesses)
         trace.final_build_queued_at = now
         trace.save(update_fields=["witness_count", "final_build_queued_at"])
-        model_build_enqueue(trace=trace)
+        model_build_enqueue(project=project, trace=trace)
     return trace
 
 
-def model_build_enqueue(*, trace: Trace) -> ApiModel:
-    """Queue a new model version of the trace, built from all its stored witnesses."""
+def model_build_enqueue(*, project: Project, trace: Trace | None = None) -> ApiModel:
+    """Queue a new model version from stored witnesses: of the trace, or (no trace) the merged project model."""
     from traces.tasks import model_build  # the task module imports these services
 
     with transaction.atomic():
-        # Lock the trace row so two enqueues get distinct versions.
-        Trace.objects.select_for_update().filter(pk=trace.pk).first()
-        latest = ApiModel.objects.filter(trace=trace).aggregate(latest=Max("version"))["latest"] or 0
-        api_model = ApiModel.objects.create(trace=trace, version=latest + 1)
+        # Lock the project row so two enqueues get distinct versions.
+        Project.objects.select_for_update().filter(pk=project.pk).first()
+        latest = ApiModel.objects.filter(project=project, trace=trace).aggregate(latest=Max("version"))["latest"]
+        api_model = ApiModel.objects.create(project=project, trace=trace, version=(latest or 0) + 1)
         transaction.on_commit(lambda: model_build.delay(api_model.pk))
     return api_model
 
 
+def project_model_enqueue(*, project: Project) -> ApiModel:
+    """Queue a build of the project's merged model, unless one is already waiting to start."""
+    waiting = ApiModel.objects.filter(project=project, trace=None, status=ApiModel.BuildStatus.QUEUED).first()
+    return waiting or model_build_enqueue(project=project)
+
+
+def models_rebuild_all(*, project: Project) -> int:
+    """Rebuild every trace that still has stored witnesses with today's path hints (the merged model follows)."""
+    traces = list(Trace.objects.filter(project=project, witness_batches__isnull=False).distinct())
+    for trace in traces:
+        model_build_enqueue(project=project, trace=trace)
+    return len(traces)
+
+
+def model_rebuild(*, trace: Trace) -> ApiModel:
+    """Rebuild a trace's model from its stored witnesses (new inference or new path hints, same traffic)."""
+    if not WitnessBatch.objects.filter(trace=trace).exists():
+        raise Conflict("This trace has no stored witnesses left to rebuild from (past retention).")
+    return model_build_enqueue(project=trace.project, trace=trace)
+
+
+def path_hints_of(project: Project) -> PathHints:
+    return PathHints(**project.path_hints)
+
+
 def model_build(*, model_id: int, now: datetime | None = None) -> None:
-    """Build a queued model from the trace's witnesses; idempotent, and only one worker claims it."""
+    """Build a queued model from stored witnesses; idempotent, and only one worker claims it."""
     now = now or timezone.now()
     claimable = Q(status=ApiModel.BuildStatus.QUEUED) | Q(
         status=ApiModel.BuildStatus.BUILDING, started_at__lt=now - STALE_BUILD_AFTER
@@ -205,14 +230,18 @@ def model_build(*, model_id: int, now: datetime | None = None) -> None:
         status=ApiModel.BuildStatus.BUILDING, started_at=now, processed=0
     ):
         return
-    api_model = ApiModel.objects.select_related("trace").get(pk=model_id)
-    batches = WitnessBatch.objects.filter(trace=api_model.trace).order_by("pk")
+    api_model = ApiModel.objects.select_related("project").get(pk=model_id)
+    project = api_model.project
+    if api_model.trace_id is None:
+        batches = WitnessBatch.objects.filter(trace__project=project)
+    else:
+        batches = WitnessBatch.objects.filter(trace_id=api_model.trace_id)
     total = batches.aggregate(total=Sum("witness_count"))["total"] or 0
-    ApiModel.objects.filter(pk=model_id).update(total=total)
+    ApiModel.objects.filter(pk=model_id).update(total=total, path_hints=project.path_hints)
     try:
-        builder = ModelBuilder()
+        builder = ModelBuilder(path_hints_of(project))
         processed = reported = 0
-        for batch in batches.only("witnesses").iterator(chunk_size=20):
+        for batch in batches.order_by("pk").only("witnesses").iterator(chunk_size=20):
             for witness in batch.witnesses:
                 builder.add(witness)
             processed += len(batch.witnesses)
@@ -230,6 +259,8 @@ def model_build(*, model_id: int, now: datetime | None = None) -> None:
                 finished_at=timezone.now(),
                 error="",
             )
+            if api_model.trace_id is not None:
+                project_model_enqueue(project=project)
     except Exception as error:
         logger.exception("model build %s failed", model_id)
         ApiModel.objects.filter(pk=model_id).update(

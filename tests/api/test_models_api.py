@@ -1,0 +1,156 @@
+"""Path hints, rebuilds from stored witnesses, the merged project model and model diffs."""
+
+import json
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from traces.models import ApiModel, WitnessBatch
+
+PROJECT = "/api/v1/projects/shop"
+
+
+def upload(client, entries: list[dict]) -> dict:
+    content = json.dumps({"log": {"version": "1.2", "entries": entries}}).encode()
+    response = client.post(f"{PROJECT}/traces/har", {"file": SimpleUploadedFile("t.har", content)}, format="multipart")
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+def paths(client, url: str) -> set[tuple[str, str]]:
+    response = client.get(url)
+    assert response.status_code == 200, response.content
+    return {(e["method"], e["path"]) for e in response.json()["endpoints"]}
+
+
+class CommittingClient:
+    """Runs each request's on-commit callbacks (the queued builds) right after it, as a real commit would."""
+
+    def __init__(self, client, capture) -> None:
+        self.client = client
+        self.capture = capture
+
+    def __getattr__(self, method: str):
+        def call(*args, **kwargs):
+            with self.capture(execute=True):
+                return getattr(self.client, method)(*args, **kwargs)
+
+        return call
+
+
+@pytest.fixture
+def client(alice, project, key_client, django_capture_on_commit_callbacks) -> CommittingClient:
+    return CommittingClient(key_client(alice), django_capture_on_commit_callbacks)
+
+
+def account_traffic(entry) -> list[dict]:
+    accounts = [entry(url=f"https://api.shop.test/v1/accounts/{name}") for name in ("alpha", "beta")]
+    return [*accounts, entry(url="https://api.shop.test/health"), entry(url="https://api.shop.test/v1/users/me")]
+
+
+def test_path_hints_start_empty(client) -> None:
+    assert client.get(f"{PROJECT}/path-hints").json() == {
+        "force": [],
+        "static": [],
+        "hidden": [],
+        "show_default_hidden": False,
+    }
+
+
+def test_new_path_hints_apply_to_past_traffic_on_rebuild(client, entry) -> None:
+    trace = upload(client, account_traffic(entry))
+    model_url = f"{PROJECT}/traces/{trace['id']}/model"
+    assert paths(client, model_url) == {
+        ("GET", "/v1/accounts/alpha"),
+        ("GET", "/v1/accounts/beta"),
+        ("GET", "/v1/users/me"),
+    }
+    hints = {"force": ["/v1/accounts/{account}"], "hidden": ["/v1/users"], "show_default_hidden": True}
+    response = client.put(f"{PROJECT}/path-hints", hints, format="json")
+    assert response.status_code == 200
+    assert response.json()["rebuilds_queued"] == 1
+    assert paths(client, model_url) == {("GET", "/v1/accounts/{account}"), ("GET", "/health")}
+    model = client.get(model_url).json()
+    assert model["version"] == 2
+    assert model["path_hints"]["force"] == ["/v1/accounts/{account}"]
+
+
+def test_path_hints_without_rebuild_wait_for_the_next_build(client, entry) -> None:
+    trace = upload(client, account_traffic(entry))
+    response = client.put(f"{PROJECT}/path-hints", {"hidden": ["/v1"], "rebuild": False}, format="json")
+    assert "rebuilds_queued" not in response.json()
+    assert len(paths(client, f"{PROJECT}/traces/{trace['id']}/model")) == 3
+    rebuilt = client.post(f"{PROJECT}/traces/{trace['id']}/rebuild")
+    assert rebuilt.status_code == 202
+    assert rebuilt.json()["version"] == 2
+    assert paths(client, f"{PROJECT}/traces/{trace['id']}/model") == set()
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [({"force": ["users/me"]}, "force[0]"), ({"static": ["/a", "/b//c"]}, "static[1]"), ({"hidden": "/x"}, "hidden")],
+)
+def test_a_bad_path_hint_names_the_field_and_keeps_the_old_hints(client, project, body: dict, field: str) -> None:
+    client.put(f"{PROJECT}/path-hints", {"static": ["/users/me"], "rebuild": False}, format="json")
+    response = client.put(f"{PROJECT}/path-hints", body, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["field"] == field
+    project.refresh_from_db()
+    assert project.path_hints["static"] == ["/users/me"]
+
+
+def test_a_rebuild_without_stored_witnesses_is_a_conflict(client, entry) -> None:
+    trace = upload(client, [entry()])
+    WitnessBatch.objects.all().delete()
+    response = client.post(f"{PROJECT}/traces/{trace['id']}/rebuild")
+    assert response.status_code == 409
+    assert "no stored witnesses" in response.json()["error"]["message"]
+    assert ApiModel.objects.filter(trace__public_id=trace["id"]).count() == 1
+
+
+def test_the_project_model_merges_its_traces(client, entry) -> None:
+    assert client.get(f"{PROJECT}/model").status_code == 404
+    upload(client, [entry(url="https://api.shop.test/v1/products")])
+    upload(client, [entry(method="POST", url="https://api.shop.test/v1/orders", status=201)])
+    assert paths(client, f"{PROJECT}/model") == {("GET", "/v1/products"), ("POST", "/v1/orders")}
+    assert paths(client, f"{PROJECT}/model?method=POST") == {("POST", "/v1/orders")}
+    spec = client.get(f"{PROJECT}/openapi").json()
+    assert set(spec["paths"]) == {"/v1/products", "/v1/orders"}
+    rebuilt = client.post(f"{PROJECT}/model/rebuild")
+    assert rebuilt.status_code == 202
+
+
+def test_a_diff_shows_added_and_removed_endpoints_and_changed_fields(client, entry) -> None:
+    before = upload(
+        client,
+        [entry(url="https://api.shop.test/v1/products", body={"id": 1}), entry(url="https://api.shop.test/v1/old")],
+    )
+    after = upload(
+        client,
+        [
+            entry(url="https://api.shop.test/v1/products", body={"id": "p-1", "price": 3.5}),
+            entry(url="https://api.shop.test/v1/new", status=201),
+        ],
+    )
+    response = client.get(f"{PROJECT}/diff?base={before['name']}&head={after['id']}")
+    assert response.status_code == 200
+    diff = response.json()
+    assert [e["path"] for e in diff["endpoints_added"]] == ["/v1/new"]
+    assert [e["path"] for e in diff["endpoints_removed"]] == ["/v1/old"]
+    [changed] = diff["endpoints_changed"]
+    assert changed["path"] == "/v1/products"
+    assert diff["base"]["trace_id"] == before["id"]
+    against_project = client.get(f"{PROJECT}/diff?base={before['id']}&head=project").json()
+    assert [e["path"] for e in against_project["endpoints_added"]] == ["/v1/new"]
+
+
+@pytest.mark.parametrize(("query", "field"), [("head=project", "base"), ("base=project", "head")])
+def test_a_diff_needs_both_sides(client, query: str, field: str) -> None:
+    response = client.get(f"{PROJECT}/diff?{query}")
+    assert response.status_code == 400
+    assert response.json()["error"]["field"] == field
+
+
+def test_a_diff_of_an_unknown_model_is_404(client, entry) -> None:
+    trace = upload(client, [entry()])
+    assert client.get(f"{PROJECT}/diff?base={trace['id']}&head=mdl_nope").status_code == 404
