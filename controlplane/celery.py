@@ -23,6 +23,11 @@ app.conf.beat_schedule = {
         "schedule": 15.0,
         "options": {"expires": 15.0},
     },
+    "build-active-traces": {
+        "task": "traces.tasks.traces_build_active",
+        "schedule": 30.0,
+        "options": {"expires": 30.0},
+    },
     "delete-expired-daemons": {
         "task": "daemons.tasks.daemons_delete_expired",
         "schedule": 3600.0,

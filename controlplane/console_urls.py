@@ -10,6 +10,7 @@ from traces import views as trace_views
 
 project = "projects/<str:project>"
 trace = f"{project}/traces/<str:trace>"
+model = f"{project}/models/<str:model>"
 
 urlpatterns = [
     path("", project_views.home, name="home"),
@@ -27,14 +28,21 @@ urlpatterns = [
     path(f"{project}/members/", project_views.member_list, name="member-list"),
     path(f"{project}/members/add/", project_views.member_add, name="member-add"),
     path(f"{project}/members/<str:username>/remove/", project_views.member_remove, name="member-remove"),
+    path(f"{project}/settings/path-hints/", project_views.path_hints, name="path-hints"),
     path(f"{project}/daemons/", daemon_views.daemon_list, name="daemon-list"),
+    # GET lists, POST starts a trace; nothing else sits beside the trace names under traces/.
     path(f"{project}/traces/", trace_views.trace_list, name="trace-list"),
-    path(f"{project}/traces/start/", trace_views.trace_new, name="trace-start"),
-    path(f"{project}/traces/upload-har/", trace_views.trace_har_upload, name="trace-har-upload"),
+    path(f"{project}/har-uploads/", trace_views.trace_har_upload, name="trace-har-upload"),
     path(f"{trace}/", trace_views.trace_detail, name="trace-detail"),
     path(f"{trace}/live/", trace_views.trace_live, name="trace-live"),
     path(f"{trace}/stop/", trace_views.trace_end, name="trace-stop"),
-    path(f"{trace}/endpoints/<str:endpoint>/", trace_views.endpoint_detail, name="endpoint-detail"),
+    path(f"{trace}/rebuild/", trace_views.trace_model_rebuild, name="trace-rebuild"),
+    path(f"{trace}/endpoints/<str:endpoint>/", trace_views.endpoint_detail, name="trace-endpoint-detail"),
+    path(f"{project}/model/", trace_views.project_model, name="project-model"),
+    path(f"{project}/model/live/", trace_views.project_model_live, name="project-model-live"),
+    path(f"{project}/model/rebuild/", trace_views.project_model_rebuild, name="project-model-rebuild"),
+    path(f"{model}/endpoints/<str:endpoint>/", trace_views.endpoint_detail, name="endpoint-detail"),
+    path(f"{project}/diff/", trace_views.model_diff, name="model-diff"),
     path("settings/api-keys/", project_views.api_key_list, name="api-key-list"),
     path("settings/api-keys/new/", project_views.api_key_new, name="api-key-new"),
     path("settings/api-keys/<str:key_id>/revoke/", project_views.api_key_remove, name="api-key-revoke"),

@@ -145,6 +145,14 @@ LONG_POLL_SECONDS = float(os.environ.get("LONG_POLL_SECONDS", 25))
 HEARTBEAT_INTERVAL_SECONDS = 20
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# Throttle counters must be shared by all web processes: Redis when there is one.
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -156,6 +164,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "controlplane.errors.api_exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "UNAUTHENTICATED_USER": None,
+    # Daemon traffic per user (all their daemons together); over it: 429 with Retry-After.
+    "DEFAULT_THROTTLE_RATES": {"ingest": os.environ.get("INGEST_RATE", "6000/min")},
     # `?format=yaml` on the OpenAPI export is ours, not DRF's renderer switch.
     "URL_FORMAT_OVERRIDE": None,
 }

@@ -12,6 +12,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from controlplane.auth import REALM, IngestAccess, authenticate_api_key
@@ -32,6 +33,8 @@ class MiddlewareInput(serializers.Serializer[Any]):
 
 class HeartbeatApi(APIView):
     permission_classes = [IngestAccess]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "ingest"
 
     class InputSerializer(serializers.Serializer[Any]):
         daemon_name = serializers.CharField(max_length=200)

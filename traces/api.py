@@ -12,6 +12,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
 
 from apimodel.diff import diff_models
 from apimodel.openapi import to_openapi
@@ -133,6 +134,8 @@ class HarUploadApi(ProjectApiView):
 
 class WitnessUploadApi(ProjectApiView):
     permission_classes = [IngestAccess]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "ingest"
 
     class InputSerializer(serializers.Serializer[Any]):
         daemon_name = serializers.CharField(max_length=200)

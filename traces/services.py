@@ -105,6 +105,26 @@ def traces_close_ended(*, now: datetime | None = None) -> int:
     return closed
 
 
+def traces_build_active(*, now: datetime | None = None) -> int:
+    """Rebuild active traces that received witnesses since their last build (beat), so the model grows live."""
+    now = now or timezone.now()
+    queued = 0
+    active = Trace.objects.filter(
+        source=Trace.Source.LIVE, started_at__lte=now, ends_at__gt=now, stopped_at__isnull=True
+    ).select_related("project")
+    for trace in active:
+        latest = trace.api_models.first()
+        if latest is not None and latest.status in (ApiModel.BuildStatus.QUEUED, ApiModel.BuildStatus.BUILDING):
+            continue
+        fresh = WitnessBatch.objects.filter(trace=trace)
+        if latest is not None:
+            fresh = fresh.filter(received_at__gt=latest.created_at)
+        if fresh.exists():
+            model_build_enqueue(project=trace.project, trace=trace)
+            queued += 1
+    return queued
+
+
 def witnesses_from_entries(entries: Any, *, field: str = "entries") -> list[dict[str, Any]]:
     """Obfuscate HAR entries into witnesses; bad input is a ValidationError naming the entry's field."""
     if not isinstance(entries, list):

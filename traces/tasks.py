@@ -14,5 +14,10 @@ def traces_close_ended() -> None:
 
 
 @shared_task
+def traces_build_active() -> None:
+    services.traces_build_active()
+
+
+@shared_task
 def witnesses_purge() -> None:
     services.witnesses_purge()

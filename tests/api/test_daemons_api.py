@@ -2,6 +2,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from django.core.cache import cache
+from rest_framework.throttling import ScopedRateThrottle
 
 from daemons.models import Daemon, DaemonStatus
 from daemons.services import daemons_delete_expired
@@ -95,3 +97,15 @@ def test_the_beat_task_deletes_daemons_gone_for_a_week(alice, project, key_clien
         key_client(alice).post("/api/v1/daemon/heartbeat", {"daemon_name": "d", "projects": ["shop"]}, format="json")
     assert daemons_delete_expired(now=T0 + timedelta(days=6)) == 0
     assert daemons_delete_expired(now=T0 + timedelta(days=7, seconds=1)) == 1
+
+
+def test_too_many_heartbeats_get_429_with_retry_after(alice, project, key_client, monkeypatch) -> None:
+    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"ingest": "2/min"})
+    cache.clear()
+    client = key_client(alice, scope="ingest")
+    body = {"daemon_name": "d", "projects": ["shop"]}
+    statuses = [client.post("/api/v1/daemon/heartbeat", body, format="json").status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    response = client.post("/api/v1/daemon/heartbeat", body, format="json")
+    assert int(response["Retry-After"]) > 0
+    assert response.json()["error"]["code"] == "throttled"

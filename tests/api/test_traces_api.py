@@ -7,7 +7,7 @@ import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from traces.models import ApiModel, Trace, TraceStatus, WitnessBatch
-from traces.services import trace_start, traces_close_ended
+from traces.services import trace_start, traces_build_active, traces_close_ended
 
 T0 = datetime(2026, 1, 5, 12, 0, 0, tzinfo=UTC)
 TRACES = "/api/v1/projects/shop/traces"
@@ -223,3 +223,19 @@ def test_a_bad_har_file_names_the_file_field(alice, project, key_client, content
     assert response.json()["error"]["field"].startswith("file")
     assert message in response.json()["error"]["message"]
     assert not Trace.objects.exists()
+
+
+def test_beat_rebuilds_an_active_trace_only_when_new_witnesses_arrived(
+    alice, project, key_client, entry, django_capture_on_commit_callbacks
+) -> None:
+    trace = trace_start(project=project, user=alice, duration_minutes=15)
+    assert traces_build_active() == 0  # nothing captured yet
+    client = key_client(alice, scope="ingest")
+    client.post(witnesses_url(trace), {"daemon_name": "d", "batch_id": "1", "entries": [entry()]}, format="json")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert traces_build_active() == 1
+    assert trace.api_models.get().status == ApiModel.BuildStatus.READY
+    assert traces_build_active() == 0  # built since the last batch
+    client.post(witnesses_url(trace), {"daemon_name": "d", "batch_id": "2", "entries": [entry()]}, format="json")
+    assert traces_build_active() == 1
+    assert traces_build_active() == 0  # the queued build is not queued twice
