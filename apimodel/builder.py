@@ -19,6 +19,8 @@ _DEFAULT_HIDDEN_EXTENSIONS = re.compile(
 
 
 MAX_SEGMENTS = 48
+# Bump when ModelBuilder's fields change: stored (pickled) builders of another version are not resumed.
+STATE_VERSION = 1
 
 
 @dataclass

@@ -92,6 +92,11 @@ class ApiModel(models.Model):
     error = models.TextField(blank=True)
     # The project's path hints when the build ran, so a model says which settings shaped it.
     path_hints = models.JSONField(default=dict, blank=True)
+    # Live builds of an active trace fold only the witnesses received since the previous live build,
+    # continuing from its pickled ModelBuilder; every other build starts over from the stored witnesses.
+    incremental = models.BooleanField(default=False)
+    builder_state = models.BinaryField(null=True, blank=True, editable=False)
+    folded_until = models.DateTimeField(null=True, blank=True)
     document = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -1,5 +1,6 @@
 import json
 import logging
+import pickle
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from itertools import islice
@@ -11,12 +12,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Max, Q, Sum
 from django.utils import timezone
 
-from apimodel.builder import ModelBuilder, PathHints
+from apimodel.builder import STATE_VERSION, ModelBuilder, PathHints
 from apimodel.witness import InvalidEntry, witness_from_entry
 from controlplane.errors import Conflict, Gone
 from controlplane.notify import project_changed
 from projects.models import Project, User
-from traces.models import ApiModel, Endpoint, Trace, WitnessBatch
+from traces.models import ApiModel, Endpoint, Trace, TraceStatus, WitnessBatch
 from traces.names import random_trace_name
 
 logger = logging.getLogger(__name__)
@@ -27,6 +28,8 @@ HAR_BATCH_SIZE = 500
 PROGRESS_EVERY = 2000
 # A build whose worker died is taken over after this long (tasks are acks_late and redelivered).
 STALE_BUILD_AFTER = timedelta(minutes=15)
+# Longer than any witness-insert transaction takes to commit.
+INCREMENTAL_MARGIN = timedelta(seconds=10)
 
 
 def _notify_after_commit(project_id: int) -> None:
@@ -105,22 +108,27 @@ def traces_close_ended(*, now: datetime | None = None) -> int:
     return closed
 
 
+def _build_waiting(trace: Trace) -> bool:
+    latest = trace.api_models.first()
+    return latest is not None and latest.status in (ApiModel.BuildStatus.QUEUED, ApiModel.BuildStatus.BUILDING)
+
+
 def traces_build_active(*, now: datetime | None = None) -> int:
-    """Rebuild active traces that received witnesses since their last build (beat), so the model grows live."""
+    """Beat: fold the witnesses that arrived since the last build into active traces' models, so they grow live."""
     now = now or timezone.now()
     queued = 0
     active = Trace.objects.filter(
         source=Trace.Source.LIVE, started_at__lte=now, ends_at__gt=now, stopped_at__isnull=True
     ).select_related("project")
     for trace in active:
-        latest = trace.api_models.first()
-        if latest is not None and latest.status in (ApiModel.BuildStatus.QUEUED, ApiModel.BuildStatus.BUILDING):
+        if _build_waiting(trace):
             continue
         fresh = WitnessBatch.objects.filter(trace=trace)
+        latest = trace.api_models.first()
         if latest is not None:
-            fresh = fresh.filter(received_at__gt=latest.created_at)
+            fresh = fresh.filter(received_at__gte=latest.folded_until or latest.created_at)
         if fresh.exists():
-            model_build_enqueue(project=trace.project, trace=trace)
+            model_build_enqueue(project=trace.project, trace=trace, incremental=True)
             queued += 1
     return queued
 
@@ -158,6 +166,9 @@ def witnesses_ingest(
                 witness_count=len(witnesses),
             )
             Trace.objects.filter(pk=trace.pk).update(witness_count=F("witness_count") + len(witnesses))
+            if trace.get_status(now) != TraceStatus.ACTIVE and not _build_waiting(trace):
+                # In-flight witnesses of a closed trace: its final model must include them.
+                model_build_enqueue(project=trace.project, trace=trace)
     except IntegrityError:
         return 0, True
     return len(witnesses), False
@@ -202,7 +213,7 @@ def har_upload(*, project: Project, user: User | None, content: bytes, now: date
     return trace
 
 
-def model_build_enqueue(*, project: Project, trace: Trace | None = None) -> ApiModel:
+def model_build_enqueue(*, project: Project, trace: Trace | None = None, incremental: bool = False) -> ApiModel:
     """Queue a new model version from stored witnesses: of the trace, or (no trace) the merged project model."""
     from traces.tasks import model_build  # the task module imports these services
 
@@ -210,7 +221,9 @@ def model_build_enqueue(*, project: Project, trace: Trace | None = None) -> ApiM
         # Lock the project row so two enqueues get distinct versions.
         Project.objects.select_for_update().filter(pk=project.pk).first()
         latest = ApiModel.objects.filter(project=project, trace=trace).aggregate(latest=Max("version"))["latest"]
-        api_model = ApiModel.objects.create(project=project, trace=trace, version=(latest or 0) + 1)
+        api_model = ApiModel.objects.create(
+            project=project, trace=trace, version=(latest or 0) + 1, incremental=incremental
+        )
         transaction.on_commit(lambda: model_build.delay(api_model.pk))
     return api_model
 
@@ -240,6 +253,35 @@ def path_hints_of(project: Project) -> PathHints:
     return PathHints(**project.path_hints)
 
 
+def _resumable_build(api_model: ApiModel) -> ApiModel | None:
+    """The previous live build of the same model whose builder this incremental build may continue."""
+    previous = (
+        ApiModel.objects.filter(
+            project_id=api_model.project_id,
+            trace_id=api_model.trace_id,
+            version__lt=api_model.version,
+            status=ApiModel.BuildStatus.READY,
+            incremental=True,
+            builder_state__isnull=False,
+        )
+        .order_by("-version")
+        .first()
+    )
+    if previous is None or previous.path_hints != api_model.project.path_hints:
+        return None
+    return previous
+
+
+def _builder_for(api_model: ApiModel) -> tuple[ModelBuilder, datetime | None]:
+    """A fresh builder, or for an incremental build the resumed one with the time it has folded witnesses until."""
+    previous = _resumable_build(api_model) if api_model.incremental else None
+    if previous is not None:
+        version, builder = pickle.loads(previous.builder_state)  # noqa: S301 - written by this server only
+        if version == STATE_VERSION:
+            return builder, previous.folded_until
+    return ModelBuilder(path_hints_of(api_model.project)), None
+
+
 def model_build(*, model_id: int, now: datetime | None = None) -> None:
     """Build a queued model from stored witnesses; idempotent, and only one worker claims it."""
     now = now or timezone.now()
@@ -256,10 +298,17 @@ def model_build(*, model_id: int, now: datetime | None = None) -> None:
         batches = WitnessBatch.objects.filter(trace__project=project)
     else:
         batches = WitnessBatch.objects.filter(trace_id=api_model.trace_id)
-    total = batches.aggregate(total=Sum("witness_count"))["total"] or 0
-    ApiModel.objects.filter(pk=model_id).update(total=total, path_hints=project.path_hints)
     try:
-        builder = ModelBuilder(path_hints_of(project))
+        builder, folded_since = _builder_for(api_model)
+        folded_until = None
+        if api_model.incremental:
+            # Batches received before the cutoff are committed by now, so none is skipped or folded twice.
+            folded_until = now - INCREMENTAL_MARGIN
+            batches = batches.filter(received_at__lt=folded_until)
+            if folded_since is not None:
+                batches = batches.filter(received_at__gte=folded_since)
+        total = batches.aggregate(total=Sum("witness_count"))["total"] or 0
+        ApiModel.objects.filter(pk=model_id).update(total=total, path_hints=project.path_hints)
         processed = reported = 0
         for batch in batches.order_by("pk").only("witnesses").iterator(chunk_size=20):
             for witness in batch.witnesses:
@@ -269,6 +318,7 @@ def model_build(*, model_id: int, now: datetime | None = None) -> None:
                 ApiModel.objects.filter(pk=model_id).update(processed=processed)
                 reported = processed
         document = builder.result()
+        state = pickle.dumps((STATE_VERSION, builder)) if api_model.incremental else None
         with transaction.atomic():
             Endpoint.objects.filter(api_model_id=model_id).delete()
             Endpoint.objects.bulk_create(_endpoint_row(model_id, endpoint) for endpoint in document["endpoints"])
@@ -276,10 +326,17 @@ def model_build(*, model_id: int, now: datetime | None = None) -> None:
                 status=ApiModel.BuildStatus.READY,
                 processed=processed,
                 document=document,
+                builder_state=state,
+                folded_until=folded_until,
                 finished_at=timezone.now(),
                 error="",
             )
-            if api_model.trace_id is not None:
+            # Only the newest live build is ever resumed.
+            ApiModel.objects.filter(
+                project_id=project.pk, trace_id=api_model.trace_id, version__lt=api_model.version
+            ).exclude(builder_state=None).update(builder_state=None)
+            # The merged model follows finished traces, not every live refresh (it starts over each time).
+            if api_model.trace_id is not None and not api_model.incremental:
                 project_model_enqueue(project=project)
     except Exception as error:
         logger.exception("model build %s failed", model_id)

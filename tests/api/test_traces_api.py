@@ -228,14 +228,57 @@ def test_a_bad_har_file_names_the_file_field(alice, project, key_client, content
 def test_beat_rebuilds_an_active_trace_only_when_new_witnesses_arrived(
     alice, project, key_client, entry, django_capture_on_commit_callbacks
 ) -> None:
-    trace = trace_start(project=project, user=alice, duration_minutes=15)
-    assert traces_build_active() == 0  # nothing captured yet
-    client = key_client(alice, scope="ingest")
-    client.post(witnesses_url(trace), {"daemon_name": "d", "batch_id": "1", "entries": [entry()]}, format="json")
-    with django_capture_on_commit_callbacks(execute=True):
+    with time_machine.travel(T0, tick=False) as clock:
+        trace = trace_start(project=project, user=alice, duration_minutes=15)
+        assert traces_build_active() == 0  # nothing captured yet
+        client = key_client(alice, scope="ingest")
+        client.post(witnesses_url(trace), {"daemon_name": "d", "batch_id": "1", "entries": [entry()]}, format="json")
+        clock.shift(timedelta(seconds=30))
+        with django_capture_on_commit_callbacks(execute=True):
+            assert traces_build_active() == 1
+        assert trace.api_models.get().status == ApiModel.BuildStatus.READY
+        clock.shift(timedelta(seconds=30))
+        assert traces_build_active() == 0  # built since the last batch
+        client.post(witnesses_url(trace), {"daemon_name": "d", "batch_id": "2", "entries": [entry()]}, format="json")
         assert traces_build_active() == 1
-    assert trace.api_models.get().status == ApiModel.BuildStatus.READY
-    assert traces_build_active() == 0  # built since the last batch
-    client.post(witnesses_url(trace), {"daemon_name": "d", "batch_id": "2", "entries": [entry()]}, format="json")
-    assert traces_build_active() == 1
-    assert traces_build_active() == 0  # the queued build is not queued twice
+        assert traces_build_active() == 0  # the queued build is not queued twice
+
+
+def test_live_builds_fold_only_new_witnesses_and_match_a_full_build(
+    alice, project, key_client, entry, django_capture_on_commit_callbacks
+) -> None:
+    with time_machine.travel(T0, tick=False) as clock:
+        trace = trace_start(project=project, user=alice, duration_minutes=60)
+        client = key_client(alice, scope="ingest")
+        urls = [f"https://api.shop.test/v1/items/{n}" for n in (11, 22, 33)] + ["https://api.shop.test/v1/cart"]
+        for index, url in enumerate(urls):
+            body = {"daemon_name": "d", "batch_id": str(index), "entries": [entry(url=url)]}
+            assert client.post(witnesses_url(trace), body, format="json").status_code == 202
+            clock.shift(timedelta(seconds=20))
+            with django_capture_on_commit_callbacks(execute=True):
+                traces_build_active()
+        live = trace.api_models.filter(status=ApiModel.BuildStatus.READY).first()
+        assert live.incremental and live.version > 1
+        assert live.processed == 1  # only the newest batch was folded into the resumed builder
+        assert live.document["witness_count"] == 4
+        with django_capture_on_commit_callbacks(execute=True):
+            client_full = key_client(alice)
+            client_full.post(f"{TRACES}/{trace.public_id}/stop")
+        final = trace.api_models.first()
+        assert not final.incremental and final.processed == 4
+        assert final.document["endpoints"] == live.document["endpoints"]
+        # Nothing resumes a closed trace's builder: the final build dropped the stored ones.
+        assert not ApiModel.objects.filter(trace=trace).exclude(builder_state=None).exists()
+
+
+def test_witnesses_in_flight_after_the_stop_rebuild_the_final_model(
+    alice, project, key_client, entry, django_capture_on_commit_callbacks
+) -> None:
+    trace = trace_start(project=project, user=alice, duration_minutes=60)
+    with django_capture_on_commit_callbacks(execute=True):
+        key_client(alice).post(f"{TRACES}/{trace.public_id}/stop")
+    assert trace.api_models.get().document["witness_count"] == 0
+    late = {"daemon_name": "d", "batch_id": "late", "entries": [entry()]}
+    with django_capture_on_commit_callbacks(execute=True):
+        assert key_client(alice, scope="ingest").post(witnesses_url(trace), late, format="json").status_code == 202
+    assert trace.api_models.first().document["witness_count"] == 1
