@@ -4,6 +4,7 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -14,7 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from daemons.models import DaemonStatus
 from daemons.selectors import daemons_for_project
-from projects.forms import ApiKeyForm, MemberForm, ProjectForm, SignUpForm, add_service_errors
+from projects.forms import ApiKeyForm, MemberForm, PathHintsForm, ProjectForm, SignUpForm, add_service_errors
 from projects.models import Project
 from projects.selectors import api_keys_for_user, project_for_user, project_members, projects_for_user
 from projects.services import (
@@ -24,8 +25,10 @@ from projects.services import (
     membership_remove,
     project_create,
     project_delete,
+    project_path_hints_update,
 )
-from traces.selectors import active_traces, latest_ready_model_for_project
+from traces.selectors import active_traces, latest_ready_model_for_project, latest_ready_project_model
+from traces.services import models_rebuild_all, path_hints_of
 
 
 @require_GET
@@ -77,6 +80,7 @@ def _overview_live_context(project: Project, now: datetime) -> dict[str, Any]:
         "healthy_daemons": statuses[DaemonStatus.HEALTHY],
         "unhealthy_daemons": statuses[DaemonStatus.UNHEALTHY],
         "latest_model": latest_ready_model_for_project(project=project),
+        "project_model": latest_ready_project_model(project=project),
         "now": now,
     }
 
@@ -137,6 +141,29 @@ def member_remove(request: HttpRequest, project: str, username: str) -> HttpResp
     found = project_for_user(user=request.user, project_ref=project)
     membership_remove(project=found, user=request.user, username=username)
     return redirect("member-list", project=found.public_id)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def path_hints(request: HttpRequest, project: str) -> HttpResponse:
+    """Settings → Path hints: they apply to past traffic too, by rebuilding every trace from stored witnesses."""
+    found = project_for_user(user=request.user, project_ref=project)
+    form = PathHintsForm(
+        request.POST if request.method == "POST" else None, initial=PathHintsForm.initial_from(path_hints_of(found))
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            project_path_hints_update(project=found, **form.templates())
+        except ValidationError as error:
+            form.add_service_errors(error)
+        else:
+            rebuilds = models_rebuild_all(project=found)
+            messages.success(
+                request, f"Saved; rebuilding {rebuilds} trace{'s' if rebuilds != 1 else ''} from stored traffic."
+            )
+            return redirect("path-hints", project=found.public_id)
+    context = {"project": found, "section": "settings", "form": form}
+    return render(request, "projects/path_hints.html", context, status=400 if form.errors else 200)
 
 
 def _api_keys_page(

@@ -109,3 +109,33 @@ def model_by_ref(*, project: Project, ref: str) -> ApiModel:
     if api_model is None:
         raise Http404(f"No ready model for {ref!r}.")
     return api_model
+
+
+def endpoint_for_project(*, project: Project, endpoint_id: str) -> Endpoint:
+    """An endpoint of any ready model of the project, with its model, so links outlive rebuilds; 404 otherwise."""
+    endpoint = (
+        Endpoint.objects.filter(
+            public_id=endpoint_id, api_model__project=project, api_model__status=ApiModel.BuildStatus.READY
+        )
+        .select_related("api_model__trace")
+        .first()
+    )
+    if endpoint is None:
+        raise Http404("No such endpoint.")
+    return endpoint
+
+
+def latest_project_model(*, project: Project) -> ApiModel | None:
+    """The newest build of the project's merged model, whatever its state."""
+    return project.api_models.filter(trace=None).first()
+
+
+def project_builds_pending(*, project: Project) -> bool:
+    """Whether any model of the project (a trace's or the merged one) is queued or building."""
+    pending = (ApiModel.BuildStatus.QUEUED, ApiModel.BuildStatus.BUILDING)
+    return project.api_models.filter(status__in=pending).exists()
+
+
+def traces_with_ready_model(*, project: Project) -> QuerySet[Trace]:
+    """The project's traces that have a ready model (what can be compared), newest first."""
+    return Trace.objects.filter(project=project, api_models__status=ApiModel.BuildStatus.READY).distinct()

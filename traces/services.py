@@ -22,6 +22,8 @@ from traces.names import random_trace_name
 
 logger = logging.getLogger(__name__)
 
+# Words of the API's trace URLs (…/traces/har) that a trace name must not shadow.
+RESERVED_TRACE_NAMES = frozenset({"har"})
 DURATION_PRESETS_MINUTES = (15, 30, 60, 120, 240, 480, 720, 1440)
 MAX_DURATION_MINUTES = 1440
 HAR_BATCH_SIZE = 500
@@ -58,6 +60,8 @@ def _trace_create(
     ends_at: datetime,
     source: str = Trace.Source.LIVE,
 ) -> Trace:
+    if name in RESERVED_TRACE_NAMES:
+        raise ValidationError({"name": [f"{name!r} is reserved; choose another name."]})
     if name:
         if Trace.objects.filter(project=project, name=name).exists():
             raise Conflict(f"A trace named {name!r} exists in this project.")

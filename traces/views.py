@@ -1,18 +1,20 @@
 """Console pages for traces, their model builds, endpoints and endpoint details."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from apimodel.diff import diff_models
 from controlplane.errors import Conflict
 from projects.forms import HarUploadForm, TraceStartForm, add_service_errors
 from projects.models import Project
@@ -20,19 +22,27 @@ from projects.selectors import project_for_user
 from traces.models import ApiModel, Trace, TraceStatus
 from traces.selectors import (
     endpoint_filter_options,
-    endpoint_for_model,
+    endpoint_for_project,
     endpoints_filtered,
     latest_model,
+    latest_project_model,
     latest_ready_model,
+    latest_ready_project_model,
+    model_by_ref,
+    project_builds_pending,
     trace_for_project,
     traces_for_project,
+    traces_with_ready_model,
 )
-from traces.services import har_upload, trace_start, trace_stop
+from traces.services import har_upload, model_rebuild, project_model_enqueue, trace_start, trace_stop
 
 # htmx stops polling an element when it is answered with this status.
 STOP_POLLING = 286
 ENDPOINT_FILTERS = ("method", "auth", "status", "host", "q")
 TRACE_LIST_LIMIT = 200
+PENDING = (ApiModel.BuildStatus.QUEUED, ApiModel.BuildStatus.BUILDING)
+# Beat queues an ended trace's final build within ~15 s; past this wait, nothing will (no beat runs).
+FINAL_BUILD_WAIT = timedelta(minutes=1)
 
 
 @dataclass
@@ -40,20 +50,28 @@ class TraceRow:
     trace: Trace
     status: TraceStatus
     build: ApiModel | None
+    now: datetime
+
+    @property
+    def pending(self) -> bool:
+        return self.build is not None and self.build.status in PENDING
+
+    @property
+    def idle_label(self) -> str:
+        """What the build column says when the trace has no build."""
+        return "builds when the trace ends" if self.status == TraceStatus.ACTIVE else "—"
 
     @property
     def can_change(self) -> bool:
-        """Whether polling may still see something new: capture running, or a build pending or in progress."""
-        if self.status == TraceStatus.ACTIVE or self.trace.final_build_queued_at is None:
+        """Whether polling may still see something new: capture running, a build pending, or beat about to queue one."""
+        if self.status == TraceStatus.ACTIVE or self.pending:
             return True
-        return self.build is not None and self.build.status in (
-            ApiModel.BuildStatus.QUEUED,
-            ApiModel.BuildStatus.BUILDING,
-        )
+        awaits_final_build = self.build is None and self.trace.final_build_queued_at is None
+        return awaits_final_build and self.now < self.trace.closed_at + FINAL_BUILD_WAIT
 
 
 def trace_row(trace: Trace, now: datetime) -> TraceRow:
-    return TraceRow(trace=trace, status=trace.get_status(now), build=latest_model(trace=trace))
+    return TraceRow(trace=trace, status=trace.get_status(now), build=latest_model(trace=trace), now=now)
 
 
 def _polled(request: HttpRequest, template: str, context: dict[str, Any], can_change: bool) -> HttpResponse:
@@ -80,16 +98,12 @@ def _trace_list_page(
 
 
 @login_required
-@require_GET
+@require_http_methods(["GET", "POST"])
 def trace_list(request: HttpRequest, project: str) -> HttpResponse:
+    """The traces; POST starts one (on the list URL, so no action word can clash with a trace's name)."""
     found = project_for_user(user=request.user, project_ref=project)
-    return _trace_list_page(request, found, TraceStartForm(), HarUploadForm())
-
-
-@login_required
-@require_POST
-def trace_new(request: HttpRequest, project: str) -> HttpResponse:
-    found = project_for_user(user=request.user, project_ref=project)
+    if request.method == "GET":
+        return _trace_list_page(request, found, TraceStartForm(), HarUploadForm())
     form = TraceStartForm(request.POST)
     if form.is_valid():
         try:
@@ -132,9 +146,39 @@ def trace_end(request: HttpRequest, project: str, trace: str) -> HttpResponse:
     return redirect("trace-detail", project=found.project.public_id, trace=found.name)
 
 
-def _live_context(trace: Trace, shown: ApiModel | None) -> dict[str, Any]:
-    row = trace_row(trace, timezone.now())
-    return {"row": row, "shown_model": shown}
+@login_required
+@require_POST
+def trace_model_rebuild(request: HttpRequest, project: str, trace: str) -> HttpResponse:
+    found = trace_for_project(project=project_for_user(user=request.user, project_ref=project), trace_ref=trace)
+    try:
+        model_rebuild(trace=found)
+    except Conflict as error:  # the stored witnesses were purged
+        messages.error(request, str(error.detail))
+    return redirect("trace-detail", project=found.project.public_id, trace=found.name)
+
+
+def _endpoints_context(request: HttpRequest, shown: ApiModel | None) -> dict[str, Any]:
+    """The endpoints table of a model with the query's filters (trace page and project model page alike)."""
+    filters = {name: request.GET.get(name, "").strip() for name in ENDPOINT_FILTERS}
+    context: dict[str, Any] = {
+        "shown_model": shown,
+        "filters": filters,
+        "filtered": any(filters.values()),
+        "endpoints_url": request.path,
+    }
+    if shown is not None:
+        context["endpoints"] = endpoints_filtered(api_model=shown, **filters)
+        context["options"] = endpoint_filter_options(api_model=shown)
+    return context
+
+
+def _refresh_if_newer(ready: ApiModel | None, shown_id: str) -> HttpResponse | None:
+    """The polled part asks the page to reload when a newer model than the one shown is ready."""
+    if ready is None or ready.public_id == shown_id:
+        return None
+    response = HttpResponse(status=200)
+    response["HX-Refresh"] = "true"
+    return response
 
 
 @login_required
@@ -143,23 +187,19 @@ def trace_detail(request: HttpRequest, project: str, trace: str) -> HttpResponse
     found_project = project_for_user(user=request.user, project_ref=project)
     found = trace_for_project(project=found_project, trace_ref=trace)
     ready = latest_ready_model(trace=found)
-    filters = {name: request.GET.get(name, "").strip() for name in ENDPOINT_FILTERS}
     context: dict[str, Any] = {
         "project": found_project,
         "section": "traces",
         "trace": found,
-        "filters": filters,
-        "filtered": any(filters.values()),
-        **_live_context(found, ready),
+        "row": trace_row(found, timezone.now()),
+        **_endpoints_context(request, ready),
     }
+    if request.htmx and request.htmx.target == "endpoints":
+        return render(request, "traces/_endpoints.html", context)
     if ready is not None:
-        context["endpoints"] = endpoints_filtered(api_model=ready, **filters)
-        context["options"] = endpoint_filter_options(api_model=ready)
         context["openapi_url"] = (
             f"/api/v1/projects/{found_project.public_id}/traces/{found.public_id}/openapi?format=yaml"
         )
-    if request.htmx and request.htmx.target == "endpoints":
-        return render(request, "traces/trace_detail.html#endpoints", context)
     return render(request, "traces/trace_detail.html", {**context, "poll": context["row"].can_change})
 
 
@@ -169,13 +209,93 @@ def trace_live(request: HttpRequest, project: str, trace: str) -> HttpResponse:
     """The polled part of the trace page: status, Stop, build progress; the page reloads when a new model is ready."""
     found = trace_for_project(project=project_for_user(user=request.user, project_ref=project), trace_ref=trace)
     ready = latest_ready_model(trace=found)
-    shown_id = request.GET.get("shown", "")
-    if ready is not None and ready.public_id != shown_id:
-        response = HttpResponse(status=200)
-        response["HX-Refresh"] = "true"
-        return response
-    context = {"project": found.project, "trace": found, **_live_context(found, ready)}
-    return _polled(request, "traces/trace_detail.html#live", context, context["row"].can_change)
+    if refresh := _refresh_if_newer(ready, request.GET.get("shown", "")):
+        return refresh
+    row = trace_row(found, timezone.now())
+    context = {"project": found.project, "trace": found, "row": row, "shown_model": ready}
+    return _polled(request, "traces/trace_detail.html#live", context, row.can_change)
+
+
+def _project_model_live(project: Project) -> dict[str, Any]:
+    build = latest_project_model(project=project)
+    # A trace build still running queues a new merged build when it ends.
+    pending = project_builds_pending(project=project)
+    return {"build": build, "pending": pending}
+
+
+@login_required
+@require_GET
+def project_model(request: HttpRequest, project: str) -> HttpResponse:
+    """The project's model merged over all its stored traffic."""
+    found = project_for_user(user=request.user, project_ref=project)
+    ready = latest_ready_project_model(project=found)
+    context: dict[str, Any] = {
+        "project": found,
+        "section": "model",
+        **_project_model_live(found),
+        **_endpoints_context(request, ready),
+    }
+    if request.htmx and request.htmx.target == "endpoints":
+        return render(request, "traces/_endpoints.html", context)
+    if ready is not None:
+        context["openapi_url"] = f"/api/v1/projects/{found.public_id}/openapi?format=yaml"
+    return render(request, "traces/project_model.html", {**context, "poll": context["pending"]})
+
+
+@login_required
+@require_GET
+def project_model_live(request: HttpRequest, project: str) -> HttpResponse:
+    found = project_for_user(user=request.user, project_ref=project)
+    ready = latest_ready_project_model(project=found)
+    if refresh := _refresh_if_newer(ready, request.GET.get("shown", "")):
+        return refresh
+    context = {"project": found, "shown_model": ready, **_project_model_live(found)}
+    return _polled(request, "traces/project_model.html#live", context, context["pending"])
+
+
+@login_required
+@require_POST
+def project_model_rebuild(request: HttpRequest, project: str) -> HttpResponse:
+    found = project_for_user(user=request.user, project_ref=project)
+    project_model_enqueue(project=found)
+    return redirect("project-model", project=found.public_id)
+
+
+def model_label(api_model: ApiModel) -> str:
+    if api_model.trace is None:
+        return f"Project model (merged) v{api_model.version}"
+    return f"{api_model.trace.name} v{api_model.version}"
+
+
+def _model_ref(api_model: ApiModel) -> str:
+    """How the diff page's selects name a model: `project`, or the trace's id (a trace may be named `project`)."""
+    return "project" if api_model.trace is None else api_model.trace.public_id
+
+
+@login_required
+@require_GET
+def model_diff(request: HttpRequest, project: str) -> HttpResponse:
+    """Compare two models of the project: the merged one or a trace's latest ready one."""
+    found = project_for_user(user=request.user, project_ref=project)
+    choices = [("project", "Project model (merged)")] + [
+        (trace.public_id, trace.name) for trace in traces_with_ready_model(project=found)
+    ]
+    refs = {side: request.GET.get(side, "").strip() for side in ("base", "head")}
+    context: dict[str, Any] = {"project": found, "section": "diff", "choices": choices, **refs}
+    if all(refs.values()):
+        try:
+            models = {side: model_by_ref(project=found, ref=ref) for side, ref in refs.items()}
+        except Http404 as error:
+            context["error"] = str(error)
+        else:
+            diff = diff_models(models["base"].document or {}, models["head"].document or {})
+            context.update(
+                diff=diff,
+                same=not any(diff.values()),
+                labels={side: model_label(api_model) for side, api_model in models.items()},
+                **{side: _model_ref(api_model) for side, api_model in models.items()},
+            )
+    return render(request, "traces/model_diff.html", context, status=404 if "error" in context else 200)
 
 
 def schema_node(schema: Any, name: str = "", required: bool = False) -> dict[str, Any]:
@@ -214,13 +334,22 @@ def _content_trees(content: Any) -> list[dict[str, Any]]:
 
 @login_required
 @require_GET
-def endpoint_detail(request: HttpRequest, project: str, trace: str, endpoint: str) -> HttpResponse:
+def endpoint_detail(
+    request: HttpRequest, project: str, endpoint: str, model: str | None = None, trace: str | None = None
+) -> HttpResponse:
+    """An endpoint of the model it belongs to (not "the latest"), so links keep working after a rebuild.
+
+    Reached under its model (`models/<mdl_…>/endpoints/…`) or, for older links, under its trace.
+    """
     found_project = project_for_user(user=request.user, project_ref=project)
-    found = trace_for_project(project=found_project, trace_ref=trace)
-    ready = latest_ready_model(trace=found)
-    if ready is None:
-        raise Http404("This trace has no ready model yet.")
-    found_endpoint = endpoint_for_model(api_model=ready, endpoint_id=endpoint)
+    found_endpoint = endpoint_for_project(project=found_project, endpoint_id=endpoint)
+    api_model = found_endpoint.api_model
+    owner = api_model.trace
+    if model is not None and api_model.public_id != model:
+        raise Http404("No such endpoint in this model.")
+    if trace is not None and (owner is None or trace not in (owner.public_id, owner.name)):
+        raise Http404("No such endpoint in this trace.")
+    newest = latest_ready_model(trace=owner) if owner else latest_ready_project_model(project=found_project)
     detail = found_endpoint.detail or {}
     parameters = [
         {**parameter, "node": schema_node(parameter.get("schema"))} for parameter in detail.get("parameters") or []
@@ -231,8 +360,10 @@ def endpoint_detail(request: HttpRequest, project: str, trace: str, endpoint: st
     ]
     context = {
         "project": found_project,
-        "section": "traces",
-        "trace": found,
+        "section": "traces" if owner else "model",
+        "trace": owner,
+        "api_model": api_model,
+        "newest_model": newest if newest is not None and newest.pk != api_model.pk else None,
         "endpoint": found_endpoint,
         "parameters": parameters,
         "request_bodies": _content_trees(detail.get("request_body")),

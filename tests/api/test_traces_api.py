@@ -51,6 +51,12 @@ def test_a_taken_trace_name_is_a_conflict(alice, project, key_client) -> None:
     assert Trace.objects.count() == 1
 
 
+def test_a_trace_cannot_be_named_like_an_action_url(alice, project, key_client) -> None:
+    response = key_client(alice).post(TRACES, {"duration_minutes": 15, "name": "har"}, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["field"] == "name"
+
+
 def test_stop_is_idempotent_and_queues_one_build(
     alice, project, key_client, django_capture_on_commit_callbacks
 ) -> None:

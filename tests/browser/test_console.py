@@ -1,4 +1,4 @@
-"""The console in real Chromium: sign up, project, key, live trace, HAR upload, model, endpoints."""
+"""The console in real Chromium: sign up, project, key, live trace, HAR upload, model, endpoints, path hints, diff."""
 
 import re
 import subprocess
@@ -128,3 +128,52 @@ def test_a_user_goes_from_sign_up_to_an_endpoint(
     expect(page.locator("tbody tr")).to_have_count(1)
     expect(page.locator("tbody tr")).to_contain_text("owner")
     shot(page, "members")
+
+    # Path hints apply to past traffic: the stored witnesses are rebuilt, nothing is captured again.
+    page.locator(".sidenav").get_by_role("link", name="Settings").click()
+    page.get_by_label("Hide").fill("/v1/orders")
+    page.get_by_label("Force templates").fill("files")
+    page.get_by_role("button", name="Save and rebuild").click()
+    expect(page.locator("#path-hints-form .field", has_text="Force templates")).to_contain_text("Line 1 (files)")
+    shot(page, "path-hints-error")
+    page.get_by_label("Force templates").fill("")
+    page.get_by_role("button", name="Save and rebuild").click()
+    expect(page.get_by_role("status")).to_have_text("Saved; rebuilding 1 trace from stored traffic.")
+    expect(page.get_by_label("Hide")).to_have_value("/v1/orders")
+    shot(page, "path-hints")
+
+    page.locator(".sidenav").get_by_role("link", name="Traces").click()
+    page.locator("#trace-table tbody tr").nth(0).get_by_role("link").first.click()
+    expect(page.locator("#trace-live")).to_contain_text("model v2 ready", timeout=BUILD_TIMEOUT_MS)
+    expect(page.locator(".endpoint-row")).to_have_count(6)
+    expect(page.locator("#endpoints")).not_to_contain_text("/v1/orders")
+    shot(page, "trace-endpoints-rebuilt")
+    page.get_by_role("button", name="Rebuild model").click()
+    expect(page.locator("#trace-live")).to_contain_text("model v3 ready", timeout=BUILD_TIMEOUT_MS)
+    expect(page.locator(".endpoint-row")).to_have_count(6)
+
+    # The merged model follows the trace builds; its page refreshes itself when a new version is ready.
+    page.locator(".sidenav").get_by_role("link", name="API model").click()
+    expect(page.locator("#model-live")).not_to_have_attribute(
+        "hx-trigger", re.compile("every"), timeout=BUILD_TIMEOUT_MS
+    )
+    expect(page.locator(".endpoint-row")).to_have_count(6)
+    expect(page.get_by_role("link", name="Download OpenAPI (YAML)")).to_have_attribute(
+        "href", re.compile(r"/api/v1/projects/[^/]+/openapi\?format=yaml$")
+    )
+    shot(page, "project-model")
+    page.get_by_role("link", name="/v1/users/{user_id}", exact=True).first.click()
+    expect(page.locator("#parameters")).to_contain_text("user_id")
+    expect(page.get_by_role("link", name="← API model")).to_be_visible()
+
+    page.go_back()
+    page.locator(".sidenav").get_by_role("link", name="Traces").click()
+    page.locator("#trace-table tbody tr").nth(0).get_by_role("link").first.click()
+    page.get_by_role("link", name="Compare with project model").click()
+    expect(page.locator("#no-differences")).to_have_text("No differences.")
+    shot(page, "diff-none")
+    page.get_by_label("Base").select_option(label="first-look")
+    page.get_by_role("button", name="Compare").click()
+    expect(page.locator("tr.diff-added")).to_have_count(6)
+    expect(page.locator("#diff-summary")).to_contain_text("6 added, 0 removed, 0 changed")
+    shot(page, "diff-added")

@@ -1,9 +1,14 @@
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from django.test import Client
 
-from projects.models import User
+from projects.models import Project, User
+from traces.models import ApiModel, Trace
+from traces.services import har_upload
+
+SMALL_HAR = Path(__file__).resolve().parent.parent / "fixtures" / "small.har"
 
 
 @pytest.fixture
@@ -23,3 +28,12 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 def htmx(target: str) -> dict[str, str]:
     """Headers of an htmx request whose target is the element with this id."""
     return {**HTMX, "HTTP_HX_TARGET": target}
+
+
+@pytest.fixture
+def built(project: Project, django_capture_on_commit_callbacks: Callable[..., object]) -> Trace:
+    """A trace from small.har whose model was built (eagerly, after commit), and the project model after it."""
+    with django_capture_on_commit_callbacks(execute=True):  # type: ignore[attr-defined]
+        trace = har_upload(project=project, user=project.owner, content=SMALL_HAR.read_bytes())
+    assert trace.api_models.get().status == ApiModel.BuildStatus.READY
+    return trace

@@ -49,7 +49,16 @@ def test_only_the_owner_sees_the_delete_button(login: Login, project: Project, b
     assert "Delete project" not in login(bob).get(f"/projects/{project.public_id}/").text
 
 
-PROJECT_PAGES = ["/", "/traces/", "/daemons/", "/members/"]
+PROJECT_PAGES = [
+    "/",
+    "/traces/",
+    "/daemons/",
+    "/members/",
+    "/settings/path-hints/",
+    "/model/",
+    "/model/live/",
+    "/diff/",
+]
 
 
 @pytest.mark.parametrize("page", PROJECT_PAGES)
@@ -65,7 +74,10 @@ def test_outsiders_get_404_on_every_project_page(login: Login, project: Project,
         ("/delete/", {}),
         ("/members/add/", {"username": "bob"}),
         ("/members/bob/remove/", {}),
-        ("/traces/start/", {"duration_minutes": 15}),
+        ("/traces/", {"duration_minutes": 15}),
+        ("/har-uploads/", {}),
+        ("/settings/path-hints/", {"force": "/files/{path}"}),
+        ("/model/rebuild/", {}),
     ],
 )
 def test_outsiders_get_404_on_every_project_action(

@@ -1,6 +1,5 @@
 from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -12,23 +11,13 @@ from traces.models import ApiModel, Trace
 from traces.services import har_upload, trace_start, trace_stop
 from traces.views import schema_node
 
-from .conftest import htmx
+from .conftest import SMALL_HAR, htmx
 
 Login = Callable[[User], Client]
-SMALL_HAR = Path(__file__).resolve().parent.parent / "fixtures" / "small.har"
 
 
 def traces_url(project: Project) -> str:
     return f"/projects/{project.public_id}/traces/"
-
-
-@pytest.fixture
-def built(project: Project, django_capture_on_commit_callbacks: Callable[..., object]) -> Trace:
-    """A trace from small.har whose model was built (eagerly, after commit)."""
-    with django_capture_on_commit_callbacks(execute=True):  # type: ignore[attr-defined]
-        trace = har_upload(project=project, user=project.owner, content=SMALL_HAR.read_bytes())
-    assert trace.api_models.get().status == ApiModel.BuildStatus.READY
-    return trace
 
 
 def test_traces_page_for_owner_and_member(login: Login, project: Project, bob: User) -> None:
@@ -41,7 +30,7 @@ def test_traces_page_for_owner_and_member(login: Login, project: Project, bob: U
 
 
 def test_it_starts_a_trace_with_a_preset_duration(login: Login, project: Project, bob: User) -> None:
-    response = login(bob).post(f"{traces_url(project)}start/", {"duration_minutes": 30, "name": ""})
+    response = login(bob).post(traces_url(project), {"duration_minutes": 30, "name": ""})
     assert response.url == traces_url(project)
     trace = Trace.objects.get(project=project)
     assert trace.ends_at - trace.started_at == timedelta(minutes=30)
@@ -61,7 +50,7 @@ def test_it_starts_a_trace_with_a_preset_duration(login: Login, project: Project
 )
 def test_start_form_errors_are_shown(login: Login, project: Project, data: dict[str, object], error: str) -> None:
     trace_start(project=project, user=project.owner, duration_minutes=15, name="taken")
-    response = login(project.owner).post(f"{traces_url(project)}start/", data)
+    response = login(project.owner).post(traces_url(project), data)
     assert response.status_code == 400
     assert error in response.text
     assert Trace.objects.filter(project=project).count() == 1
@@ -114,7 +103,7 @@ def test_stop_ignores_a_foreign_next_url(login: Login, project: Project) -> None
 def test_it_uploads_a_har_file(login: Login, project: Project, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
     upload = SimpleUploadedFile("small.har", SMALL_HAR.read_bytes(), content_type="application/json")
     with django_capture_on_commit_callbacks(execute=True):
-        response = login(project.owner).post(f"{traces_url(project)}upload-har/", {"file": upload})
+        response = login(project.owner).post(f"/projects/{project.public_id}/har-uploads/", {"file": upload})
     trace = Trace.objects.get(project=project)
     assert trace.source == "har"
     assert response.url == f"{traces_url(project)}{trace.name}/"
@@ -130,7 +119,7 @@ def test_a_bad_har_file_shows_the_error_next_to_the_field(
     login: Login, project: Project, content: bytes, error: str
 ) -> None:
     upload = SimpleUploadedFile("bad.har", content)
-    response = login(project.owner).post(f"{traces_url(project)}upload-har/", {"file": upload})
+    response = login(project.owner).post(f"/projects/{project.public_id}/har-uploads/", {"file": upload})
     assert response.status_code == 400
     assert error in response.text
     assert not Trace.objects.exists()
@@ -211,7 +200,7 @@ def test_an_active_trace_page_polls_and_offers_stop(login: Login, project: Proje
     trace = trace_start(project=project, user=project.owner, duration_minutes=15)
     page = login(project.owner).get(f"{traces_url(project)}{trace.name}/").text
     assert "Stop trace" in page
-    assert "The model builds when the trace ends or you stop it." in page
+    assert "Endpoints appear here within a minute of the first uploaded witnesses" in page
     assert 'hx-trigger="every 1s"' in page
 
 
