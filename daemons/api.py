@@ -183,6 +183,7 @@ def document_long_poll(result: dict[str, Any], generator: Any, request: Any, pub
     result["paths"]["/api/v1/projects/{project}/daemon"] = {
         "post": {
             "operationId": "daemon_long_poll",
+            "security": [{"apiKey": []}],
             "tags": ["daemon"],
             "summary": "Long poll for trace activations and deactivations",
             "description": (
