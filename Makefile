@@ -30,3 +30,8 @@ chromium:
 test: $(BIN)/.installed chromium lint
 	rm -rf var/test
 	PAWPRINT_VAR_DIR=$(CURDIR)/var/test $(BIN)/pytest $(PYTEST_ARGS)
+
+# Model-build speed and memory on a synthetic 200-endpoint API (see bench/RESULTS.md); a few minutes on 2 cores.
+# BENCH_ARGS='--witnesses 50000 --stored 20000 --rss-witnesses 200000' for a quick run; DATABASE_URL picks the database.
+bench: $(BIN)/.installed
+	$(BIN)/python -m bench.build_throughput $(BENCH_ARGS)

@@ -90,7 +90,8 @@ def endpoints(count: int = 200, seed: int = 7) -> list[Endpoint]:
     return chosen
 
 
-def _id(kind: str, rng: random.Random) -> str:
+def fresh_id(kind: str, rng: random.Random) -> str:
+    """A new path id of the kind `{int}`, `{uuid}` or `{hex}`."""
     if kind == "{int}":
         return str(rng.randint(1, 9_999_999))
     if kind == "{uuid}":
@@ -155,7 +156,7 @@ def _status(endpoint: Endpoint, rng: random.Random) -> int:
 
 def entry(endpoint: Endpoint, rng: random.Random, started: datetime) -> dict[str, Any]:
     """One HAR 1.2 entry of a call to `endpoint` with fresh ids and values."""
-    path = "/".join(_id(s, rng) if s.startswith("{") else s for s in endpoint.segments)
+    path = "/".join(fresh_id(s, rng) if s.startswith("{") else s for s in endpoint.segments)
     query = [{"name": name, "value": str(rng.randint(1, 500))} for name in endpoint.query if rng.random() < 0.7]
     url = f"https://{HOST}/{path}" + ("?" + "&".join(f"{q['name']}={q['value']}" for q in query) if query else "")
     headers = [{"name": "Accept", "value": "application/json"}, {"name": "User-Agent", "value": "pawbench/1.0"}]
@@ -209,12 +210,15 @@ def entry(endpoint: Endpoint, rng: random.Random, started: datetime) -> dict[str
     }
 
 
-def traffic(count: int, *, endpoint_count: int = 200, seed: int = 7) -> Iterator[dict[str, Any]]:
-    """`count` HAR entries spread over the endpoints (some much busier than others), lazily."""
+def traffic(count: int, *, endpoint_count: int = 200, seed: int = 7, stream: int = 0) -> Iterator[dict[str, Any]]:
+    """`count` HAR entries spread over the endpoints (some much busier than others), lazily.
+
+    The API depends on `seed` only; `stream` picks another deterministic sequence of calls to it.
+    """
     routes = endpoints(endpoint_count, seed)
-    rng = random.Random(seed + 1)
+    rng = random.Random(f"{seed}-{stream}")
     weights = [1.0 / (rank + 1) ** 0.7 for rank in range(len(routes))]  # a long tail, like real traffic
-    rng.shuffle(weights)
+    random.Random(seed).shuffle(weights)  # the same busy endpoints in every stream
     cumulative = list(itertools.accumulate(weights))
     started = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
     for index in range(count):
