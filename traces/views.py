@@ -59,7 +59,7 @@ class TraceRow:
     @property
     def idle_label(self) -> str:
         """What the build column says when the trace has no build."""
-        return "builds when the trace ends" if self.status == TraceStatus.ACTIVE else "—"
+        return "builds as witnesses arrive" if self.status == TraceStatus.ACTIVE else "—"
 
     @property
     def can_change(self) -> bool:
