@@ -16,8 +16,12 @@ from health_check.exceptions import ServiceUnavailable
 @dataclasses.dataclass
 class MigrationsApplied(HealthCheck):
     def run(self) -> None:
-        executor = MigrationExecutor(connection)
-        if executor.migration_plan(executor.loader.graph.leaf_nodes()):
+        try:
+            executor = MigrationExecutor(connection)
+            pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+        finally:
+            connection.close()  # this runs in an executor thread: leave no connection behind in it
+        if pending:
             raise ServiceUnavailable("Migrations are not all applied")
 
 

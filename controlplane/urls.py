@@ -59,3 +59,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("controlplane.console_urls")),
 ]
+
+handler404 = "controlplane.errors.not_found"
+handler500 = "controlplane.errors.server_error"
