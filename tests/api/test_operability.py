@@ -1,7 +1,10 @@
 import json
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+
+from traces.services import trace_start
 
 
 @pytest.mark.worker
@@ -18,6 +21,18 @@ def test_metrics_are_served_to_loopback_without_a_token(db) -> None:
     response = Client(REMOTE_ADDR="127.0.0.1").get("/metrics")
     assert response.status_code == 200
     assert b"django_http_requests_total" in response.content
+
+
+def test_metrics_report_work_state(alice, project, key_client, entry, django_capture_on_commit_callbacks) -> None:
+    har = {"log": {"version": "1.2", "entries": [entry()]}}
+    upload = SimpleUploadedFile("t.har", json.dumps(har).encode())
+    with django_capture_on_commit_callbacks(execute=True):
+        key_client(alice).post("/api/v1/projects/shop/traces/har", {"file": upload}, format="multipart")
+    trace_start(project=project, user=alice, duration_minutes=15)
+    text = Client(REMOTE_ADDR="127.0.0.1").get("/metrics").content.decode()
+    assert 'pawprint_model_builds{status="ready"} 2.0' in text  # the trace's model and the merged one
+    assert "pawprint_active_traces 1.0" in text
+    assert "pawprint_model_build_witnesses_total 2.0" in text
 
 
 def test_metrics_need_the_token_when_one_is_set(db, settings) -> None:
