@@ -20,7 +20,7 @@ _DEFAULT_HIDDEN_EXTENSIONS = re.compile(
 
 MAX_SEGMENTS = 48
 # Bump when ModelBuilder's fields change: stored (pickled) builders of another version are not resumed.
-STATE_VERSION = 1
+STATE_VERSION = 2
 
 
 @dataclass
@@ -42,7 +42,8 @@ class PathHints:
 def is_default_hidden(segments: list[str]) -> bool:
     """Whether a path is a health check or a static asset."""
     last = segments[-1].lower() if segments else ""
-    return last in _DEFAULT_HIDDEN_NAMES or _DEFAULT_HIDDEN_EXTENSIONS.fullmatch(last) is not None
+    # the extension pattern needs a dot: most segments (ids, words) skip the regex
+    return last in _DEFAULT_HIDDEN_NAMES or ("." in last and _DEFAULT_HIDDEN_EXTENSIONS.fullmatch(last) is not None)
 
 
 class ModelBuilder:
@@ -73,7 +74,7 @@ class ModelBuilder:
             segments = [*segments[: MAX_SEGMENTS - 1], "/".join(segments[MAX_SEGMENTS - 1 :])]
         if not self.hints.show_default_hidden and is_default_hidden(segments):
             return
-        if any(matches(pattern, segments) for pattern in self._hidden):
+        if self._hidden and any(matches(pattern, segments) for pattern in self._hidden):
             return
         host = witness["host"]
         trie = self._tries.get(host)

@@ -1,6 +1,7 @@
 """What the model remembers about one endpoint, folded from witnesses one at a time."""
 
 import datetime as dt
+import marshal
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +15,8 @@ _QUANTILES = (("p50", 0.5), ("p90", 0.9), ("p99", 0.99))
 # bounds per endpoint and location: names past these (cache busters, ids as names) are ignored
 MAX_FIELDS = 100
 MAX_CONTENT_TYPES = 16
+# witness body shapes remembered per content type as already folded in
+MAX_SEEN_SHAPES = 64
 
 
 @dataclass
@@ -21,22 +24,48 @@ class _Field:
     count: int = 0
     schema: Schema | None = None
 
-    def add(self, schema: Schema | None, count: int = 1) -> None:
-        self.count += count
-        self.schema = _meld_optional(self.schema, schema)
 
+@dataclass
+class _Body:
+    """The melded body schema of one content type (None: no body seen)."""
 
-def _meld_optional(a: Schema | None, b: Schema | None) -> Schema | None:
-    """Meld where None means "no body seen", which any schema replaces."""
-    if a is None or a == b:
-        return b if a is None else a
-    return a if b is None else meld(a, b)
+    schema: Schema | None = None
+    # Recent witness schemas (by their marshal bytes) that melding showed to add nothing: most
+    # bodies repeat a shape already folded in, and looking it up is far cheaper than melding again.
+    seen: dict[bytes, None] = field(default_factory=dict)
+
+    def add(self, schema: Schema | None) -> None:
+        if schema is None:
+            return
+        current = self.schema
+        if current is None:
+            self.schema = schema
+            return
+        key = marshal.dumps(schema, 2)
+        if key in self.seen:
+            return
+        melded = meld(current, schema)
+        if melded == current:
+            self.seen[key] = None
+            if len(self.seen) > MAX_SEEN_SHAPES:
+                del self.seen[next(iter(self.seen))]
+        else:
+            self.schema = melded
+            self.seen.clear()
+
+    # `seen` is a cache: pickled builders and the copies `result()` folds do without it
+    def __getstate__(self) -> dict[str, Any]:
+        return {"schema": self.schema}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.schema = state["schema"]
+        self.seen = {}
 
 
 @dataclass
 class _StatusStats:
     count: int = 0
-    content: dict[str, Schema | None] = field(default_factory=dict)
+    content: dict[str, _Body] = field(default_factory=dict)
 
 
 def _add_field(fields: dict[str, _Field], name: str, schema: Schema | None, count: int = 1) -> None:
@@ -45,12 +74,22 @@ def _add_field(fields: dict[str, _Field], name: str, schema: Schema | None, coun
         if len(fields) >= MAX_FIELDS:
             return
         item = fields[name] = _Field()
-    item.add(schema, count)
+    item.count += count
+    # None means "no schema seen", which any schema replaces
+    current = item.schema
+    if current is None:
+        item.schema = schema
+    elif schema is not None and schema != current:
+        item.schema = meld(current, schema)
 
 
-def _add_content(content: dict[str, Schema | None], media: str, schema: Schema | None) -> None:
-    if media in content or len(content) < MAX_CONTENT_TYPES:
-        content[media] = _meld_optional(content.get(media), schema)
+def _add_content(content: dict[str, _Body], media: str, schema: Schema | None) -> None:
+    body = content.get(media)
+    if body is None:
+        if len(content) >= MAX_CONTENT_TYPES:
+            return
+        body = content[media] = _Body()
+    body.add(schema)
 
 
 def _merge_fields(into: dict[str, _Field], other: dict[str, _Field]) -> None:
@@ -58,9 +97,9 @@ def _merge_fields(into: dict[str, _Field], other: dict[str, _Field]) -> None:
         _add_field(into, name, item.schema, item.count)
 
 
-def _merge_content(into: dict[str, Schema | None], other: dict[str, Schema | None]) -> None:
-    for media, schema in other.items():
-        _add_content(into, media, schema)
+def _merge_content(into: dict[str, _Body], other: dict[str, _Body]) -> None:
+    for media, body in other.items():
+        _add_content(into, media, body.schema)
 
 
 def _timestamp(value: object) -> dt.datetime | None:
@@ -88,7 +127,7 @@ class EndpointStats:
     query: dict[str, _Field] = field(default_factory=dict)
     headers: dict[str, _Field] = field(default_factory=dict)
     cookies: dict[str, _Field] = field(default_factory=dict)
-    request_body: dict[str, Schema | None] = field(default_factory=dict)
+    request_body: dict[str, _Body] = field(default_factory=dict)
     responses: dict[int, _StatusStats] = field(default_factory=dict)
     auth: set[str] = field(default_factory=set)
     latency: LatencySketch = field(default_factory=LatencySketch)
@@ -118,8 +157,9 @@ class EndpointStats:
         status.count += 1
         if response["content_type"] and (response["size"] or response["body"] is not None):
             _add_content(status.content, response["content_type"], response["body"])
-        if witness.get("time_ms") is not None:
-            self.latency.add(witness["time_ms"])
+        time_ms = witness.get("time_ms")
+        if time_ms is not None:
+            self.latency.add(time_ms)
 
     def _seen(self, moment: dt.datetime | None) -> None:
         if moment is None:
@@ -167,7 +207,7 @@ class EndpointStats:
         responses: dict[str, Response] = {
             str(code): {
                 "count": status.count,
-                "content": {media: status.content[media] or {} for media in sorted(status.content)},
+                "content": {media: status.content[media].schema or {} for media in sorted(status.content)},
             }
             for code, status in sorted(self.responses.items())
         }
@@ -177,7 +217,7 @@ class EndpointStats:
             "host": host,
             "path": path,
             "parameters": parameters,
-            "request_body": {media: self.request_body[media] or {} for media in sorted(self.request_body)},
+            "request_body": {media: self.request_body[media].schema or {} for media in sorted(self.request_body)},
             "responses": responses,
             "auth": sorted(self.auth),
             "count": self.count,
