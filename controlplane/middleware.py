@@ -13,6 +13,13 @@ from whitenoise.middleware import WhiteNoiseMiddleware
 from controlplane.errors import error_body
 
 
+def refuse_nul_characters(request: HttpRequest) -> HttpResponse | None:
+    """A NUL in the URL can name nothing here, and PostgreSQL refuses it in a query: answer 400 up front."""
+    if "\x00" in request.path or "%00" in request.META.get("QUERY_STRING", ""):
+        return JsonResponse(error_body("invalid", "The URL contains a NUL character."), status=400)
+    return None
+
+
 def inflate_gzip_body(request: HttpRequest) -> HttpResponse | None:
     """Replace a gzip request body by its inflated bytes; an error response if it can't."""
     if request.META.get("HTTP_CONTENT_ENCODING", "").lower() != "gzip":
@@ -32,20 +39,23 @@ def inflate_gzip_body(request: HttpRequest) -> HttpResponse | None:
     return None
 
 
+def check_request(request: HttpRequest) -> HttpResponse | None:
+    return refuse_nul_characters(request) or inflate_gzip_body(request)
+
+
 @sync_and_async_middleware
-def gzip_request_middleware(get_response: Callable[[HttpRequest], Any]) -> Callable[[HttpRequest], Any]:
-    """Daemons may gzip witness batches. Async-capable so long polls never hold a thread."""
+def request_checks_middleware(get_response: Callable[[HttpRequest], Any]) -> Callable[[HttpRequest], Any]:
+    """Refuse NUL characters in URLs and inflate gzip bodies (daemons may gzip witness batches).
+    Async-capable so long polls never hold a thread."""
     if iscoroutinefunction(get_response):
 
         async def async_middleware(request: HttpRequest) -> HttpResponse:
-            error = inflate_gzip_body(request)
-            return error or await get_response(request)
+            return check_request(request) or await get_response(request)
 
         return async_middleware
 
     def middleware(request: HttpRequest) -> HttpResponse:
-        error = inflate_gzip_body(request)
-        return error or get_response(request)
+        return check_request(request) or get_response(request)
 
     return middleware
 

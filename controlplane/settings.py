@@ -60,7 +60,7 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "controlplane.middleware.StaticFilesMiddleware",
-    "controlplane.middleware.gzip_request_middleware",
+    "controlplane.middleware.request_checks_middleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

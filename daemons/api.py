@@ -106,8 +106,8 @@ def parse_poll_body(body: bytes) -> tuple[str, set[str]]:
     if not isinstance(data, dict):
         raise ValueError(None, "The body must be a JSON object.")
     daemon_name = data.get("daemon_name")
-    if not isinstance(daemon_name, str) or not 0 < len(daemon_name) <= 200:
-        raise ValueError("daemon_name", "daemon_name: a string of 1 to 200 characters is required.")
+    if not isinstance(daemon_name, str) or not 0 < len(daemon_name) <= 200 or "\x00" in daemon_name:
+        raise ValueError("daemon_name", "daemon_name: a string of 1 to 200 characters (no NUL) is required.")
     trace_ids = data.get("active_trace_ids", [])
     if not isinstance(trace_ids, list) or not all(isinstance(item, str) for item in trace_ids):
         raise ValueError("active_trace_ids", "active_trace_ids: must be a list of trace ids.")

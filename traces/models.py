@@ -66,7 +66,8 @@ def witnesses_pack(witnesses: list[dict[str, Any]]) -> bytes:
         data = orjson.dumps(witnesses)
     except TypeError:  # an integer past 64 bits (an absurd declared body size); it reads back as a float
         data = json.dumps(witnesses, separators=(",", ":")).encode()
-    return zlib.compress(data)
+    # PostgreSQL text and jsonb refuse NUL, so a name carrying one would fail the model build.
+    return zlib.compress(data.replace(b"\\u0000", b"\\ufffd"))
 
 
 def witnesses_unpack(payload: bytes | memoryview) -> list[dict[str, Any]]:

@@ -116,9 +116,9 @@ def traces_close_ended(*, now: datetime | None = None) -> int:
     return closed
 
 
-def _build_waiting(trace: Trace) -> bool:
+def _build_in(trace: Trace, statuses: tuple[str, ...]) -> bool:
     latest = trace.api_models.first()
-    return latest is not None and latest.status in (ApiModel.BuildStatus.QUEUED, ApiModel.BuildStatus.BUILDING)
+    return latest is not None and latest.status in statuses
 
 
 def traces_build_active(*, now: datetime | None = None) -> int:
@@ -129,8 +129,8 @@ def traces_build_active(*, now: datetime | None = None) -> int:
         source=Trace.Source.LIVE, started_at__lte=now, ends_at__gt=now, stopped_at__isnull=True
     ).select_related("project")
     for trace in active:
-        if _build_waiting(trace):
-            continue
+        if _build_in(trace, (ApiModel.BuildStatus.QUEUED, ApiModel.BuildStatus.BUILDING)):
+            continue  # the next beat folds what arrives meanwhile
         fresh = WitnessBatch.objects.filter(trace=trace)
         latest = trace.api_models.first()
         if latest is not None:
@@ -168,8 +168,9 @@ def witnesses_ingest(
         with transaction.atomic():
             WitnessBatch.of(witnesses, trace=trace, batch_id=batch_id, daemon_name=daemon_name).save()
             Trace.objects.filter(pk=trace.pk).update(witness_count=F("witness_count") + len(witnesses))
-            if trace.get_status(now) != TraceStatus.ACTIVE and not _build_waiting(trace):
-                # In-flight witnesses of a closed trace: its final model must include them.
+            if trace.get_status(now) != TraceStatus.ACTIVE and not _build_in(trace, (ApiModel.BuildStatus.QUEUED,)):
+                # In-flight witnesses of a closed trace: its final model must include them (a build
+                # already running may have read the batches before this one, a queued one will not have).
                 model_build_enqueue(project=trace.project, trace=trace)
     except IntegrityError:
         return 0, True

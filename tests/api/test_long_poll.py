@@ -129,6 +129,7 @@ def test_a_quiet_poll_times_out_with_empty_arrays(alice: User, project: Project,
         (b"{", None),
         (b"[]", None),
         (b"{}", "daemon_name"),
+        (b'{"daemon_name": "d\\u0000"}', "daemon_name"),
         (b'{"daemon_name": "d", "active_trace_ids": "x"}', "active_trace_ids"),
     ],
 )

@@ -288,3 +288,25 @@ def test_witnesses_in_flight_after_the_stop_rebuild_the_final_model(
     with django_capture_on_commit_callbacks(execute=True):
         assert key_client(alice, scope="ingest").post(witnesses_url(trace), late, format="json").status_code == 202
     assert trace.api_models.first().document["witness_count"] == 1
+
+
+def test_names_with_nul_characters_are_stored_and_built(
+    alice, project, key_client, entry, django_capture_on_commit_callbacks
+) -> None:
+    trace = trace_start(project=project, user=alice, duration_minutes=15)
+    odd = entry(url="https://api.shop.test/v1/a\x00b", body={"ke\x00y": 1})
+    odd["request"]["headers"].append({"name": "X-\x00", "value": "1"})
+    body = {"daemon_name": "d", "batch_id": "nul", "entries": [odd]}
+    assert key_client(alice, scope="ingest").post(witnesses_url(trace), body, format="json").status_code == 202
+    with django_capture_on_commit_callbacks(execute=True):
+        key_client(alice).post(f"{TRACES}/{trace.public_id}/stop")
+    api_model = trace.api_models.get()
+    assert api_model.status == ApiModel.BuildStatus.READY, api_model.error
+    assert [e.path for e in api_model.endpoints.all()] == ["/v1/a\ufffdb"]
+
+
+@pytest.mark.parametrize("url", ["/api/v1/projects/sh%00op", "/api/v1/projects/shop/diff?base=%00&head=project"])
+def test_a_nul_in_the_url_is_400(alice, project, key_client, url: str) -> None:
+    response = key_client(alice).get(url)
+    assert response.status_code == 400
+    assert "NUL" in response.json()["error"]["message"]
