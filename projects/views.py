@@ -27,7 +27,7 @@ from projects.services import (
     project_delete,
     project_path_hints_update,
 )
-from traces.selectors import active_traces, latest_ready_model_for_project, latest_ready_project_model
+from traces.selectors import active_traces, newest_ready_trace_model, latest_ready_project_model
 from traces.services import models_rebuild_all, path_hints_of
 
 
@@ -79,7 +79,7 @@ def _overview_live_context(project: Project, now: datetime) -> dict[str, Any]:
         "active_traces": active_traces(project_id=project.pk, now=now),
         "healthy_daemons": statuses[DaemonStatus.HEALTHY],
         "unhealthy_daemons": statuses[DaemonStatus.UNHEALTHY],
-        "latest_model": latest_ready_model_for_project(project=project),
+        "latest_model": newest_ready_trace_model(project=project),
         "project_model": latest_ready_project_model(project=project),
         "now": now,
     }

@@ -65,15 +65,8 @@ def endpoints_filtered(
     return endpoints
 
 
-def endpoint_for_model(*, api_model: ApiModel, endpoint_id: str) -> Endpoint:
-    endpoint = api_model.endpoints.filter(public_id=endpoint_id).first()
-    if endpoint is None:
-        raise Http404("No such endpoint.")
-    return endpoint
-
-
-def latest_ready_model_for_project(*, project: Project) -> ApiModel | None:
-    """The newest ready model over all the project's traces (the overview links to it)."""
+def newest_ready_trace_model(*, project: Project) -> ApiModel | None:
+    """The newest ready model of any of the project's traces (the overview links to it)."""
     return (
         ApiModel.objects.filter(trace__project=project, status=ApiModel.BuildStatus.READY)
         .select_related("trace")
