@@ -27,7 +27,7 @@ from projects.services import (
     project_delete,
     project_path_hints_update,
 )
-from traces.selectors import active_traces, newest_ready_trace_model, latest_ready_project_model
+from traces.selectors import active_traces, latest_ready_project_model, newest_ready_trace_model
 from traces.services import models_rebuild_all, path_hints_of
 
 
