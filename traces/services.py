@@ -141,14 +141,27 @@ def traces_build_active(*, now: datetime | None = None) -> int:
     return queued
 
 
-def witnesses_from_entries(entries: Any, *, field: str = "entries") -> list[dict[str, Any]]:
-    """Obfuscate HAR entries into witnesses; bad input is a ValidationError naming the entry's field."""
+def is_http_exchange(entry: dict[str, Any]) -> bool:
+    """False for what browsers record beside API traffic: data:, blob: or extension URLs, and requests
+    that never got a response (status 0)."""
+    request, response = entry.get("request"), entry.get("response")
+    url = request.get("url") if isinstance(request, dict) else None
+    status = response.get("status") if isinstance(response, dict) else None
+    other_scheme = isinstance(url, str) and not url.lower().startswith(("http://", "https://"))
+    return not other_scheme and status != 0
+
+
+def witnesses_from_entries(entries: Any, *, field: str = "entries", http_only: bool = False) -> list[dict[str, Any]]:
+    """Obfuscate HAR entries into witnesses; bad input is a ValidationError naming the entry's field.
+    With `http_only`, entries that are not HTTP exchanges are skipped instead."""
     if not isinstance(entries, list):
         raise ValidationError({field: ["Must be a list of HAR 1.2 entries."]})
     witnesses = []
     for index, entry in enumerate(entries):
         if not isinstance(entry, dict):
             raise ValidationError({f"{field}[{index}]": ["Must be a HAR entry object."]})
+        if http_only and not is_http_exchange(entry):
+            continue
         try:
             witnesses.append(witness_from_entry(entry))
         except InvalidEntry as error:
@@ -196,11 +209,12 @@ def har_parse(content: bytes) -> list[Any]:
 
 
 def har_upload(*, project: Project, user: User | None, content: bytes, now: datetime | None = None) -> Trace:
-    """A HAR file becomes a finished trace whose model build is queued."""
+    """A HAR file becomes a finished trace whose model build is queued. A browser's export also records
+    data: URLs and requests that got no response; those are skipped."""
     now = now or timezone.now()
-    witnesses = witnesses_from_entries(har_parse(content), field="file.log.entries")
+    witnesses = witnesses_from_entries(har_parse(content), field="file.log.entries", http_only=True)
     if not witnesses:
-        raise ValidationError({"file": ["The HAR file has no entries."]})
+        raise ValidationError({"file": ["The HAR file has no HTTP requests with responses."]})
     with transaction.atomic():
         trace = _trace_create(
             project=project, user=user, name=None, started_at=now, ends_at=now, source=Trace.Source.HAR

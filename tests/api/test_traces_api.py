@@ -220,7 +220,11 @@ def test_openapi_exports_as_yaml_and_json(
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [(b"not json", "Not a JSON HAR"), (b'{"log": {}}', "log.entries"), (b'{"log": {"entries": []}}', "no entries")],
+    [
+        (b"not json", "Not a JSON HAR"),
+        (b'{"log": {}}', "log.entries"),
+        (b'{"log": {"entries": []}}', "no HTTP requests"),
+    ],
 )
 def test_a_bad_har_file_names_the_file_field(alice, project, key_client, content: bytes, message: str) -> None:
     upload = SimpleUploadedFile("x.har", content)
@@ -310,3 +314,17 @@ def test_a_nul_in_the_url_is_400(alice, project, key_client, url: str) -> None:
     response = key_client(alice).get(url)
     assert response.status_code == 400
     assert "NUL" in response.json()["error"]["message"]
+
+
+def test_a_browser_har_keeps_http_exchanges_and_skips_the_rest(
+    alice, project, key_client, entry, django_capture_on_commit_callbacks
+) -> None:
+    data_url, blocked, broken = entry(url="data:image/png;base64,iVBO"), entry(status=0), entry()
+    del broken["request"]["method"]
+    client = key_client(alice)
+    upload = har_file([entry(), data_url, blocked])
+    trace = client.post(f"{TRACES}/har", {"file": upload}, format="multipart").json()
+    assert trace["witness_count"] == 1
+    response = client.post(f"{TRACES}/har", {"file": har_file([entry(), data_url, broken])}, format="multipart")
+    assert response.status_code == 400
+    assert response.json()["error"]["field"] == "file.log.entries[2].request.method"
