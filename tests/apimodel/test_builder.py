@@ -22,15 +22,8 @@ def only_endpoint(entries):
 def test_it_finds_the_endpoints_of_the_small_har() -> None:
     entries = json.loads(SMALL_HAR.read_text())["log"]["entries"]
     model = build(entries)
-    assert [(e["method"], e["path"]) for e in model["endpoints"]] == [
-        ("DELETE", "/v1/orders/{order_id}"),
-        ("GET", "/v1/products"),
-        ("POST", "/v1/products"),
-        ("GET", "/v1/products/{product_id}"),
-        ("GET", "/v1/users/me"),
-        ("GET", "/v1/users/{user_id}"),
-        ("GET", "/v1/users/{user_id}/orders"),
-    ]
+    expected = json.loads(SMALL_HAR.with_suffix(".endpoints.json").read_text())
+    assert [[e["method"], e["path"]] for e in model["endpoints"]] == expected
     assert model["witness_count"] == len(entries)
     assert sum(e["count"] for e in model["endpoints"]) == len(entries)
 

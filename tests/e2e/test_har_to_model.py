@@ -1,5 +1,6 @@
 """A HAR upload is built into a model by a real Celery worker process."""
 
+import json
 import time
 from pathlib import Path
 
@@ -22,15 +23,8 @@ def test_a_real_worker_builds_the_model_of_an_uploaded_har(celery_worker, projec
     assert build["status"] == "ready", build["error"]
     assert build["processed"] == build["total"] == trace["witness_count"]
     model = client.get(f"{TRACES}/{trace['id']}/model").json()
-    assert {(e["method"], e["path"]) for e in model["endpoints"]} == {
-        ("GET", "/v1/products"),
-        ("POST", "/v1/products"),
-        ("GET", "/v1/products/{product_id}"),
-        ("GET", "/v1/users/me"),
-        ("GET", "/v1/users/{user_id}"),
-        ("GET", "/v1/users/{user_id}/orders"),
-        ("DELETE", "/v1/orders/{order_id}"),
-    }
+    expected = json.loads(FIXTURE.with_suffix(".endpoints.json").read_text())
+    assert sorted([e["method"], e["path"]] for e in model["endpoints"]) == sorted(expected)
     by_path = {(e["method"], e["path"]): e for e in model["endpoints"]}
     path_params = {
         (p["name"], p["schema"]["type"], p["schema"].get("format"))
