@@ -87,7 +87,7 @@ class TraceListStartApi(ProjectApiView):
 
     @extend_schema(responses=TraceOutput(many=True), operation_id="traces_list")
     def get(self, request: Request, project: str) -> Response:
-        traces = traces_for_project(project=self.get_project()).prefetch_related("api_models")[:200]
+        traces = traces_for_project(project=self.get_project())[:200]
         return Response(TraceOutput(traces, many=True, context={"now": timezone.now()}).data)
 
     @extend_schema(request=InputSerializer, responses={201: TraceOutput}, operation_id="traces_start")

@@ -33,8 +33,8 @@ def active_traces(*, project_id: int, now: datetime) -> list[Trace]:
 
 
 def latest_model(*, trace: Trace) -> ApiModel | None:
-    """The newest build of the trace, whatever its state."""
-    return trace.api_models.first()
+    """The newest build of the trace, whatever its state (without the heavy model document)."""
+    return trace.api_models.defer("document", "builder_state").first()
 
 
 def latest_ready_model(*, trace: Trace) -> ApiModel | None:

@@ -364,10 +364,13 @@ def model_build(*, model_id: int, now: datetime | None = None) -> None:
                 finished_at=timezone.now(),
                 error="",
             )
-            # Only the newest live build is ever resumed.
-            ApiModel.objects.filter(
+            older = ApiModel.objects.filter(
                 project_id=project.pk, trace_id=api_model.trace_id, version__lt=api_model.version
-            ).exclude(builder_state=None).update(builder_state=None)
+            )
+            # Live builds are previews, one every 30 s while a trace runs: keep only the newest.
+            older.filter(incremental=True, status=ApiModel.BuildStatus.READY).delete()
+            # Only the newest live build is ever resumed.
+            older.exclude(builder_state=None).update(builder_state=None)
             # The merged model follows finished traces, not every live refresh (it starts over each time).
             if api_model.trace_id is not None and not api_model.incremental:
                 project_model_enqueue(project=project)

@@ -82,7 +82,7 @@ def _trace_list_page(
     request: HttpRequest, project: Project, start_form: TraceStartForm, har_form: HarUploadForm, status: int = 200
 ) -> HttpResponse:
     now = timezone.now()
-    traces = traces_for_project(project=project).prefetch_related("api_models")[:TRACE_LIST_LIMIT]
+    traces = traces_for_project(project=project)[:TRACE_LIST_LIMIT]
     rows = [trace_row(trace, now) for trace in traces]
     context = {
         "project": project,

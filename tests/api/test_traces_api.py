@@ -271,10 +271,11 @@ def test_live_builds_fold_only_new_witnesses_and_match_a_full_build(
         assert live.incremental and live.version > 1
         assert live.processed == 1  # only the newest batch was folded into the resumed builder
         assert live.document["witness_count"] == 4
+        assert trace.api_models.count() == 1  # superseded live previews are deleted
         with django_capture_on_commit_callbacks(execute=True):
             client_full = key_client(alice)
             client_full.post(f"{TRACES}/{trace.public_id}/stop")
-        final = trace.api_models.first()
+        [final] = trace.api_models.all()  # the final build replaced the live preview
         assert not final.incremental and final.processed == 4
         assert final.document["endpoints"] == live.document["endpoints"]
         # Nothing resumes a closed trace's builder: the final build dropped the stored ones.
