@@ -79,3 +79,27 @@ def _templates(urls: list[str], hints: PathHints | None = None, method: str = "G
 def templates_of() -> Callable[..., set[str]]:
     """`templates_of([url, …], hints=None)`: the path templates a model finds for GETs."""
     return _templates
+
+
+def _model(entries: list[Entry]) -> dict[str, Any]:
+    builder = ModelBuilder()
+    for entry in entries:
+        builder.add(witness_from_entry(entry))
+    return dict(builder.result())
+
+
+@pytest.fixture(scope="session")
+def model_of() -> Callable[[list[Entry]], dict[str, Any]]:
+    """`model_of([entry, …])`: the model built from HAR entries."""
+    return _model
+
+
+def _only_endpoint(entries: list[Entry]) -> dict[str, Any]:
+    (endpoint,) = _model(entries)["endpoints"]
+    return dict(endpoint)
+
+
+@pytest.fixture(scope="session")
+def endpoint_of() -> Callable[[list[Entry]], dict[str, Any]]:
+    """`endpoint_of([entry, …])`: the one endpoint of the model built from HAR entries."""
+    return _only_endpoint

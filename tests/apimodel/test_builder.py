@@ -7,21 +7,9 @@ from apimodel import ModelBuilder, witness_from_entry
 SMALL_HAR = Path(__file__).resolve().parent.parent / "fixtures" / "small.har"
 
 
-def build(entries):
-    builder = ModelBuilder()
-    for entry in entries:
-        builder.add(witness_from_entry(entry))
-    return builder.result()
-
-
-def only_endpoint(entries):
-    (endpoint,) = build(entries)["endpoints"]
-    return endpoint
-
-
-def test_it_finds_the_endpoints_of_the_small_har() -> None:
+def test_it_finds_the_endpoints_of_the_small_har(model_of) -> None:
     entries = json.loads(SMALL_HAR.read_text())["log"]["entries"]
-    model = build(entries)
+    model = model_of(entries)
     expected = json.loads(SMALL_HAR.with_suffix(".endpoints.json").read_text())
     assert [[e["method"], e["path"]] for e in model["endpoints"]] == expected
     assert model["witness_count"] == len(entries)
@@ -41,23 +29,23 @@ def test_it_gives_the_same_model_in_any_order() -> None:
     assert len(models) == 1
 
 
-def test_it_marks_query_parameters_required_only_when_always_sent(make_entry) -> None:
-    endpoint = only_endpoint(
+def test_it_marks_query_parameters_required_only_when_always_sent(make_entry, endpoint_of) -> None:
+    endpoint = endpoint_of(
         [make_entry(url="https://a.example/s?q=x&page=2"), make_entry(url="https://a.example/s?q=y")]
     )
     params = {(p["name"], p["in"]): p["required"] for p in endpoint["parameters"]}
     assert params == {("q", "query"): True, ("page", "query"): False}
 
 
-def test_it_records_non_standard_headers_and_cookies_but_not_credentials(make_entry) -> None:
-    endpoint = only_endpoint(
+def test_it_records_non_standard_headers_and_cookies_but_not_credentials(make_entry, endpoint_of) -> None:
+    endpoint = endpoint_of(
         [make_entry(headers={"X-Trace": "7", "Accept": "*/*", "X-Api-Key": "k", "Cookie": "lang=en; session=s"})]
     )
     assert [(p["name"], p["in"]) for p in endpoint["parameters"]] == [("x-trace", "header"), ("lang", "cookie")]
 
 
-def test_it_counts_responses_per_status_with_their_schemas(make_entry) -> None:
-    endpoint = only_endpoint(
+def test_it_counts_responses_per_status_with_their_schemas(make_entry, endpoint_of) -> None:
+    endpoint = endpoint_of(
         [
             make_entry(url="https://a.example/p/1", response_json={"id": 1}),
             make_entry(url="https://a.example/p/2", response_json={"id": 2, "name": "x"}),
@@ -68,8 +56,8 @@ def test_it_counts_responses_per_status_with_their_schemas(make_entry) -> None:
     assert endpoint["responses"]["200"]["content"]["application/json"]["required"] == ["id"]
 
 
-def test_it_melds_request_bodies(make_entry) -> None:
-    endpoint = only_endpoint(
+def test_it_melds_request_bodies(make_entry, endpoint_of) -> None:
+    endpoint = endpoint_of(
         [
             make_entry("POST", "https://a.example/p", request_json={"name": "a", "price": 1}),
             make_entry("POST", "https://a.example/p", request_json={"name": "b", "price": 2.5}),
@@ -80,13 +68,13 @@ def test_it_melds_request_bodies(make_entry) -> None:
     assert endpoint["responses"]["200"]["content"] == {}
 
 
-def test_it_lists_auth_schemes_seen(make_entry) -> None:
-    endpoint = only_endpoint([make_entry(headers={"Authorization": "Bearer abc"}), make_entry()])
+def test_it_lists_auth_schemes_seen(make_entry, endpoint_of) -> None:
+    endpoint = endpoint_of([make_entry(headers={"Authorization": "Bearer abc"}), make_entry()])
     assert endpoint["auth"] == ["bearer", "none"]
 
 
-def test_it_describes_security_schemes(make_entry) -> None:
-    model = build(
+def test_it_describes_security_schemes(make_entry, model_of) -> None:
+    model = model_of(
         [
             make_entry(headers={"X-Api-Key": "k"}),
             make_entry(url="https://a.example/b", headers={"Authorization": "Basic YTpi"}),
@@ -98,14 +86,14 @@ def test_it_describes_security_schemes(make_entry) -> None:
     }
 
 
-def test_it_reports_latency_quantiles(make_entry) -> None:
-    endpoint = only_endpoint([make_entry(time=float(ms)) for ms in range(1, 101)])
+def test_it_reports_latency_quantiles(make_entry, endpoint_of) -> None:
+    endpoint = endpoint_of([make_entry(time=float(ms)) for ms in range(1, 101)])
     latency = endpoint["latency_ms"]
     assert abs(latency["p50"] - 50) <= 1 and abs(latency["p90"] - 90) <= 1 and abs(latency["p99"] - 99) <= 1.5
 
 
-def test_it_tracks_first_and_last_seen_across_time_zones(make_entry) -> None:
-    endpoint = only_endpoint(
+def test_it_tracks_first_and_last_seen_across_time_zones(make_entry, endpoint_of) -> None:
+    endpoint = endpoint_of(
         [
             make_entry(started="2024-01-01T10:00:00+02:00"),
             make_entry(started="2024-01-01T09:00:00Z"),
@@ -115,8 +103,8 @@ def test_it_tracks_first_and_last_seen_across_time_zones(make_entry) -> None:
     assert (endpoint["first_seen"], endpoint["last_seen"]) == ("2024-01-01T08:00:00Z", "2024-01-01T09:00:00Z")
 
 
-def test_it_keeps_hosts_apart(make_entry) -> None:
-    model = build([make_entry(url="https://a.example/x"), make_entry(url="http://b.example:8080/x")])
+def test_it_keeps_hosts_apart(make_entry, model_of) -> None:
+    model = model_of([make_entry(url="https://a.example/x"), make_entry(url="http://b.example:8080/x")])
     assert [(e["host"], e["path"]) for e in model["endpoints"]] == [("a.example", "/x"), ("b.example:8080", "/x")]
     assert model["servers"] == ["http://b.example:8080", "https://a.example"]
 

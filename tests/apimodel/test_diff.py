@@ -1,15 +1,7 @@
-from apimodel import ModelBuilder, witness_from_entry
 from apimodel.diff import diff_models
 
 
-def model_of(entries):
-    builder = ModelBuilder()
-    for entry in entries:
-        builder.add(witness_from_entry(entry))
-    return builder.result()
-
-
-def test_it_finds_nothing_between_equal_models(make_entry) -> None:
+def test_it_finds_nothing_between_equal_models(make_entry, model_of) -> None:
     model = model_of([make_entry(url="https://a.example/u/1", response_json={"id": 1})])
     assert diff_models(model, model) == {
         "endpoints_added": [],
@@ -20,7 +12,7 @@ def test_it_finds_nothing_between_equal_models(make_entry) -> None:
     }
 
 
-def test_it_lists_added_and_removed_endpoints(make_entry) -> None:
+def test_it_lists_added_and_removed_endpoints(make_entry, model_of) -> None:
     old = model_of([make_entry(url="https://a.example/a"), make_entry(url="https://a.example/b")])
     new = model_of([make_entry(url="https://a.example/b"), make_entry("POST", "https://a.example/c")])
     diff = diff_models(old, new)
@@ -28,7 +20,7 @@ def test_it_lists_added_and_removed_endpoints(make_entry) -> None:
     assert diff["endpoints_removed"] == [{"method": "GET", "host": "a.example", "path": "/a"}]
 
 
-def test_it_lists_field_changes(make_entry) -> None:
+def test_it_lists_field_changes(make_entry, model_of) -> None:
     old = model_of([make_entry(url="https://a.example/u?q=x", response_json={"id": 1, "name": "a"})])
     new = model_of([make_entry(url="https://a.example/u?page=2", response_json={"id": "x", "email": "a@b.example"})])
     (changed,) = diff_models(old, new)["endpoints_changed"]
@@ -44,7 +36,7 @@ def test_it_lists_field_changes(make_entry) -> None:
     assert changed["fields_changed"] == [{"in": body, "field": "$.id", "old_type": "integer", "new_type": "string"}]
 
 
-def test_it_lists_status_and_auth_changes(make_entry) -> None:
+def test_it_lists_status_and_auth_changes(make_entry, model_of) -> None:
     old = model_of([make_entry(headers={"Authorization": "Bearer t"}), make_entry(status=404)])
     new = model_of([make_entry(headers={"X-Api-Key": "k"}), make_entry(status=500)])
     diff = diff_models(old, new)
@@ -57,7 +49,7 @@ def test_it_lists_status_and_auth_changes(make_entry) -> None:
     )
 
 
-def test_it_matches_templates_whatever_their_parameter_names(make_entry) -> None:
+def test_it_matches_templates_whatever_their_parameter_names(make_entry, model_of) -> None:
     old = model_of([make_entry(url="https://a.example/things/1")])
     new = model_of([make_entry(url="https://a.example/things/1")])
     new["endpoints"][0]["path"] = "/things/{id}"

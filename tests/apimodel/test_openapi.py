@@ -3,19 +3,12 @@ from pathlib import Path
 
 from openapi_spec_validator import validate
 
-from apimodel import ModelBuilder, to_openapi, witness_from_entry
+from apimodel import to_openapi
 
 SMALL_HAR = Path(__file__).resolve().parent.parent / "fixtures" / "small.har"
 
 
-def model_of(entries):
-    builder = ModelBuilder()
-    for entry in entries:
-        builder.add(witness_from_entry(entry))
-    return builder.result()
-
-
-def test_it_exports_the_small_har_as_valid_openapi() -> None:
+def test_it_exports_the_small_har_as_valid_openapi(model_of) -> None:
     document = to_openapi(model_of(json.loads(SMALL_HAR.read_text())["log"]["entries"]), title="Shop")
     validate(document)
     assert document["openapi"] == "3.1.0"
@@ -31,7 +24,7 @@ def test_it_exports_the_small_har_as_valid_openapi() -> None:
     assert operation["security"] == [{"jwt": []}]
 
 
-def test_it_sanitises_security_scheme_names(make_entry) -> None:
+def test_it_sanitises_security_scheme_names(make_entry, model_of) -> None:
     document = to_openapi(model_of([make_entry(headers={"X-Api-Key": "k"}), make_entry()]), title="T")
     validate(document)
     assert document["components"]["securitySchemes"] == {
@@ -40,7 +33,7 @@ def test_it_sanitises_security_scheme_names(make_entry) -> None:
     assert document["paths"]["/"]["get"]["security"] == [{"apikey_header_x-api-key": []}, {}]
 
 
-def test_it_merges_one_path_on_two_hosts_into_one_operation(make_entry) -> None:
+def test_it_merges_one_path_on_two_hosts_into_one_operation(make_entry, model_of) -> None:
     model = model_of(
         [
             make_entry(url="https://a.example/items/1?q=x", response_json={"id": 1}),
@@ -55,7 +48,7 @@ def test_it_merges_one_path_on_two_hosts_into_one_operation(make_entry) -> None:
     assert {p["name"]: p["required"] for p in operation["parameters"]} == {"item_id": True, "q": False}
 
 
-def test_it_exports_request_bodies_and_empty_responses(make_entry) -> None:
+def test_it_exports_request_bodies_and_empty_responses(make_entry, model_of) -> None:
     document = to_openapi(
         model_of([make_entry("POST", "https://a.example/notes", 204, request_json={"text": "hi"})]), title="T"
     )
