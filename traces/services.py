@@ -21,6 +21,7 @@ from controlplane.notify import project_changed
 from projects.models import Project, User
 from traces.models import ApiModel, Endpoint, Trace, TraceStatus, WitnessBatch, witnesses_unpack
 from traces.names import random_trace_name
+from traces.selectors import latest_model
 
 logger = logging.getLogger(__name__)
 
@@ -116,9 +117,9 @@ def traces_close_ended(*, now: datetime | None = None) -> int:
     return closed
 
 
-def _build_in(trace: Trace, statuses: tuple[str, ...]) -> bool:
-    latest = trace.api_models.first()
-    return latest is not None and latest.status in statuses
+def _final_build_queued(trace: Trace) -> bool:
+    latest = latest_model(trace=trace)
+    return latest is not None and latest.status == ApiModel.BuildStatus.QUEUED
 
 
 def traces_build_active(*, now: datetime | None = None) -> int:
@@ -129,10 +130,10 @@ def traces_build_active(*, now: datetime | None = None) -> int:
         source=Trace.Source.LIVE, started_at__lte=now, ends_at__gt=now, stopped_at__isnull=True
     ).select_related("project")
     for trace in active:
-        if _build_in(trace, (ApiModel.BuildStatus.QUEUED, ApiModel.BuildStatus.BUILDING)):
+        latest = latest_model(trace=trace)
+        if latest is not None and latest.status in (ApiModel.BuildStatus.QUEUED, ApiModel.BuildStatus.BUILDING):
             continue  # the next beat folds what arrives meanwhile
         fresh = WitnessBatch.objects.filter(trace=trace)
-        latest = trace.api_models.first()
         if latest is not None:
             fresh = fresh.filter(received_at__gte=latest.folded_until or latest.created_at)
         if fresh.exists():
@@ -181,7 +182,7 @@ def witnesses_ingest(
         with transaction.atomic():
             WitnessBatch.of(witnesses, trace=trace, batch_id=batch_id, daemon_name=daemon_name).save()
             Trace.objects.filter(pk=trace.pk).update(witness_count=F("witness_count") + len(witnesses))
-            if trace.get_status(now) != TraceStatus.ACTIVE and not _build_in(trace, (ApiModel.BuildStatus.QUEUED,)):
+            if trace.get_status(now) != TraceStatus.ACTIVE and not _final_build_queued(trace):
                 # In-flight witnesses of a closed trace: its final model must include them (a build
                 # already running may have read the batches before this one, a queued one will not have).
                 model_build_enqueue(project=trace.project, trace=trace)
