@@ -62,18 +62,15 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         return REALM
 
 
-def key_allows_user_actions(auth: Any) -> bool:
-    """Sessions and `full` keys may do what the user can do; `ingest` keys only what a daemon needs."""
-    return not isinstance(auth, ApiKey) or auth.scope == ApiKey.Scope.FULL
-
-
 class FullAccess(permissions.IsAuthenticated):
+    """Sessions and `full` keys may do what the user can do; `ingest` keys only what a daemon needs."""
+
     message = "This API key has the ingest scope; this endpoint needs a full-scope key or a session."
 
     def has_permission(self, request: Request, view: Any) -> bool:
         if not super().has_permission(request, view):
             return False
-        return key_allows_user_actions(request.auth)
+        return not isinstance(request.auth, ApiKey) or request.auth.scope == ApiKey.Scope.FULL
 
 
 class IngestAccess(permissions.IsAuthenticated):
