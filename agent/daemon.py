@@ -1,6 +1,5 @@
 """The daemon's loops: heartbeat, long poll, capture into active traces, upload, clean shutdown."""
 
-import json
 import logging
 import random
 import threading
@@ -15,6 +14,7 @@ from agent.client import Activation, ApiError, PollReply, TransportError, Witnes
 from agent.listen import CaptureResult, CaptureServer
 from agent.logs import log_event
 from agent.upload import Backoff, Batch, Batcher, Clock, Outcome, SystemClock, Uploader
+from apimodel.har import HarError, har_entries
 from apimodel.witness import redact_entry
 
 
@@ -113,14 +113,11 @@ class ActiveTraces:
 def load_har_entries(path: Path) -> list[Any]:
     """The entries of a HAR file; ValueError saying what is wrong."""
     try:
-        document = json.loads(path.read_bytes())
-    except (OSError, ValueError) as error:
+        return har_entries(path.read_bytes())
+    except OSError as error:
         raise ValueError(f"cannot read the HAR file {path}: {error}") from error
-    log = document.get("log") if isinstance(document, dict) else None
-    if not isinstance(log, dict) or not isinstance(log.get("entries"), list):
-        raise ValueError(f"{path} is not a HAR file: log.entries is missing")
-    entries: list[Any] = log["entries"]
-    return entries
+    except HarError as error:
+        raise ValueError(f"{path}: {error}") from error
 
 
 # The server's own deactivation (its poll wakes at ends_at) normally comes first; this is the fallback.

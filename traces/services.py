@@ -1,5 +1,4 @@
 import gc
-import json
 import logging
 import pickle
 from collections.abc import Iterable, Iterator
@@ -15,6 +14,7 @@ from django.db.models import F, Max, Q, Sum
 from django.utils import timezone
 
 from apimodel.builder import STATE_VERSION, ModelBuilder, PathHints
+from apimodel.har import HarError, har_entries, is_http_exchange
 from apimodel.witness import InvalidEntry, witness_from_entry
 from controlplane.errors import Conflict, Gone
 from controlplane.notify import project_changed
@@ -142,16 +142,6 @@ def traces_build_active(*, now: datetime | None = None) -> int:
     return queued
 
 
-def is_http_exchange(entry: dict[str, Any]) -> bool:
-    """False for what browsers record beside API traffic: data:, blob: or extension URLs, and requests
-    that never got a response (status 0)."""
-    request, response = entry.get("request"), entry.get("response")
-    url = request.get("url") if isinstance(request, dict) else None
-    status = response.get("status") if isinstance(response, dict) else None
-    other_scheme = isinstance(url, str) and not url.lower().startswith(("http://", "https://"))
-    return not other_scheme and status != 0
-
-
 def witnesses_from_entries(entries: Any, *, field: str = "entries", http_only: bool = False) -> list[dict[str, Any]]:
     """Obfuscate HAR entries into witnesses; bad input is a ValidationError naming the entry's field.
     With `http_only`, entries that are not HTTP exchanges are skipped instead."""
@@ -197,23 +187,19 @@ def _chunks(items: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, A
         yield chunk
 
 
-def har_parse(content: bytes) -> list[Any]:
-    """The entries of a HAR file; a ValidationError naming the part that is wrong."""
+def _har_entries(content: bytes) -> list[Any]:
     try:
-        document = json.loads(content)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ValidationError({"file": [f"Not a JSON HAR file: {error}"]}) from error
-    log = document.get("log") if isinstance(document, dict) else None
-    if not isinstance(log, dict) or not isinstance(log.get("entries"), list):
-        raise ValidationError({"file": ["Not a HAR file: log.entries is missing."]})
-    return log["entries"]
+        return har_entries(content)
+    except HarError as error:
+        message = str(error)
+        raise ValidationError({"file": [message[0].upper() + message[1:] + "."]}) from error
 
 
 def har_upload(*, project: Project, user: User | None, content: bytes, now: datetime | None = None) -> Trace:
     """A HAR file becomes a finished trace whose model build is queued. A browser's export also records
     data: URLs and requests that got no response; those are skipped."""
     now = now or timezone.now()
-    witnesses = witnesses_from_entries(har_parse(content), field="file.log.entries", http_only=True)
+    witnesses = witnesses_from_entries(_har_entries(content), field="file.log.entries", http_only=True)
     if not witnesses:
         raise ValidationError({"file": ["The HAR file has no HTTP requests with responses."]})
     with transaction.atomic():
