@@ -6,12 +6,15 @@ from django.urls import path
 from daemons import views as daemon_views
 from projects import views as project_views
 from projects.forms import LoginForm
+from projects.gate import Access, project_page
 from traces import views as trace_views
 
 project = "projects/<str:project>"
 trace = f"{project}/traces/<str:trace>"
 model = f"{project}/models/<str:model>"
+MEMBER, OWNER = Access.MEMBER, Access.OWNER
 
+# Every page with a project goes through the gate (projects.gate), which names the access of each method.
 urlpatterns = [
     path("", project_views.home, name="home"),
     path("signup/", project_views.signup, name="signup"),
@@ -23,26 +26,34 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("projects/", project_views.project_list, name="project-list"),
     path("projects/new/", project_views.project_new, name="project-new"),
-    path(f"{project}/", project_views.project_overview, name="project-overview"),
-    path(f"{project}/delete/", project_views.project_remove, name="project-delete"),
-    path(f"{project}/members/", project_views.member_list, name="member-list"),
-    path(f"{project}/members/add/", project_views.member_add, name="member-add"),
-    path(f"{project}/members/<str:username>/remove/", project_views.member_remove, name="member-remove"),
-    path(f"{project}/settings/path-hints/", project_views.path_hints, name="path-hints"),
-    path(f"{project}/daemons/", daemon_views.daemon_list, name="daemon-list"),
+    project_page(f"{project}/", project_views.project_overview, name="project-overview", GET=MEMBER),
+    project_page(f"{project}/delete/", project_views.project_remove, name="project-delete", POST=OWNER),
+    project_page(f"{project}/members/", project_views.member_list, name="member-list", GET=MEMBER),
+    project_page(f"{project}/members/add/", project_views.member_add, name="member-add", POST=OWNER),
+    project_page(
+        f"{project}/members/<str:username>/remove/", project_views.member_remove, name="member-remove", POST=OWNER
+    ),
+    project_page(
+        f"{project}/settings/path-hints/", project_views.path_hints, name="path-hints", GET=MEMBER, POST=MEMBER
+    ),
+    project_page(f"{project}/daemons/", daemon_views.daemon_list, name="daemon-list", GET=MEMBER),
     # GET lists, POST starts a trace; nothing else sits beside the trace names under traces/.
-    path(f"{project}/traces/", trace_views.trace_list, name="trace-list"),
-    path(f"{project}/har-uploads/", trace_views.trace_har_upload, name="trace-har-upload"),
-    path(f"{trace}/", trace_views.trace_detail, name="trace-detail"),
-    path(f"{trace}/live/", trace_views.trace_live, name="trace-live"),
-    path(f"{trace}/stop/", trace_views.trace_end, name="trace-stop"),
-    path(f"{trace}/rebuild/", trace_views.trace_model_rebuild, name="trace-rebuild"),
-    path(f"{trace}/endpoints/<str:endpoint>/", trace_views.endpoint_detail, name="trace-endpoint-detail"),
-    path(f"{project}/model/", trace_views.project_model, name="project-model"),
-    path(f"{project}/model/live/", trace_views.project_model_live, name="project-model-live"),
-    path(f"{project}/model/rebuild/", trace_views.project_model_rebuild, name="project-model-rebuild"),
-    path(f"{model}/endpoints/<str:endpoint>/", trace_views.endpoint_detail, name="endpoint-detail"),
-    path(f"{project}/diff/", trace_views.model_diff, name="model-diff"),
+    project_page(f"{project}/traces/", trace_views.trace_list, name="trace-list", GET=MEMBER, POST=MEMBER),
+    project_page(f"{project}/har-uploads/", trace_views.trace_har_upload, name="trace-har-upload", POST=MEMBER),
+    project_page(f"{trace}/", trace_views.trace_detail, name="trace-detail", GET=MEMBER),
+    project_page(f"{trace}/live/", trace_views.trace_live, name="trace-live", GET=MEMBER),
+    project_page(f"{trace}/stop/", trace_views.trace_end, name="trace-stop", POST=MEMBER),
+    project_page(f"{trace}/rebuild/", trace_views.trace_model_rebuild, name="trace-rebuild", POST=MEMBER),
+    project_page(
+        f"{trace}/endpoints/<str:endpoint>/", trace_views.endpoint_detail, name="trace-endpoint-detail", GET=MEMBER
+    ),
+    project_page(f"{project}/model/", trace_views.project_model, name="project-model", GET=MEMBER),
+    project_page(f"{project}/model/live/", trace_views.project_model_live, name="project-model-live", GET=MEMBER),
+    project_page(
+        f"{project}/model/rebuild/", trace_views.project_model_rebuild, name="project-model-rebuild", POST=MEMBER
+    ),
+    project_page(f"{model}/endpoints/<str:endpoint>/", trace_views.endpoint_detail, name="endpoint-detail", GET=MEMBER),
+    project_page(f"{project}/diff/", trace_views.model_diff, name="model-diff", GET=MEMBER),
     path("settings/api-keys/", project_views.api_key_list, name="api-key-list"),
     path("settings/api-keys/new/", project_views.api_key_new, name="api-key-new"),
     path("settings/api-keys/<str:key_id>/revoke/", project_views.api_key_remove, name="api-key-revoke"),

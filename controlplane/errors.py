@@ -1,91 +1,45 @@
-"""Every API error is JSON `{"error": {"code", "message", "field"?}}` with the right status."""
+"""Domain errors: what services and selectors raise when they refuse, never HTTP exceptions.
 
-from typing import Any
+`controlplane.error_handlers` is the one place that turns them into HTTP, for the API and for the console.
+"""
 
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.views import defaults
-from rest_framework import exceptions, status
-from rest_framework.response import Response
-from rest_framework.views import exception_handler
+from typing import ClassVar
 
 
-class Conflict(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_code = "conflict"
-    default_detail = "Conflict."
+class DomainError(Exception):
+    """A refusal the user can act on; `field` names the input at fault (`entries[3].request.url`)."""
+
+    code: ClassVar[str]
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
 
 
-class Gone(exceptions.APIException):
-    status_code = status.HTTP_410_GONE
-    default_code = "gone"
-    default_detail = "Gone."
+class NotFound(DomainError):
+    """Unknown, or not the user's to see (outsiders learn nothing more)."""
+
+    code = "not_found"
 
 
-class PayloadTooLarge(exceptions.APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_code = "too_large"
-    default_detail = "Request too large."
+class Forbidden(DomainError):
+    """Visible to the user, but the action is not theirs to take (e.g. owner-only)."""
+
+    code = "permission_denied"
 
 
-def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
-    error: dict[str, Any] = {"code": code, "message": message}
-    if field:
-        error["field"] = field
-    return {"error": error}
+class Invalid(DomainError):
+    code = "invalid"
 
 
-def first_field_error(detail: Any, prefix: str = "") -> tuple[str | None, str]:
-    """The first (field path, message) in a nested DRF error detail."""
-    if isinstance(detail, dict):
-        for key, value in detail.items():
-            # DRF keys list-item errors by index.
-            path = f"{prefix}[{key}]" if isinstance(key, int) else (f"{prefix}.{key}" if prefix else str(key))
-            field, message = first_field_error(value, path)
-            if key == "non_field_errors":
-                field = prefix or None
-            return field, message
-    if isinstance(detail, list):
-        for index, value in enumerate(detail):
-            if isinstance(value, dict | list):
-                return first_field_error(value, f"{prefix}[{index}]")
-            return prefix or None, str(value)
-    return prefix or None, str(detail)
+class Conflict(DomainError):
+    code = "conflict"
 
 
-def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    if isinstance(exc, DjangoValidationError):
-        detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
-        exc = exceptions.ValidationError(detail)
-    elif isinstance(exc, DjangoPermissionDenied):
-        exc = exceptions.PermissionDenied(str(exc) or None)
-    elif isinstance(exc, Http404):
-        exc = exceptions.NotFound(str(exc) or None)
-    response = exception_handler(exc, context)
-    if response is None:
-        return None
-    assert isinstance(exc, exceptions.APIException)
-    if isinstance(exc, exceptions.ValidationError):
-        field, message = first_field_error(exc.detail)
-        message = f"{field}: {message}" if field else message
-        response.data = error_body("invalid", message, field)
-    else:
-        codes = exc.get_codes()
-        code = codes if isinstance(codes, str) else exc.default_code
-        response.data = error_body(str(code), str(exc.detail))
-    return response
+class Gone(DomainError):
+    code = "gone"
 
 
-def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
-    """handler404: the API's JSON error for /api/ URLs, the console's page elsewhere."""
-    if request.path.startswith("/api/"):
-        return JsonResponse(error_body("not_found", "Not found."), status=404)
-    return defaults.page_not_found(request, exception)
-
-
-def server_error(request: HttpRequest) -> HttpResponse:
-    """handler500: the API's JSON error for /api/ URLs, the console's page elsewhere."""
-    if request.path.startswith("/api/"):
-        return JsonResponse(error_body("server_error", "Internal error; it has been logged."), status=500)
-    return defaults.server_error(request)
+class TooLarge(DomainError):
+    code = "too_large"

@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.decorators import sync_and_async_middleware
 from whitenoise.middleware import WhiteNoiseMiddleware
 
-from controlplane.errors import error_body
+from controlplane.error_handlers import error_body
 
 
 def refuse_nul_characters(request: HttpRequest) -> HttpResponse | None:

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django_prometheus.exports import ExportToDjangoView
 
-from controlplane.errors import error_body
+from controlplane.error_handlers import error_body
 
 
 def metrics_view(request: HttpRequest) -> HttpResponse:

@@ -66,6 +66,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "controlplane.error_handlers.ConsoleErrorsMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
@@ -157,16 +158,19 @@ CACHES = {
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "controlplane.auth.ApiKeyAuthentication",
+        "projects.auth.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["controlplane.auth.FullAccess"],
+    "DEFAULT_PERMISSION_CLASSES": ["projects.auth.FullAccess"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "controlplane.errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "controlplane.error_handlers.api_exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "UNAUTHENTICATED_USER": None,
     # Daemon traffic per user (all their daemons together); over it: 429 with Retry-After.
-    "DEFAULT_THROTTLE_RATES": {"ingest": os.environ.get("INGEST_RATE", "6000/min")},
+    "DEFAULT_THROTTLE_RATES": {
+        "ingest": os.environ.get("INGEST_RATE", "6000/min"),
+        "poll": os.environ.get("POLL_RATE", "6000/min"),
+    },
     # `?format=yaml` on the OpenAPI export is ours, not DRF's renderer switch.
     "URL_FORMAT_OVERRIDE": None,
 }

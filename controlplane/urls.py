@@ -7,6 +7,7 @@ from controlplane.health import health_checks
 from controlplane.operability import metrics_view
 from daemons.api import DaemonListApi, HeartbeatApi, daemon_long_poll
 from projects.api import ApiKeyListCreateApi, ApiKeyRevokeApi, ProjectDetailApi, ProjectListCreateApi, ProjectMembersApi
+from projects.gate import Access, project_api
 from traces.api import (
     HarUploadApi,
     ModelDiffApi,
@@ -25,33 +26,35 @@ from traces.api import (
 
 project = "projects/<str:project>"
 trace = f"{project}/traces/<str:trace>"
+MEMBER, OWNER, DAEMON = Access.MEMBER, Access.OWNER, Access.DAEMON
 
+# Every route with a project goes through the gate (projects.gate), which names the access of each method.
 api_v1 = [
-    path("projects", ProjectListCreateApi.as_view()),
-    path(project, ProjectDetailApi.as_view()),
-    path(f"{project}/members", ProjectMembersApi.as_view()),
-    path(f"{project}/traces", TraceListStartApi.as_view()),
-    path(f"{project}/traces/har", HarUploadApi.as_view()),
-    path(trace, TraceDetailApi.as_view()),
-    path(f"{trace}/stop", TraceStopApi.as_view()),
-    path(f"{trace}/model", TraceModelApi.as_view()),
-    path(f"{trace}/openapi", TraceOpenApiApi.as_view()),
-    path(f"{trace}/rebuild", TraceRebuildApi.as_view()),
-    path(f"{project}/model", ProjectModelApi.as_view()),
-    path(f"{project}/model/rebuild", ProjectModelRebuildApi.as_view()),
-    path(f"{project}/openapi", ProjectOpenApiApi.as_view()),
-    path(f"{project}/path-hints", PathHintsApi.as_view()),
-    path(f"{project}/diff", ModelDiffApi.as_view()),
-    path(f"{trace}/witnesses", WitnessUploadApi.as_view()),
-    path(f"{project}/daemons", DaemonListApi.as_view()),
-    path(f"{project}/daemon", daemon_long_poll),
-    path("daemon/heartbeat", HeartbeatApi.as_view()),
-    path("api-keys", ApiKeyListCreateApi.as_view()),
-    path("api-keys/<str:key_id>", ApiKeyRevokeApi.as_view()),
+    path("projects", ProjectListCreateApi.as_view(), name="projects"),
+    project_api(project, ProjectDetailApi, name="project", GET=MEMBER, DELETE=OWNER),
+    project_api(f"{project}/members", ProjectMembersApi, name="project-members", GET=MEMBER, POST=OWNER),
+    project_api(f"{project}/traces", TraceListStartApi, name="traces", GET=MEMBER, POST=MEMBER),
+    project_api(f"{project}/traces/har", HarUploadApi, name="trace-har-upload", POST=MEMBER),
+    project_api(trace, TraceDetailApi, name="trace", GET=MEMBER),
+    project_api(f"{trace}/stop", TraceStopApi, name="trace-stop", POST=MEMBER),
+    project_api(f"{trace}/model", TraceModelApi, name="trace-model", GET=MEMBER),
+    project_api(f"{trace}/openapi", TraceOpenApiApi, name="trace-openapi", GET=MEMBER),
+    project_api(f"{trace}/rebuild", TraceRebuildApi, name="trace-rebuild", POST=MEMBER),
+    project_api(f"{trace}/witnesses", WitnessUploadApi, name="trace-witnesses", POST=DAEMON),
+    project_api(f"{project}/model", ProjectModelApi, name="project-model", GET=MEMBER),
+    project_api(f"{project}/model/rebuild", ProjectModelRebuildApi, name="project-model-rebuild", POST=MEMBER),
+    project_api(f"{project}/openapi", ProjectOpenApiApi, name="project-openapi", GET=MEMBER),
+    project_api(f"{project}/path-hints", PathHintsApi, name="path-hints", GET=MEMBER, PUT=MEMBER),
+    project_api(f"{project}/diff", ModelDiffApi, name="model-diff", GET=MEMBER),
+    project_api(f"{project}/daemons", DaemonListApi, name="daemons", GET=MEMBER),
+    project_api(f"{project}/daemon", daemon_long_poll, name="daemon-long-poll", POST=DAEMON),
+    path("daemon/heartbeat", HeartbeatApi.as_view(), name="daemon-heartbeat"),
+    path("api-keys", ApiKeyListCreateApi.as_view(), name="api-keys"),
+    path("api-keys/<str:key_id>", ApiKeyRevokeApi.as_view(), name="api-key"),
 ]
 
 urlpatterns = [
-    path("api/v1/", include(api_v1)),
+    path("api/v1/", include((api_v1, "api"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("health/", HealthCheckView.as_view(checks=health_checks()), name="health"),
@@ -60,5 +63,5 @@ urlpatterns = [
     path("", include("controlplane.console_urls")),
 ]
 
-handler404 = "controlplane.errors.not_found"
-handler500 = "controlplane.errors.server_error"
+handler404 = "controlplane.error_handlers.not_found"
+handler500 = "controlplane.error_handlers.server_error"

@@ -2,26 +2,26 @@ import asyncio
 import contextlib
 import json
 from typing import Any
+from urllib.parse import unquote
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import HttpRequest, JsonResponse
+from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from controlplane.auth import REALM, IngestAccess, authenticate_api_key
-from controlplane.errors import error_body
+from controlplane.error_handlers import error_body
 from controlplane.notify import project_subscription
 from daemons.selectors import daemons_for_project
 from daemons.services import daemon_heartbeat, daemon_touch
-from projects.api import ProjectApiView
-from projects.selectors import project_for_user
+from projects.auth import IngestAccess, IngestThrottle
+from projects.gate import ProjectApiView
+from projects.models import Project
 from traces.models import Trace
 from traces.selectors import active_traces
 
@@ -33,8 +33,7 @@ class MiddlewareInput(serializers.Serializer[Any]):
 
 class HeartbeatApi(APIView):
     permission_classes = [IngestAccess]
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "ingest"
+    throttle_classes = [IngestThrottle]
 
     class InputSerializer(serializers.Serializer[Any]):
         daemon_name = serializers.CharField(max_length=200)
@@ -81,20 +80,13 @@ class DaemonOutput(serializers.Serializer[Any]):
 
 class DaemonListApi(ProjectApiView):
     @extend_schema(responses=DaemonOutput(many=True), operation_id="project_daemons_list")
-    def get(self, request: Request, project: str) -> Response:
+    def get(self, request: Request) -> Response:
         now = timezone.now()
-        daemons = daemons_for_project(project=self.get_project(), now=now)
+        daemons = daemons_for_project(project=self.project, now=now)
         return Response(DaemonOutput(daemons, many=True, context={"now": now}).data)
 
 
 # The long poll is a plain async view (DRF is sync-only), so idle polls hold no thread.
-
-
-def _error(status: int, code: str, message: str, field: str | None = None) -> JsonResponse:
-    response = JsonResponse(error_body(code, message, field), status=status)
-    if status == 401:
-        response["WWW-Authenticate"] = REALM
-    return response
 
 
 def parse_poll_body(body: bytes) -> tuple[str, set[str]]:
@@ -131,32 +123,22 @@ def poll_reply(active: list[Trace], known: set[str]) -> dict[str, list[Any]]:
     }
 
 
-@csrf_exempt
-async def daemon_long_poll(request: HttpRequest, project: str) -> JsonResponse:
+async def daemon_long_poll(request: HttpRequest, project: Project) -> JsonResponse:
     """Reply at once if the daemon's set of active traces is wrong, else when it changes or ~25 s pass."""
-    if request.method != "POST":
-        return _error(405, "method_not_allowed", "Use POST.")
-    key = await sync_to_async(authenticate_api_key)(request.headers.get("Authorization", ""))
-    if key is None:
-        return _error(401, "not_authenticated", "A valid API key is required (HTTP Basic KEY_ID:SECRET).")
-    try:
-        found = await sync_to_async(project_for_user)(user=key.user, project_ref=project)
-    except Http404:
-        return _error(404, "not_found", "No such project.")
     try:
         daemon_name, known = parse_poll_body(request.body)
     except ValueError as error:
         field, message = error.args
-        return _error(400, "invalid", message, field)
-    await sync_to_async(daemon_touch)(project=found, daemon_name=daemon_name, now=timezone.now())
+        return JsonResponse(error_body("invalid", message, field), status=400)
+    await sync_to_async(daemon_touch)(project=project, daemon_name=daemon_name, now=timezone.now())
 
     loop = asyncio.get_running_loop()
     deadline = loop.time() + settings.LONG_POLL_SECONDS
-    async with project_subscription(found.pk) as changed:
+    async with project_subscription(project.pk) as changed:
         while True:
             changed.clear()
             now = timezone.now()
-            active = await sync_to_async(active_traces)(project_id=found.pk, now=now)
+            active = await sync_to_async(active_traces)(project_id=project.pk, now=now)
             reply = poll_reply(active, known)
             remaining = deadline - loop.time()
             if reply["activated_traces"] or reply["deactivated_traces"] or remaining <= 0:
@@ -180,7 +162,8 @@ def document_long_poll(result: dict[str, Any], generator: Any, request: Any, pub
         },
     }
     error = {"description": "Error", "content": {"application/json": {"schema": {"type": "object"}}}}
-    result["paths"]["/api/v1/projects/{project}/daemon"] = {
+    path = unquote(reverse("api:daemon-long-poll", kwargs={"project": "{project}"}))
+    result["paths"][path] = {
         "post": {
             "operationId": "daemon_long_poll",
             "security": [{"apiKey": []}],

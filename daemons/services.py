@@ -1,11 +1,10 @@
 from datetime import datetime
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import Http404
 from django.utils import timezone
 
+from controlplane.errors import Invalid, NotFound
 from daemons.models import Daemon, MiddlewareClient
 from projects.models import Project, User
 from projects.selectors import project_for_user, projects_for_user
@@ -39,14 +38,14 @@ def daemon_heartbeat(
     for index, ref in enumerate(project_refs or []):
         try:
             projects.append(project_for_user(user=user, project_ref=ref))
-        except Http404 as error:
-            raise ValidationError({f"projects[{index}]": [f"No project {ref!r} for this key."]}) from error
+        except NotFound as error:
+            raise Invalid(f"No project {ref!r} for this key.", field=f"projects[{index}]") from error
     if not project_refs:
         projects = list(projects_for_user(user=user).filter(daemons__name=daemon_name))
     by_ref = {project.name: project for project in projects} | {project.public_id: project for project in projects}
     for index, client in enumerate(middleware or []):
         if client["project"] not in by_ref:
-            raise ValidationError({f"middleware[{index}].project": ["Not one of this heartbeat's projects."]})
+            raise Invalid("Not one of this heartbeat's projects.", field=f"middleware[{index}].project")
     with transaction.atomic():
         daemons = {
             project.pk: daemon_touch(project=project, daemon_name=daemon_name, now=now, version=version)

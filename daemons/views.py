@@ -1,26 +1,22 @@
 """Console page Diagnostics → Daemons."""
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET
 
 from daemons.selectors import daemons_for_project
-from projects.selectors import project_for_user
+from projects.models import Project
 
 DAEMON_REFRESH_SECONDS = 10
 
 
-@login_required
-@require_GET
-def daemon_list(request: HttpRequest, project: str) -> HttpResponse:
-    found = project_for_user(user=request.user, project_ref=project)
+def daemon_list(request: HttpRequest, project: Project) -> HttpResponse:
     now = timezone.now()
-    daemons = daemons_for_project(project=found, now=now)
+    daemons = daemons_for_project(project=project, now=now)
     context = {
-        "project": found,
+        "project": project,
         "section": "daemons",
         "rows": [
             {
@@ -34,6 +30,8 @@ def daemon_list(request: HttpRequest, project: str) -> HttpResponse:
         "refresh_seconds": DAEMON_REFRESH_SECONDS,
         "heartbeat_interval": settings.HEARTBEAT_INTERVAL_SECONDS,
         "base_url": request.build_absolute_uri("/").rstrip("/"),
+        "heartbeat_url": request.build_absolute_uri(reverse("api:daemon-heartbeat")),
+        "poll_url": request.build_absolute_uri(reverse("api:daemon-long-poll", kwargs={"project": project.name})),
     }
     if request.htmx and request.htmx.target == "daemon-table":
         return render(request, "daemons/daemon_list.html#daemon-table", context)

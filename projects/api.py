@@ -7,16 +7,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from projects.gate import ProjectApiView
 from projects.models import ApiKey, Project
-from projects.selectors import api_keys_for_user, project_for_user, project_members, projects_for_user
+from projects.selectors import api_keys_for_user, project_members, projects_for_user
 from projects.services import api_key_create, api_key_revoke, membership_add, project_create, project_delete
-
-
-class ProjectApiView(APIView):
-    """Base of every project-scoped view: the project comes from the one membership-checking selector."""
-
-    def get_project(self) -> Project:
-        return project_for_user(user=self.request.user, project_ref=self.kwargs["project"])
 
 
 class ProjectOutput(serializers.Serializer[Project]):
@@ -45,12 +39,12 @@ class ProjectListCreateApi(APIView):
 
 class ProjectDetailApi(ProjectApiView):
     @extend_schema(responses=ProjectOutput, operation_id="projects_retrieve")
-    def get(self, request: Request, project: str) -> Response:
-        return Response(ProjectOutput(self.get_project()).data)
+    def get(self, request: Request) -> Response:
+        return Response(ProjectOutput(self.project).data)
 
     @extend_schema(responses={204: None}, operation_id="projects_delete")
-    def delete(self, request: Request, project: str) -> Response:
-        project_delete(project=self.get_project(), user=request.user)
+    def delete(self, request: Request) -> Response:
+        project_delete(project=self.project)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -64,14 +58,14 @@ class ProjectMembersApi(ProjectApiView):
         username = serializers.CharField(max_length=150)
 
     @extend_schema(responses=MemberOutput(many=True), operation_id="project_members_list")
-    def get(self, request: Request, project: str) -> Response:
-        return Response(MemberOutput(project_members(project=self.get_project()), many=True).data)
+    def get(self, request: Request) -> Response:
+        return Response(MemberOutput(project_members(project=self.project), many=True).data)
 
     @extend_schema(request=InputSerializer, responses={201: MemberOutput}, operation_id="project_members_add")
-    def post(self, request: Request, project: str) -> Response:
+    def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        membership = membership_add(project=self.get_project(), user=request.user, **serializer.validated_data)
+        membership = membership_add(project=self.project, **serializer.validated_data)
         return Response(MemberOutput(membership.user).data, status=status.HTTP_201_CREATED)
 
 

@@ -1,6 +1,6 @@
 from django.db.models import Q, QuerySet
-from django.http import Http404
 
+from controlplane.errors import NotFound
 from projects.models import ApiKey, Project, User
 
 
@@ -9,14 +9,14 @@ def projects_for_user(*, user: User) -> QuerySet[Project]:
 
 
 def project_for_user(*, user: User, project_ref: str) -> Project:
-    """The one gate for project-scoped URLs: by id or name, visible to owner and members; 404 otherwise."""
+    """A project by id or name, visible to its owner and members; NotFound otherwise (see projects.gate)."""
     projects = projects_for_user(user=user)
     field = "public_id" if project_ref.startswith("prj_") else "name"
     matches = projects.filter(**{field: project_ref})
     # An owned project wins over a same-named project the user is a member of.
     project = matches.filter(owner=user).first() or matches.order_by("id").first()
     if project is None:
-        raise Http404("No such project.")
+        raise NotFound("No such project.")
     return project
 
 

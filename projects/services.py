@@ -1,11 +1,11 @@
 import hashlib
 import secrets
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.http import Http404
 from django.utils import timezone
 
+from controlplane.errors import Invalid, NotFound
 from projects.models import ApiKey, Membership, Project, User, slug_validator
 
 
@@ -17,44 +17,41 @@ def project_create(*, owner: User, name: str) -> Project:
     try:
         slug_validator(name)
     except ValidationError as error:
-        raise ValidationError({"name": error.messages}) from error
+        raise Invalid(" ".join(error.messages), field="name") from error
     if Project.objects.filter(owner=owner, name=name).exists():
-        raise ValidationError({"name": ["You already have a project with this name."]})
+        raise Invalid("You already have a project with this name.", field="name")
     try:
         with transaction.atomic():
             return Project.objects.create(owner=owner, name=name)
     except IntegrityError as error:  # a concurrent create with the same name
-        raise ValidationError({"name": ["You already have a project with this name."]}) from error
+        raise Invalid("You already have a project with this name.", field="name") from error
 
 
-def project_delete(*, project: Project, user: User) -> None:
-    if project.owner_id != user.pk:
-        raise PermissionDenied("Only the owner can delete a project.")
+# Who may delete a project or change its members is the gate's to say (owner-only routes in the URLconf).
+
+
+def project_delete(*, project: Project) -> None:
     project.delete()
 
 
-def membership_add(*, project: Project, user: User, username: str) -> Membership:
-    if project.owner_id != user.pk:
-        raise PermissionDenied("Only the owner can add members.")
+def membership_add(*, project: Project, username: str) -> Membership:
     member = User.objects.filter(username=username).first()
     if member is None:
-        raise ValidationError({"username": ["No user with this username."]})
+        raise Invalid("No user with this username.", field="username")
     if member.pk == project.owner_id:
-        raise ValidationError({"username": ["The owner is already in the project."]})
+        raise Invalid("The owner is already in the project.", field="username")
     membership, _ = Membership.objects.get_or_create(project=project, user=member)
     return membership
 
 
-def membership_remove(*, project: Project, user: User, username: str) -> None:
-    if project.owner_id != user.pk:
-        raise PermissionDenied("Only the owner can remove members.")
+def membership_remove(*, project: Project, username: str) -> None:
     Membership.objects.filter(project=project, user__username=username).delete()
 
 
 def api_key_create(*, user: User, name: str = "", scope: str = ApiKey.Scope.INGEST) -> tuple[ApiKey, str]:
     """Create a key; returns it with its secret, which is never shown again."""
     if scope not in ApiKey.Scope.values:
-        raise ValidationError({"scope": [f"Must be one of: {', '.join(ApiKey.Scope.values)}."]})
+        raise Invalid(f"Must be one of: {', '.join(ApiKey.Scope.values)}.", field="scope")
     secret = secrets.token_urlsafe(32)
     key = ApiKey.objects.create(user=user, name=name, scope=scope, secret_hash=hash_secret(secret))
     return key, secret
@@ -63,7 +60,7 @@ def api_key_create(*, user: User, name: str = "", scope: str = ApiKey.Scope.INGE
 def api_key_revoke(*, user: User, key_id: str) -> ApiKey:
     key = ApiKey.objects.filter(user=user, public_id=key_id, revoked_at__isnull=True).first()
     if key is None:
-        raise Http404("No such API key.")
+        raise NotFound("No such API key.")
     key.revoked_at = timezone.now()
     key.save(update_fields=["revoked_at"])
     return key
@@ -80,12 +77,10 @@ def project_path_hints_update(
     hints = {"force": force, "static": static, "hidden": hidden}
     for field, templates in hints.items():
         if len(templates) > MAX_PATH_HINTS:
-            raise ValidationError({field: [f"At most {MAX_PATH_HINTS} entries."]})
+            raise Invalid(f"At most {MAX_PATH_HINTS} entries.", field=field)
         for index, template in enumerate(templates):
             if not template.startswith("/") or "//" in template or len(template) > 500:
-                raise ValidationError(
-                    {f"{field}[{index}]": ["A path like /users/me or /files/{path}, starting with /."]}
-                )
+                raise Invalid("A path like /users/me or /files/{path}, starting with /.", field=f"{field}[{index}]")
     project.path_hints = {**hints, "show_default_hidden": show_default_hidden}
     project.save(update_fields=["path_hints"])
     return project

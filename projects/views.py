@@ -7,17 +7,18 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from controlplane.errors import Invalid
+from controlplane.forms import add_invalid
 from daemons.models import DaemonStatus
 from daemons.selectors import daemons_for_project
-from projects.forms import ApiKeyForm, MemberForm, PathHintsForm, ProjectForm, SignUpForm, add_service_errors
+from projects.forms import ApiKeyForm, MemberForm, PathHintsForm, ProjectForm, SignUpForm
 from projects.models import Project
-from projects.selectors import api_keys_for_user, project_for_user, project_members, projects_for_user
+from projects.selectors import api_keys_for_user, project_members, projects_for_user
 from projects.services import (
     api_key_create,
     api_key_revoke,
@@ -66,8 +67,8 @@ def project_new(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         try:
             project = project_create(owner=request.user, name=form.cleaned_data["name"])
-        except ValidationError as error:
-            add_service_errors(form, error, default_field="name")
+        except Invalid as error:
+            add_invalid(form, error, default_field="name")
         else:
             return redirect("project-overview", project=project.public_id)
     return _project_list(request, form, status=400)
@@ -85,21 +86,15 @@ def _overview_live_context(project: Project, now: datetime) -> dict[str, Any]:
     }
 
 
-@login_required
-@require_GET
-def project_overview(request: HttpRequest, project: str) -> HttpResponse:
-    found = project_for_user(user=request.user, project_ref=project)
-    context = {"project": found, "section": "overview", **_overview_live_context(found, timezone.now())}
+def project_overview(request: HttpRequest, project: Project) -> HttpResponse:
+    context = {"project": project, "section": "overview", **_overview_live_context(project, timezone.now())}
     if request.htmx:
         return render(request, "projects/overview.html#live", context)
     return render(request, "projects/overview.html", context)
 
 
-@login_required
-@require_POST
-def project_remove(request: HttpRequest, project: str) -> HttpResponse:
-    found = project_for_user(user=request.user, project_ref=project)
-    project_delete(project=found, user=request.user)  # PermissionDenied → 403 for members
+def project_remove(request: HttpRequest, project: Project) -> HttpResponse:
+    project_delete(project=project)
     return redirect("project-list")
 
 
@@ -114,55 +109,44 @@ def _members_page(request: HttpRequest, project: Project, form: MemberForm, stat
     return render(request, "projects/members.html", context, status=status)
 
 
-@login_required
-@require_GET
-def member_list(request: HttpRequest, project: str) -> HttpResponse:
-    return _members_page(request, project_for_user(user=request.user, project_ref=project), MemberForm())
+def member_list(request: HttpRequest, project: Project) -> HttpResponse:
+    return _members_page(request, project, MemberForm())
 
 
-@login_required
-@require_POST
-def member_add(request: HttpRequest, project: str) -> HttpResponse:
-    found = project_for_user(user=request.user, project_ref=project)
+def member_add(request: HttpRequest, project: Project) -> HttpResponse:
     form = MemberForm(request.POST)
     if form.is_valid():
         try:
-            membership_add(project=found, user=request.user, username=form.cleaned_data["username"])
-        except ValidationError as error:
-            add_service_errors(form, error, default_field="username")
+            membership_add(project=project, username=form.cleaned_data["username"])
+        except Invalid as error:
+            add_invalid(form, error, default_field="username")
         else:
-            return redirect("member-list", project=found.public_id)
-    return _members_page(request, found, form, status=400)
+            return redirect("member-list", project=project.public_id)
+    return _members_page(request, project, form, status=400)
 
 
-@login_required
-@require_POST
-def member_remove(request: HttpRequest, project: str, username: str) -> HttpResponse:
-    found = project_for_user(user=request.user, project_ref=project)
-    membership_remove(project=found, user=request.user, username=username)
-    return redirect("member-list", project=found.public_id)
+def member_remove(request: HttpRequest, project: Project, username: str) -> HttpResponse:
+    membership_remove(project=project, username=username)
+    return redirect("member-list", project=project.public_id)
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def path_hints(request: HttpRequest, project: str) -> HttpResponse:
+def path_hints(request: HttpRequest, project: Project) -> HttpResponse:
     """Settings → Path hints: they apply to past traffic too, by rebuilding every trace from stored witnesses."""
-    found = project_for_user(user=request.user, project_ref=project)
     form = PathHintsForm(
-        request.POST if request.method == "POST" else None, initial=PathHintsForm.initial_from(path_hints_of(found))
+        request.POST if request.method == "POST" else None, initial=PathHintsForm.initial_from(path_hints_of(project))
     )
     if request.method == "POST" and form.is_valid():
         try:
-            project_path_hints_update(project=found, **form.templates())
-        except ValidationError as error:
-            form.add_service_errors(error)
+            project_path_hints_update(project=project, **form.templates())
+        except Invalid as error:
+            form.add_invalid(error)
         else:
-            rebuilds = models_rebuild_all(project=found)
+            rebuilds = models_rebuild_all(project=project)
             messages.success(
                 request, f"Saved; rebuilding {rebuilds} trace{'s' if rebuilds != 1 else ''} from stored traffic."
             )
-            return redirect("path-hints", project=found.public_id)
-    context = {"project": found, "section": "settings", "form": form}
+            return redirect("path-hints", project=project.public_id)
+    context = {"project": project, "section": "settings", "form": form}
     return render(request, "projects/path_hints.html", context, status=400 if form.errors else 200)
 
 
@@ -187,8 +171,8 @@ def api_key_new(request: HttpRequest) -> HttpResponse:
         return _api_keys_page(request, form, status=400)
     try:
         key, secret = api_key_create(user=request.user, **form.cleaned_data)
-    except ValidationError as error:
-        add_service_errors(form, error, default_field="name")
+    except Invalid as error:
+        add_invalid(form, error, default_field="name")
         return _api_keys_page(request, form, status=400)
     # Rendered, not redirected: the secret is shown in this reply only and never stored readable.
     return _api_keys_page(request, ApiKeyForm(), status=201, new_key=f"{key.public_id}:{secret}")

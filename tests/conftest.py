@@ -58,7 +58,7 @@ def charlie(db: None) -> User:
 @pytest.fixture
 def project(alice: User, bob: User) -> Project:
     project = project_create(owner=alice, name="shop")
-    membership_add(project=project, user=alice, username=bob.username)
+    membership_add(project=project, username=bob.username)
     return project
 
 

@@ -2,23 +2,21 @@ from typing import Any
 
 import yaml
 from django.conf import settings
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.text import slugify
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 
 from apimodel.diff import diff_models
 from apimodel.openapi import to_openapi
-from controlplane.auth import IngestAccess
-from controlplane.errors import PayloadTooLarge
-from projects.api import ProjectApiView
+from controlplane.errors import Invalid, NotFound, TooLarge
+from projects.auth import IngestThrottle
+from projects.gate import ProjectApiView
 from projects.models import Project
 from projects.services import project_path_hints_update
 from traces.models import ApiModel, Trace
@@ -86,29 +84,28 @@ class TraceListStartApi(ProjectApiView):
         name = serializers.RegexField(r"^[a-z0-9][a-z0-9-]{0,98}[a-z0-9]$", required=False)
 
     @extend_schema(responses=TraceOutput(many=True), operation_id="traces_list")
-    def get(self, request: Request, project: str) -> Response:
-        traces = traces_for_project(project=self.get_project())[:200]
+    def get(self, request: Request) -> Response:
+        traces = traces_for_project(project=self.project)[:200]
         return Response(TraceOutput(traces, many=True, context={"now": timezone.now()}).data)
 
     @extend_schema(request=InputSerializer, responses={201: TraceOutput}, operation_id="traces_start")
-    def post(self, request: Request, project: str) -> Response:
-        found = self.get_project()
+    def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        trace = trace_start(project=found, user=request.user, **serializer.validated_data)
+        trace = trace_start(project=self.project, user=request.user, **serializer.validated_data)
         return Response(trace_data(trace), status=status.HTTP_201_CREATED)
 
 
 class TraceDetailApi(ProjectApiView):
     @extend_schema(responses=TraceOutput, operation_id="traces_retrieve")
-    def get(self, request: Request, project: str, trace: str) -> Response:
-        return Response(trace_data(trace_for_project(project=self.get_project(), trace_ref=trace)))
+    def get(self, request: Request, trace: str) -> Response:
+        return Response(trace_data(trace_for_project(project=self.project, trace_ref=trace)))
 
 
 class TraceStopApi(ProjectApiView):
     @extend_schema(request=None, responses=TraceOutput, operation_id="traces_stop")
-    def post(self, request: Request, project: str, trace: str) -> Response:
-        found = trace_for_project(project=self.get_project(), trace_ref=trace)
+    def post(self, request: Request, trace: str) -> Response:
+        found = trace_for_project(project=self.project, trace_ref=trace)
         return Response(trace_data(trace_stop(trace=found)))
 
 
@@ -121,21 +118,18 @@ class HarUploadApi(ProjectApiView):
     @extend_schema(
         request={"multipart/form-data": InputSerializer}, responses={201: TraceOutput}, operation_id="traces_upload_har"
     )
-    def post(self, request: Request, project: str) -> Response:
-        found = self.get_project()
+    def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         upload = serializer.validated_data["file"]
         if upload.size > settings.HAR_UPLOAD_MAX_BYTES:
-            raise PayloadTooLarge(f"HAR files are limited to {settings.HAR_UPLOAD_MAX_BYTES} bytes.")
-        trace = har_upload(project=found, user=request.user, content=upload.read())
+            raise TooLarge(f"HAR files are limited to {settings.HAR_UPLOAD_MAX_BYTES} bytes.")
+        trace = har_upload(project=self.project, user=request.user, content=upload.read())
         return Response(trace_data(trace), status=status.HTTP_201_CREATED)
 
 
 class WitnessUploadApi(ProjectApiView):
-    permission_classes = [IngestAccess]
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "ingest"
+    throttle_classes = [IngestThrottle]
 
     class InputSerializer(serializers.Serializer[Any]):
         daemon_name = serializers.CharField(max_length=200)
@@ -148,15 +142,15 @@ class WitnessUploadApi(ProjectApiView):
         duplicate = serializers.BooleanField()
 
     @extend_schema(request=InputSerializer, responses={202: OutputSerializer}, operation_id="trace_witnesses_upload")
-    def post(self, request: Request, project: str, trace: str) -> Response:
-        found = trace_for_project(project=self.get_project(), trace_ref=trace)
+    def post(self, request: Request, trace: str) -> Response:
+        found = trace_for_project(project=self.project, trace_ref=trace)
         if int(request.META.get("CONTENT_LENGTH") or 0) > settings.WITNESS_BATCH_MAX_BYTES:
-            raise PayloadTooLarge(f"A witness batch is limited to {settings.WITNESS_BATCH_MAX_BYTES} bytes.")
+            raise TooLarge(f"A witness batch is limited to {settings.WITNESS_BATCH_MAX_BYTES} bytes.")
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         if len(data["entries"]) > settings.WITNESS_BATCH_MAX_ENTRIES:
-            raise PayloadTooLarge(f"A witness batch is limited to {settings.WITNESS_BATCH_MAX_ENTRIES} entries.")
+            raise TooLarge(f"A witness batch is limited to {settings.WITNESS_BATCH_MAX_ENTRIES} entries.")
         accepted, duplicate = witnesses_ingest(
             trace=found, daemon_name=data["daemon_name"], batch_id=data["batch_id"], entries=data["entries"]
         )
@@ -205,7 +199,7 @@ def model_data(api_model: ApiModel, query: Any) -> dict[str, Any]:
 def openapi_response(api_model: ApiModel, query: Any, *, name: str) -> HttpResponse:
     output = query.get("format", "json")
     if output not in ("json", "yaml"):
-        raise ValidationError({"format": ["Must be json or yaml."]})
+        raise Invalid("Must be json or yaml.", field="format")
     spec = to_openapi(api_model.document or {}, title=name)
     response: HttpResponse
     if output == "yaml":
@@ -221,59 +215,58 @@ OPENAPI_PARAMETERS = [OpenApiParameter("format", str, enum=["json", "yaml"], req
 OPENAPI_RESPONSES = {(200, "application/json"): OpenApiTypes.OBJECT, (200, "application/yaml"): OpenApiTypes.STR}
 
 
-def trace_ready_model(view: ProjectApiView, trace_ref: str) -> tuple[Trace, ApiModel]:
-    trace = trace_for_project(project=view.get_project(), trace_ref=trace_ref)
+def trace_ready_model(project: Project, trace_ref: str) -> tuple[Trace, ApiModel]:
+    trace = trace_for_project(project=project, trace_ref=trace_ref)
     api_model = latest_ready_model(trace=trace)
     if api_model is None:
-        raise Http404("This trace has no ready model yet; see the trace's model_build for progress.")
+        raise NotFound("This trace has no ready model yet; see the trace's model_build for progress.")
     return trace, api_model
 
 
 class TraceModelApi(ProjectApiView):
     @extend_schema(parameters=MODEL_PARAMETERS, responses=ModelOutput, operation_id="trace_model_retrieve")
-    def get(self, request: Request, project: str, trace: str) -> Response:
-        _, api_model = trace_ready_model(self, trace)
+    def get(self, request: Request, trace: str) -> Response:
+        _, api_model = trace_ready_model(self.project, trace)
         return Response(model_data(api_model, request.query_params))
 
 
 class TraceOpenApiApi(ProjectApiView):
     @extend_schema(parameters=OPENAPI_PARAMETERS, responses=OPENAPI_RESPONSES, operation_id="trace_openapi_export")
-    def get(self, request: Request, project: str, trace: str) -> HttpResponse:
-        found, api_model = trace_ready_model(self, trace)
+    def get(self, request: Request, trace: str) -> HttpResponse:
+        found, api_model = trace_ready_model(self.project, trace)
         return openapi_response(api_model, request.query_params, name=f"{found.project.name} {found.name}")
 
 
 class TraceRebuildApi(ProjectApiView):
     @extend_schema(request=None, responses={202: ModelBuildOutput}, operation_id="trace_model_rebuild")
-    def post(self, request: Request, project: str, trace: str) -> Response:
-        found = trace_for_project(project=self.get_project(), trace_ref=trace)
+    def post(self, request: Request, trace: str) -> Response:
+        found = trace_for_project(project=self.project, trace_ref=trace)
         return Response(ModelBuildOutput(model_rebuild(trace=found)).data, status=status.HTTP_202_ACCEPTED)
 
 
 def project_ready_model(project: Project) -> ApiModel:
     api_model = latest_ready_project_model(project=project)
     if api_model is None:
-        raise Http404("The project has no merged model yet; it builds after a trace's model does.")
+        raise NotFound("The project has no merged model yet; it builds after a trace's model does.")
     return api_model
 
 
 class ProjectModelApi(ProjectApiView):
     @extend_schema(parameters=MODEL_PARAMETERS, responses=ModelOutput, operation_id="project_model_retrieve")
-    def get(self, request: Request, project: str) -> Response:
-        return Response(model_data(project_ready_model(self.get_project()), request.query_params))
+    def get(self, request: Request) -> Response:
+        return Response(model_data(project_ready_model(self.project), request.query_params))
 
 
 class ProjectOpenApiApi(ProjectApiView):
     @extend_schema(parameters=OPENAPI_PARAMETERS, responses=OPENAPI_RESPONSES, operation_id="project_openapi_export")
-    def get(self, request: Request, project: str) -> HttpResponse:
-        found = self.get_project()
-        return openapi_response(project_ready_model(found), request.query_params, name=found.name)
+    def get(self, request: Request) -> HttpResponse:
+        return openapi_response(project_ready_model(self.project), request.query_params, name=self.project.name)
 
 
 class ProjectModelRebuildApi(ProjectApiView):
     @extend_schema(request=None, responses={202: ModelBuildOutput}, operation_id="project_model_rebuild")
-    def post(self, request: Request, project: str) -> Response:
-        api_model = project_model_enqueue(project=self.get_project())
+    def post(self, request: Request) -> Response:
+        api_model = project_model_enqueue(project=self.project)
         return Response(ModelBuildOutput(api_model).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -291,19 +284,18 @@ class PathHintsApi(ProjectApiView):
         rebuilds_queued = serializers.IntegerField(required=False)
 
     @extend_schema(responses=OutputSerializer, operation_id="project_path_hints_retrieve")
-    def get(self, request: Request, project: str) -> Response:
-        return Response(self.PathHintsSerializer(path_hints_of(self.get_project())).data)
+    def get(self, request: Request) -> Response:
+        return Response(self.PathHintsSerializer(path_hints_of(self.project)).data)
 
     @extend_schema(request=InputSerializer, responses=OutputSerializer, operation_id="project_path_hints_update")
-    def put(self, request: Request, project: str) -> Response:
-        found = self.get_project()
+    def put(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         rebuild = serializer.validated_data.pop("rebuild")
-        project_path_hints_update(project=found, **serializer.validated_data)
-        data = dict(self.PathHintsSerializer(path_hints_of(found)).data)
+        project_path_hints_update(project=self.project, **serializer.validated_data)
+        data = dict(self.PathHintsSerializer(path_hints_of(self.project)).data)
         if rebuild:
-            data["rebuilds_queued"] = models_rebuild_all(project=found)
+            data["rebuilds_queued"] = models_rebuild_all(project=self.project)
         return Response(data)
 
 
@@ -316,12 +308,11 @@ class ModelDiffApi(ProjectApiView):
         responses=OpenApiTypes.OBJECT,
         operation_id="project_models_diff",
     )
-    def get(self, request: Request, project: str) -> Response:
-        found = self.get_project()
+    def get(self, request: Request) -> Response:
         refs = {side: request.query_params.get(side, "") for side in ("base", "head")}
         for side, ref in refs.items():
             if not ref:
-                raise ValidationError({side: ["A trace id or name, a model id, or `project` is required."]})
-        models = {side: model_by_ref(project=found, ref=ref) for side, ref in refs.items()}
+                raise Invalid("A trace id or name, a model id, or `project` is required.", field=side)
+        models = {side: model_by_ref(project=self.project, ref=ref) for side, ref in refs.items()}
         diff = diff_models(models["base"].document or {}, models["head"].document or {})
         return Response({"base": ModelOutput(models["base"]).data, "head": ModelOutput(models["head"]).data, **diff})

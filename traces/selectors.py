@@ -1,8 +1,8 @@
 from datetime import datetime
 
 from django.db.models import QuerySet
-from django.http import Http404
 
+from controlplane.errors import NotFound
 from projects.models import Project
 from traces.models import ApiModel, Endpoint, Trace
 
@@ -12,11 +12,11 @@ def traces_for_project(*, project: Project) -> QuerySet[Trace]:
 
 
 def trace_for_project(*, project: Project, trace_ref: str) -> Trace:
-    """A trace of the project by id or name; 404 otherwise."""
+    """A trace of the project by id or name; NotFound otherwise."""
     field = "public_id" if trace_ref.startswith("trc_") else "name"
     trace = Trace.objects.filter(project=project, **{field: trace_ref}).first()
     if trace is None:
-        raise Http404("No such trace.")
+        raise NotFound("No such trace.")
     return trace
 
 
@@ -100,12 +100,12 @@ def model_by_ref(*, project: Project, ref: str) -> ApiModel:
     else:
         api_model = latest_ready_model(trace=trace_for_project(project=project, trace_ref=ref))
     if api_model is None:
-        raise Http404(f"No ready model for {ref!r}.")
+        raise NotFound(f"No ready model for {ref!r}.")
     return api_model
 
 
 def endpoint_for_project(*, project: Project, endpoint_id: str) -> Endpoint:
-    """An endpoint of any ready model of the project, with its model, so links outlive rebuilds; 404 otherwise."""
+    """An endpoint of any ready model of the project, with its model, so links outlive rebuilds; NotFound otherwise."""
     endpoint = (
         Endpoint.objects.filter(
             public_id=endpoint_id, api_model__project=project, api_model__status=ApiModel.BuildStatus.READY
@@ -114,7 +114,7 @@ def endpoint_for_project(*, project: Project, endpoint_id: str) -> Endpoint:
         .first()
     )
     if endpoint is None:
-        raise Http404("No such endpoint.")
+        raise NotFound("No such endpoint.")
     return endpoint
 
 

@@ -8,7 +8,6 @@ from itertools import islice
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Max, Q, Sum
 from django.utils import timezone
@@ -16,7 +15,7 @@ from django.utils import timezone
 from apimodel.builder import STATE_VERSION, ModelBuilder, PathHints
 from apimodel.har import HarError, har_entries, is_http_exchange
 from apimodel.witness import InvalidEntry, witness_from_entry
-from controlplane.errors import Conflict, Gone
+from controlplane.errors import Conflict, Gone, Invalid
 from controlplane.notify import project_changed
 from projects.models import Project, User
 from traces.models import ApiModel, Endpoint, Trace, TraceStatus, WitnessBatch, witnesses_unpack
@@ -48,7 +47,7 @@ def trace_start(
 ) -> Trace:
     now = now or timezone.now()
     if not 1 <= duration_minutes <= MAX_DURATION_MINUTES:
-        raise ValidationError({"duration_minutes": [f"Must be between 1 and {MAX_DURATION_MINUTES} minutes."]})
+        raise Invalid(f"Must be between 1 and {MAX_DURATION_MINUTES} minutes.", field="duration_minutes")
     ends_at = now + timedelta(minutes=duration_minutes)
     with transaction.atomic():
         trace = _trace_create(project=project, user=user, name=name, started_at=now, ends_at=ends_at)
@@ -66,7 +65,7 @@ def _trace_create(
     source: str = Trace.Source.LIVE,
 ) -> Trace:
     if name in RESERVED_TRACE_NAMES:
-        raise ValidationError({"name": [f"{name!r} is reserved; choose another name."]})
+        raise Invalid(f"{name!r} is reserved; choose another name.", field="name")
     if name:
         if Trace.objects.filter(project=project, name=name).exists():
             raise Conflict(f"A trace named {name!r} exists in this project.")
@@ -143,20 +142,20 @@ def traces_build_active(*, now: datetime | None = None) -> int:
 
 
 def witnesses_from_entries(entries: Any, *, field: str = "entries", http_only: bool = False) -> list[dict[str, Any]]:
-    """Obfuscate HAR entries into witnesses; bad input is a ValidationError naming the entry's field.
+    """Obfuscate HAR entries into witnesses; bad input is `Invalid` naming the entry's field.
     With `http_only`, entries that are not HTTP exchanges are skipped instead."""
     if not isinstance(entries, list):
-        raise ValidationError({field: ["Must be a list of HAR 1.2 entries."]})
+        raise Invalid("Must be a list of HAR 1.2 entries.", field=field)
     witnesses = []
     for index, entry in enumerate(entries):
         if not isinstance(entry, dict):
-            raise ValidationError({f"{field}[{index}]": ["Must be a HAR entry object."]})
+            raise Invalid("Must be a HAR entry object.", field=f"{field}[{index}]")
         if http_only and not is_http_exchange(entry):
             continue
         try:
             witnesses.append(witness_from_entry(entry))
         except InvalidEntry as error:
-            raise ValidationError({f"{field}[{index}].{error.field}": [str(error)]}) from error
+            raise Invalid(str(error), field=f"{field}[{index}].{error.field}") from error
     return witnesses
 
 
@@ -192,7 +191,7 @@ def _har_entries(content: bytes) -> list[Any]:
         return har_entries(content)
     except HarError as error:
         message = str(error)
-        raise ValidationError({"file": [message[0].upper() + message[1:] + "."]}) from error
+        raise Invalid(message[0].upper() + message[1:] + ".", field="file") from error
 
 
 def har_upload(*, project: Project, user: User | None, content: bytes, now: datetime | None = None) -> Trace:
@@ -201,7 +200,7 @@ def har_upload(*, project: Project, user: User | None, content: bytes, now: date
     now = now or timezone.now()
     witnesses = witnesses_from_entries(_har_entries(content), field="file.log.entries", http_only=True)
     if not witnesses:
-        raise ValidationError({"file": ["The HAR file has no HTTP requests with responses."]})
+        raise Invalid("The HAR file has no HTTP requests with responses.", field="file")
     with transaction.atomic():
         trace = _trace_create(
             project=project, user=user, name=None, started_at=now, ends_at=now, source=Trace.Source.HAR

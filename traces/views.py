@@ -6,19 +6,17 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apimodel.diff import diff_models
-from controlplane.errors import Conflict
-from projects.forms import HarUploadForm, TraceStartForm, add_service_errors
+from controlplane.errors import Conflict, Invalid, NotFound
+from controlplane.forms import add_invalid
 from projects.models import Project
-from projects.selectors import project_for_user
+from traces.forms import HarUploadForm, TraceStartForm
 from traces.models import ApiModel, Trace, TraceStatus
 from traces.selectors import (
     endpoint_filter_options,
@@ -97,48 +95,40 @@ def _trace_list_page(
     return render(request, "traces/trace_list.html", context, status=status)
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def trace_list(request: HttpRequest, project: str) -> HttpResponse:
+def trace_list(request: HttpRequest, project: Project) -> HttpResponse:
     """The traces; POST starts one (on the list URL, so no action word can clash with a trace's name)."""
-    found = project_for_user(user=request.user, project_ref=project)
     if request.method == "GET":
-        return _trace_list_page(request, found, TraceStartForm(), HarUploadForm())
+        return _trace_list_page(request, project, TraceStartForm(), HarUploadForm())
     form = TraceStartForm(request.POST)
     if form.is_valid():
         try:
-            trace_start(project=found, user=request.user, **form.cleaned_data)
-        except ValidationError as error:
-            add_service_errors(form, error, default_field="duration_minutes")
+            trace_start(project=project, user=request.user, **form.cleaned_data)
+        except Invalid as error:
+            add_invalid(form, error, default_field="duration_minutes")
         except Conflict as error:
-            form.add_error("name", str(error.detail))
+            form.add_error("name", error.message)
         else:
-            return redirect("trace-list", project=found.public_id)
-    return _trace_list_page(request, found, form, HarUploadForm(), status=400)
+            return redirect("trace-list", project=project.public_id)
+    return _trace_list_page(request, project, form, HarUploadForm(), status=400)
 
 
-@login_required
-@require_POST
-def trace_har_upload(request: HttpRequest, project: str) -> HttpResponse:
-    found = project_for_user(user=request.user, project_ref=project)
+def trace_har_upload(request: HttpRequest, project: Project) -> HttpResponse:
     form = HarUploadForm(request.POST, request.FILES)
     if form.is_valid():
         upload = form.cleaned_data["file"]
         try:
             if upload.size > settings.HAR_UPLOAD_MAX_BYTES:
-                raise ValidationError({"file": [f"HAR files are limited to {settings.HAR_UPLOAD_MAX_BYTES} bytes."]})
-            trace = har_upload(project=found, user=request.user, content=upload.read())
-        except ValidationError as error:
-            add_service_errors(form, error, default_field="file")
+                raise Invalid(f"HAR files are limited to {settings.HAR_UPLOAD_MAX_BYTES} bytes.", field="file")
+            trace = har_upload(project=project, user=request.user, content=upload.read())
+        except Invalid as error:
+            add_invalid(form, error, default_field="file")
         else:
-            return redirect("trace-detail", project=found.public_id, trace=trace.name)
-    return _trace_list_page(request, found, TraceStartForm(), form, status=400)
+            return redirect("trace-detail", project=project.public_id, trace=trace.name)
+    return _trace_list_page(request, project, TraceStartForm(), form, status=400)
 
 
-@login_required
-@require_POST
-def trace_end(request: HttpRequest, project: str, trace: str) -> HttpResponse:
-    found = trace_for_project(project=project_for_user(user=request.user, project_ref=project), trace_ref=trace)
+def trace_end(request: HttpRequest, project: Project, trace: str) -> HttpResponse:
+    found = trace_for_project(project=project, trace_ref=trace)
     trace_stop(trace=found)
     back = request.POST.get("next", "")
     if url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
@@ -146,14 +136,12 @@ def trace_end(request: HttpRequest, project: str, trace: str) -> HttpResponse:
     return redirect("trace-detail", project=found.project.public_id, trace=found.name)
 
 
-@login_required
-@require_POST
-def trace_model_rebuild(request: HttpRequest, project: str, trace: str) -> HttpResponse:
-    found = trace_for_project(project=project_for_user(user=request.user, project_ref=project), trace_ref=trace)
+def trace_model_rebuild(request: HttpRequest, project: Project, trace: str) -> HttpResponse:
+    found = trace_for_project(project=project, trace_ref=trace)
     try:
         model_rebuild(trace=found)
     except Conflict as error:  # the stored witnesses were purged
-        messages.error(request, str(error.detail))
+        messages.error(request, error.message)
     return redirect("trace-detail", project=found.project.public_id, trace=found.name)
 
 
@@ -181,14 +169,11 @@ def _refresh_if_newer(ready: ApiModel | None, shown_id: str) -> HttpResponse | N
     return response
 
 
-@login_required
-@require_GET
-def trace_detail(request: HttpRequest, project: str, trace: str) -> HttpResponse:
-    found_project = project_for_user(user=request.user, project_ref=project)
-    found = trace_for_project(project=found_project, trace_ref=trace)
+def trace_detail(request: HttpRequest, project: Project, trace: str) -> HttpResponse:
+    found = trace_for_project(project=project, trace_ref=trace)
     ready = latest_ready_model(trace=found)
     context: dict[str, Any] = {
-        "project": found_project,
+        "project": project,
         "section": "traces",
         "trace": found,
         "row": trace_row(found, timezone.now()),
@@ -197,17 +182,14 @@ def trace_detail(request: HttpRequest, project: str, trace: str) -> HttpResponse
     if request.htmx and request.htmx.target == "endpoints":
         return render(request, "traces/_endpoints.html", context)
     if ready is not None:
-        context["openapi_url"] = (
-            f"/api/v1/projects/{found_project.public_id}/traces/{found.public_id}/openapi?format=yaml"
-        )
+        url = reverse("api:trace-openapi", kwargs={"project": project.public_id, "trace": found.public_id})
+        context["openapi_url"] = f"{url}?format=yaml"
     return render(request, "traces/trace_detail.html", {**context, "poll": context["row"].can_change})
 
 
-@login_required
-@require_GET
-def trace_live(request: HttpRequest, project: str, trace: str) -> HttpResponse:
+def trace_live(request: HttpRequest, project: Project, trace: str) -> HttpResponse:
     """The polled part of the trace page: status, Stop, build progress; the page reloads when a new model is ready."""
-    found = trace_for_project(project=project_for_user(user=request.user, project_ref=project), trace_ref=trace)
+    found = trace_for_project(project=project, trace_ref=trace)
     ready = latest_ready_model(trace=found)
     if refresh := _refresh_if_newer(ready, request.GET.get("shown", "")):
         return refresh
@@ -223,42 +205,33 @@ def _project_model_live(project: Project) -> dict[str, Any]:
     return {"build": build, "pending": pending}
 
 
-@login_required
-@require_GET
-def project_model(request: HttpRequest, project: str) -> HttpResponse:
+def project_model(request: HttpRequest, project: Project) -> HttpResponse:
     """The project's model merged over all its stored traffic."""
-    found = project_for_user(user=request.user, project_ref=project)
-    ready = latest_ready_project_model(project=found)
+    ready = latest_ready_project_model(project=project)
     context: dict[str, Any] = {
-        "project": found,
+        "project": project,
         "section": "model",
-        **_project_model_live(found),
+        **_project_model_live(project),
         **_endpoints_context(request, ready),
     }
     if request.htmx and request.htmx.target == "endpoints":
         return render(request, "traces/_endpoints.html", context)
     if ready is not None:
-        context["openapi_url"] = f"/api/v1/projects/{found.public_id}/openapi?format=yaml"
+        context["openapi_url"] = reverse("api:project-openapi", kwargs={"project": project.public_id}) + "?format=yaml"
     return render(request, "traces/project_model.html", {**context, "poll": context["pending"]})
 
 
-@login_required
-@require_GET
-def project_model_live(request: HttpRequest, project: str) -> HttpResponse:
-    found = project_for_user(user=request.user, project_ref=project)
-    ready = latest_ready_project_model(project=found)
+def project_model_live(request: HttpRequest, project: Project) -> HttpResponse:
+    ready = latest_ready_project_model(project=project)
     if refresh := _refresh_if_newer(ready, request.GET.get("shown", "")):
         return refresh
-    context = {"project": found, "shown_model": ready, **_project_model_live(found)}
+    context = {"project": project, "shown_model": ready, **_project_model_live(project)}
     return _polled(request, "traces/project_model.html#live", context, context["pending"])
 
 
-@login_required
-@require_POST
-def project_model_rebuild(request: HttpRequest, project: str) -> HttpResponse:
-    found = project_for_user(user=request.user, project_ref=project)
-    project_model_enqueue(project=found)
-    return redirect("project-model", project=found.public_id)
+def project_model_rebuild(request: HttpRequest, project: Project) -> HttpResponse:
+    project_model_enqueue(project=project)
+    return redirect("project-model", project=project.public_id)
 
 
 def model_label(api_model: ApiModel) -> str:
@@ -272,21 +245,18 @@ def _model_ref(api_model: ApiModel) -> str:
     return "project" if api_model.trace is None else api_model.trace.public_id
 
 
-@login_required
-@require_GET
-def model_diff(request: HttpRequest, project: str) -> HttpResponse:
+def model_diff(request: HttpRequest, project: Project) -> HttpResponse:
     """Compare two models of the project: the merged one or a trace's latest ready one."""
-    found = project_for_user(user=request.user, project_ref=project)
     choices = [("project", "Project model (merged)")] + [
-        (trace.public_id, trace.name) for trace in traces_with_ready_model(project=found)
+        (trace.public_id, trace.name) for trace in traces_with_ready_model(project=project)
     ]
     refs = {side: request.GET.get(side, "").strip() for side in ("base", "head")}
-    context: dict[str, Any] = {"project": found, "section": "diff", "choices": choices, **refs}
+    context: dict[str, Any] = {"project": project, "section": "diff", "choices": choices, **refs}
     if all(refs.values()):
         try:
-            models = {side: model_by_ref(project=found, ref=ref) for side, ref in refs.items()}
-        except Http404 as error:
-            context["error"] = str(error)
+            models = {side: model_by_ref(project=project, ref=ref) for side, ref in refs.items()}
+        except NotFound as error:
+            context["error"] = error.message
         else:
             diff = diff_models(models["base"].document or {}, models["head"].document or {})
             context.update(
@@ -332,24 +302,21 @@ def _content_trees(content: Any) -> list[dict[str, Any]]:
     return [{"content_type": kind, "tree": schema_node(schema)} for kind, schema in (content or {}).items()]
 
 
-@login_required
-@require_GET
 def endpoint_detail(
-    request: HttpRequest, project: str, endpoint: str, model: str | None = None, trace: str | None = None
+    request: HttpRequest, project: Project, endpoint: str, model: str | None = None, trace: str | None = None
 ) -> HttpResponse:
     """An endpoint of the model it belongs to (not "the latest"), so links keep working after a rebuild.
 
     Reached under its model (`models/<mdl_…>/endpoints/…`) or, for older links, under its trace.
     """
-    found_project = project_for_user(user=request.user, project_ref=project)
-    found_endpoint = endpoint_for_project(project=found_project, endpoint_id=endpoint)
+    found_endpoint = endpoint_for_project(project=project, endpoint_id=endpoint)
     api_model = found_endpoint.api_model
     owner = api_model.trace
     if model is not None and api_model.public_id != model:
-        raise Http404("No such endpoint in this model.")
+        raise NotFound("No such endpoint in this model.")
     if trace is not None and (owner is None or trace not in (owner.public_id, owner.name)):
-        raise Http404("No such endpoint in this trace.")
-    newest = latest_ready_model(trace=owner) if owner else latest_ready_project_model(project=found_project)
+        raise NotFound("No such endpoint in this trace.")
+    newest = latest_ready_model(trace=owner) if owner else latest_ready_project_model(project=project)
     detail = found_endpoint.detail or {}
     parameters = [
         {**parameter, "node": schema_node(parameter.get("schema"))} for parameter in detail.get("parameters") or []
@@ -359,7 +326,7 @@ def endpoint_detail(
         for code, response in sorted((detail.get("responses") or {}).items())
     ]
     context = {
-        "project": found_project,
+        "project": project,
         "section": "traces" if owner else "model",
         "trace": owner,
         "api_model": api_model,

@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 from django.core.cache import cache
-from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.throttling import SimpleRateThrottle
 
 from daemons.models import Daemon, DaemonStatus
 from daemons.services import daemons_delete_expired
@@ -100,7 +100,7 @@ def test_the_beat_task_deletes_daemons_gone_for_a_week(alice, project, key_clien
 
 
 def test_too_many_heartbeats_get_429_with_retry_after(alice, project, key_client, monkeypatch) -> None:
-    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"ingest": "2/min"})
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"ingest": "2/min"})
     cache.clear()
     client = key_client(alice, scope="ingest")
     body = {"daemon_name": "d", "projects": ["shop"]}

@@ -9,9 +9,11 @@ from datetime import timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.core.cache import cache
 from django.db import connections
 from django.test import AsyncClient
 from django.utils import timezone
+from rest_framework.throttling import SimpleRateThrottle
 
 from projects.models import Project, User
 from projects.services import api_key_create
@@ -153,3 +155,19 @@ def test_a_poll_without_a_key_is_401(project: Project) -> None:
     response = asyncio.run(send())
     assert response.status_code == 401
     assert response["WWW-Authenticate"].startswith("Basic")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_too_many_polls_get_429_with_retry_after(alice: User, project: Project, settings, monkeypatch) -> None:
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"poll": "2/min"})
+    settings.LONG_POLL_SECONDS = 0
+    cache.clear()
+    client = poll_client(alice)
+
+    async def send() -> list:
+        return [await client.post({"daemon_name": "d", "active_trace_ids": []}) for _ in range(3)]
+
+    responses = asyncio.run(send())
+    assert [response.status_code for response in responses] == [200, 200, 429]
+    assert int(responses[2]["Retry-After"]) > 0
+    assert responses[2].json()["error"]["code"] == "throttled"

@@ -5,7 +5,7 @@ from collections.abc import Callable
 import pytest
 from django.test import Client
 
-from controlplane.auth import authenticate_api_key
+from projects.auth import authenticate_api_key
 from projects.models import ApiKey, User
 from projects.services import api_key_create
 

@@ -1,7 +1,6 @@
 from collections.abc import Callable
 from datetime import timedelta
 
-import pytest
 from django.test import Client
 from django.utils import timezone
 
@@ -58,9 +57,3 @@ def test_the_overview_counts_daemons_by_status(login: Login, project: Project) -
     page = login(project.owner).get(f"/projects/{project.public_id}/").text
     assert '<div class="stat">2</div><span class="badge healthy">' in page
     assert '<div class="stat">1</div><span class="badge unhealthy">' in page
-
-
-@pytest.mark.parametrize("htmx_request", [False, True])
-def test_outsiders_get_404_on_daemons(login: Login, project: Project, charlie: User, htmx_request: bool) -> None:
-    headers = htmx("daemon-table") if htmx_request else {}
-    assert login(charlie).get(f"/projects/{project.public_id}/daemons/", **headers).status_code == 404

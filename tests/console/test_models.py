@@ -151,11 +151,6 @@ def test_rebuilding_a_purged_trace_shows_the_conflict(login: Login, project: Pro
     assert built.api_models.count() == 1
 
 
-def test_outsiders_get_404_on_rebuild(login: Login, project: Project, built: Trace, charlie: User) -> None:
-    assert login(charlie).post(url(project, f"traces/{built.name}/rebuild/")).status_code == 404
-    assert built.api_models.count() == 1
-
-
 # Polling stops
 
 
@@ -300,16 +295,6 @@ def test_an_endpoint_under_another_model_or_trace_is_404(
     assert client.get(url(project, f"traces/{other.name}/endpoints/{endpoint.public_id}/")).status_code == 404
 
 
-def test_outsiders_get_404_on_endpoint_pages_of_models(
-    login: Login, project: Project, built: Trace, charlie: User
-) -> None:
-    api_model = ApiModel.objects.get(project=project, trace=None)
-    endpoint = api_model.endpoints.first()
-    assert endpoint is not None
-    response = login(charlie).get(url(project, f"models/{api_model.public_id}/endpoints/{endpoint.public_id}/"))
-    assert response.status_code == 404
-
-
 # Diff
 
 
@@ -376,9 +361,3 @@ def test_a_diff_with_an_unknown_model_says_so(login: Login, project: Project, bu
     response = login(project.owner).get(url(project, "diff/"), {"base": "no-such-trace", "head": "project"})
     assert response.status_code == 404
     assert "No such trace." in response.text
-
-
-def test_outsiders_get_404_on_the_diff(login: Login, project: Project, built: Trace, charlie: User) -> None:
-    response = login(charlie).get(url(project, "diff/"), {"base": built.public_id, "head": "project"})
-    assert response.status_code == 404
-    assert "diff-form" not in response.text

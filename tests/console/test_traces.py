@@ -218,18 +218,6 @@ def test_endpoint_page_shows_parameters_bodies_and_latency(
         assert 'id="responses"' in response.text
 
 
-@pytest.mark.parametrize("page", ["{t}/", "{t}/live/", "{t}/endpoints/{e}/", "{t}/stop/"])
-def test_outsiders_get_404_on_trace_pages(
-    login: Login, project: Project, built: Trace, charlie: User, page: str
-) -> None:
-    endpoint = built.api_models.get().endpoints.first()
-    assert endpoint is not None
-    url = traces_url(project) + page.format(t=built.name, e=endpoint.public_id)
-    client = login(charlie)
-    response = client.post(url) if url.endswith("/stop/") else client.get(url)
-    assert response.status_code == 404
-
-
 def test_unknown_traces_and_endpoints_are_404(login: Login, project: Project, built: Trace) -> None:
     client = login(project.owner)
     assert client.get(f"{traces_url(project)}no-such-trace/").status_code == 404

@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
+from rest_framework.throttling import UserRateThrottle
 
 from projects.models import ApiKey, User
 from projects.services import hash_secret
@@ -75,3 +76,15 @@ class FullAccess(permissions.IsAuthenticated):
 
 class IngestAccess(permissions.IsAuthenticated):
     """Daemon endpoints: any valid key or session."""
+
+
+class IngestThrottle(UserRateThrottle):
+    """Heartbeats and witness uploads: INGEST_RATE per user, all their daemons together."""
+
+    scope = "ingest"
+
+
+class PollThrottle(UserRateThrottle):
+    """Long polls: POLL_RATE per user; a daemon re-polling in a loop is refused with 429 and Retry-After."""
+
+    scope = "poll"

@@ -1,0 +1,200 @@
+"""The project gate: the one way a URL with a project in it reaches a view.
+
+Routes are declared with `project_page` (console) or `project_api` (REST API), naming each HTTP method with
+its `Access`. Before the view runs, the gate authenticates, resolves the project by id or name and checks
+the user's membership: outsiders get 404 (never 403), members get 403 on owner-only methods. The view
+receives the `Project` (DRF views: `self.project`), never the reference from the URL. A system check and the
+access-matrix test fail for any route with a project in it that was not declared through the gate.
+"""
+
+import functools
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, cast
+
+from asgiref.sync import iscoroutinefunction, sync_to_async
+from django.contrib.auth.decorators import login_required
+from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
+from django.urls import URLPattern, URLResolver, get_resolver, path
+from django.views.decorators.csrf import csrf_exempt
+from rest_framework import exceptions
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from controlplane.error_handlers import domain_error_body, error_body
+from controlplane.errors import DomainError, Forbidden
+from projects.auth import REALM, FullAccess, IngestAccess, PollThrottle, authenticate_api_key
+from projects.models import Project, User
+from projects.selectors import project_for_user
+
+
+class Access(StrEnum):
+    MEMBER = "member"  # the owner and members, with a session or a full-scope key
+    OWNER = "owner"  # the owner only; members get 403
+    DAEMON = "daemon"  # the owner and members with any key, ingest scope included (API only)
+
+
+def project_for_access(*, user: User, project_ref: str, access: Access) -> Project:
+    """The project for this access, or NotFound (not a member) / Forbidden (a member, but owner-only)."""
+    project = project_for_user(user=user, project_ref=project_ref)
+    if access == Access.OWNER and project.owner_id != user.pk:
+        raise Forbidden("Only the project's owner can do this.")
+    return project
+
+
+def _access_of(methods: dict[str, Access], method: str | None) -> Access | None:
+    return methods.get("GET" if method == "HEAD" else (method or ""))
+
+
+# Console
+
+
+def project_page(route: str, view: Callable[..., HttpResponse], *, name: str, **methods: Access) -> URLPattern:
+    """A console page: `view(request, project, **url_kwargs)` for a logged-in member; others are sent to log in."""
+    if Access.DAEMON in methods.values():
+        raise ImproperlyConfigured(f"{name}: console pages take sessions, not daemon keys")
+
+    @functools.wraps(view)
+    def gated(request: HttpRequest, project: str, **kwargs: Any) -> HttpResponse:
+        access = _access_of(methods, request.method)
+        if access is None:
+            return HttpResponseNotAllowed(list(methods))
+        user = cast(User, request.user)
+        return view(request, project_for_access(user=user, project_ref=project, access=access), **kwargs)
+
+    callback = login_required(gated)
+    callback.project_access = methods  # type: ignore[attr-defined]
+    return path(route, callback, name=name)
+
+
+# API
+
+
+class ProjectApiView(APIView):
+    """Base of every project-scoped DRF view: after authentication, `initial` resolves `self.project` for the
+    access that `project_api` declared for the request's method. Handlers take the other URL parts only."""
+
+    project_access: dict[str, Access] = {}
+    project: Project
+
+    def dispatch(self, request: HttpRequest, *args: Any, project: str = "", **kwargs: Any) -> HttpResponse:
+        self.project_ref = project
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_permissions(self) -> list[BasePermission]:
+        if _access_of(self.project_access, self.request.method) == Access.DAEMON:
+            return [IngestAccess()]
+        return [FullAccess()]
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        access = _access_of(self.project_access, request.method)
+        if access is None:
+            raise exceptions.MethodNotAllowed(request.method or "")
+        self.project = project_for_access(user=request.user, project_ref=self.project_ref, access=access)
+
+
+def _handled_methods(view: type[APIView]) -> set[str]:
+    return {method.upper() for method in view.http_method_names if method != "options" and hasattr(view, method)}
+
+
+def _json_error(status: int, code: str, message: str, field: str | None = None) -> JsonResponse:
+    response = JsonResponse(error_body(code, message, field), status=status)
+    if status == 401:
+        response["WWW-Authenticate"] = REALM
+    return response
+
+
+AsyncProjectView = Callable[..., Awaitable[HttpResponse]]
+
+
+def _gate_async(view: AsyncProjectView, methods: dict[str, Access]) -> AsyncProjectView:
+    """An async API view (the long poll): API keys only, throttled per user, then the project."""
+
+    @csrf_exempt
+    @functools.wraps(view)
+    async def gated(request: HttpRequest, project: str, **kwargs: Any) -> HttpResponse:
+        access = _access_of(methods, request.method)
+        if access is None:
+            return _json_error(405, "method_not_allowed", f"Use {', '.join(methods)}.")
+        key = await sync_to_async(authenticate_api_key)(request.headers.get("Authorization", ""))
+        if key is None:
+            return _json_error(401, "not_authenticated", "A valid API key is required (HTTP Basic KEY_ID:SECRET).")
+        if access != Access.DAEMON and key.scope != key.Scope.FULL:
+            return _json_error(403, "permission_denied", FullAccess.message)
+        request.user = key.user
+        throttle = PollThrottle()
+        if not await sync_to_async(throttle.allow_request)(request, None):  # type: ignore[arg-type]
+            response = _json_error(429, "throttled", "Request was throttled.")
+            response["Retry-After"] = str(int(throttle.wait() or 1))
+            return response
+        try:
+            found = await sync_to_async(project_for_access)(user=key.user, project_ref=project, access=access)
+        except DomainError as error:
+            status, body = domain_error_body(error)
+            return JsonResponse(body, status=status)
+        return await view(request, found, **kwargs)
+
+    return gated
+
+
+def project_api(
+    route: str, view: type[ProjectApiView] | AsyncProjectView, *, name: str, **methods: Access
+) -> URLPattern:
+    """An API operation on a project: a `ProjectApiView` subclass whose handlers are exactly `methods`, or an
+    async view `view(request, project, **url_kwargs)` reached with an API key."""
+    if isinstance(view, type) and issubclass(view, ProjectApiView):
+        if _handled_methods(view) != set(methods):
+            raise ImproperlyConfigured(f"{name}: {view.__name__} handles {sorted(_handled_methods(view))}")
+        callback = view.as_view(project_access=methods)
+    elif iscoroutinefunction(view):
+        callback = _gate_async(cast(AsyncProjectView, view), methods)
+    else:
+        raise ImproperlyConfigured(f"{name}: project API views are ProjectApiView subclasses or async views")
+    callback.project_access = methods  # type: ignore[attr-defined]
+    return path(route, callback, name=name)
+
+
+# What the gate covers
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str
+    route: str
+    parameters: frozenset[str]
+    access: dict[str, Access] | None  # None: the route was not declared through the gate
+
+
+def project_routes(
+    patterns: list[URLPattern | URLResolver] | None = None,
+    prefix: str = "",
+    namespace: str = "",
+    inherited: frozenset[str] = frozenset(),
+) -> Iterator[Route]:
+    """Every route of the URLconf with a `project` in its URL, with the access the gate declared for it."""
+    for pattern in get_resolver().url_patterns if patterns is None else patterns:
+        parameters = inherited | frozenset(pattern.pattern.regex.groupindex)
+        route = prefix + str(pattern.pattern)
+        if isinstance(pattern, URLResolver):
+            inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+            yield from project_routes(pattern.url_patterns, route, inner, parameters)
+        elif "project" in parameters:
+            access = getattr(pattern.callback, "project_access", None)
+            yield Route(name=namespace + (pattern.name or route), route=route, parameters=parameters, access=access)
+
+
+def check_project_routes(**kwargs: Any) -> list[checks.CheckMessage]:
+    """System check: no route with a project in it bypasses the gate."""
+    return [
+        checks.Error(
+            f"{route.route} ({route.name}) takes a project but was not declared with project_page or project_api",
+            id="projects.E001",
+        )
+        for route in project_routes()
+        if route.access is None
+    ]
