@@ -4,7 +4,7 @@
 
 (a) `ModelBuilder.add` on one core, over witnesses of a synthetic 200-endpoint API (only
     `add` is timed; the traffic and `witness_from_entry` are not);
-(b) `traces.services.model_build` end to end (read the stored `WitnessBatch` rows, build,
+(b) `apimodels.services.model_build` end to end (read the stored `WitnessBatch` rows, build,
     write the endpoint rows) on a throwaway database: a SQLite file in a temporary folder,
     or a `pawprint_bench_<pid>` database next to the one `DATABASE_URL` names (PostgreSQL);
 (c) peak RSS of a fresh process streaming 1,000,000 witnesses through `ModelBuilder`.
@@ -98,15 +98,16 @@ def _warm_up(user: Any, witnesses: list[dict[str, Any]]) -> None:
     what a running worker has done once and for all (Celery's app set-up, the broker connection)."""
     from django.utils import timezone
 
+    from apimodels.models import ModelVersion
+    from apimodels.services import model_build
     from projects.services import project_create
-    from traces.models import ApiModel, Trace, WitnessBatch
-    from traces.services import model_build
+    from traces.models import Trace, WitnessBatch
 
     project = project_create(owner=user, name="bench-warm-up")
     now = timezone.now()
     trace = Trace.objects.create(project=project, name="warm-up", started_at=now, ends_at=now + dt.timedelta(hours=1))
     WitnessBatch.of(witnesses, trace=trace, batch_id="warm-up").save()
-    model_build(model_id=ApiModel.objects.create(project=project, trace=trace, version=1).pk)
+    model_build(model_id=ModelVersion.objects.create(project=project, trace=trace, version=1).pk)
 
 
 def measure_model_build(pool: Any, count: int, endpoint_count: int, seed: int) -> dict[str, Any]:
@@ -114,10 +115,11 @@ def measure_model_build(pool: Any, count: int, endpoint_count: int, seed: int) -
     from django.db import connection, transaction
     from django.utils import timezone
 
+    from apimodels.models import ModelEndpoint, ModelVersion
+    from apimodels.services import BUILD_CHUNK, model_build
     from projects.models import User
     from projects.services import project_create
-    from traces.models import ApiModel, Endpoint, Trace, WitnessBatch, witnesses_unpack
-    from traces.services import BUILD_CHUNK, model_build
+    from traces.models import Trace, WitnessBatch, witnesses_unpack
 
     old_name = _throwaway_database()
     try:
@@ -141,20 +143,20 @@ def measure_model_build(pool: Any, count: int, endpoint_count: int, seed: int) -
         payloads = WitnessBatch.objects.order_by("pk").values_list("payload", flat=True)
         read = sum(len(witnesses_unpack(payload)) for payload in payloads.iterator(chunk_size=BUILD_CHUNK))
         read_seconds = time.perf_counter() - started
-        api_model = ApiModel.objects.create(project=project, trace=trace, version=1)
+        version = ModelVersion.objects.create(project=project, trace=trace, version=1)
         started = time.perf_counter()
-        model_build(model_id=api_model.pk)
+        model_build(model_id=version.pk)
         elapsed = time.perf_counter() - started
-        api_model.refresh_from_db()
-        if api_model.status != ApiModel.BuildStatus.READY:
-            raise RuntimeError(f"the build failed: {api_model.error}")
+        version.refresh_from_db()
+        if version.status != ModelVersion.BuildStatus.READY:
+            raise RuntimeError(f"the build failed: {version.error}")
         return {
             "witnesses": stored,
             "seconds": elapsed,
             "per_second": stored / elapsed,
             "read_seconds": read_seconds,
             "read_per_second": read / read_seconds,
-            "endpoints": Endpoint.objects.filter(api_model=api_model).count(),
+            "endpoints": ModelEndpoint.objects.filter(model_version=version).count(),
             "database": connection.vendor,
         }
     finally:

@@ -16,7 +16,7 @@ class Queue(StrEnum):
 app = Celery("pawprint")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_default_queue = Queue.INGEST
-app.conf.task_routes = {"traces.tasks.model_build": {"queue": Queue.MODELS}}
+app.conf.task_routes = {"apimodels.tasks.model_build": {"queue": Queue.MODELS}}
 app.conf.beat_schedule = {
     "close-ended-traces": {
         "task": "traces.tasks.traces_close_ended",
@@ -24,7 +24,7 @@ app.conf.beat_schedule = {
         "options": {"expires": 15.0},
     },
     "build-active-traces": {
-        "task": "traces.tasks.traces_build_active",
+        "task": "apimodels.tasks.models_build_live",
         "schedule": 30.0,
         "options": {"expires": 30.0},
     },

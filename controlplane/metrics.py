@@ -23,16 +23,17 @@ class WorkCollector(Collector):
         yield GaugeMetricFamily("pawprint_model_builds", "Model builds by status", labels=["status"])
 
     def collect(self) -> Iterator[Metric]:
+        from apimodels.models import ModelVersion
         from daemons.models import HEALTHY_WITHIN, Daemon
-        from traces.models import ApiModel, Trace
+        from traces.models import Trace
 
         now = timezone.now()
         builds = GaugeMetricFamily("pawprint_model_builds", "Model builds by status", labels=["status"])
-        for status, count in ApiModel.objects.values_list("status").annotate(count=Count("id")).order_by():
+        for status, count in ModelVersion.objects.values_list("status").annotate(count=Count("id")).order_by():
             builds.add_metric([status], count)
         yield builds
 
-        finished = ApiModel.objects.filter(status=ApiModel.BuildStatus.READY, started_at__isnull=False)
+        finished = ModelVersion.objects.filter(status=ModelVersion.BuildStatus.READY, started_at__isnull=False)
         totals = finished.aggregate(
             seconds=Sum(ExpressionWrapper(F("finished_at") - F("started_at"), output_field=DurationField())),
             witnesses=Sum("processed"),

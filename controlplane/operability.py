@@ -3,8 +3,13 @@ import hmac
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django_prometheus.exports import ExportToDjangoView
+from prometheus_client import REGISTRY
 
 from controlplane.error_handlers import error_body
+from controlplane.metrics import WorkCollector
+
+# Registered with the view that serves it (the URLconf imports this module once per process).
+REGISTRY.register(WorkCollector())
 
 
 def metrics_view(request: HttpRequest) -> HttpResponse:

@@ -52,8 +52,9 @@ INSTALLED_APPS = [
     "django_prometheus",
     "health_check",
     "projects",
-    "daemons",
     "traces",
+    "daemons",
+    "apimodels",
 ]
 
 MIDDLEWARE = [

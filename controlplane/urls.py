@@ -3,26 +3,22 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from health_check.views import HealthCheckView
 
-from controlplane.health import health_checks
-from controlplane.operability import metrics_view
-from daemons.api import DaemonListApi, HeartbeatApi, daemon_long_poll
-from projects.api import ApiKeyListCreateApi, ApiKeyRevokeApi, ProjectDetailApi, ProjectListCreateApi, ProjectMembersApi
-from projects.gate import Access, project_api
-from traces.api import (
-    HarUploadApi,
+from apimodels.api import (
     ModelDiffApi,
     PathHintsApi,
     ProjectModelApi,
     ProjectModelRebuildApi,
     ProjectOpenApiApi,
-    TraceDetailApi,
-    TraceListStartApi,
     TraceModelApi,
     TraceOpenApiApi,
     TraceRebuildApi,
-    TraceStopApi,
-    WitnessUploadApi,
 )
+from controlplane.health import health_checks
+from controlplane.operability import metrics_view
+from daemons.api import DaemonListApi, HeartbeatApi, daemon_long_poll
+from projects.api import ApiKeyListCreateApi, ApiKeyRevokeApi, ProjectDetailApi, ProjectListCreateApi, ProjectMembersApi
+from projects.gate import Access, project_api
+from traces.api import HarUploadApi, TraceDetailApi, TraceListStartApi, TraceStopApi, WitnessUploadApi
 
 project = "projects/<str:project>"
 trace = f"{project}/traces/<str:trace>"

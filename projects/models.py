@@ -20,8 +20,6 @@ class Project(models.Model):
     name = models.CharField(max_length=64, validators=[slug_validator])
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="owned_projects")
     created_at = models.DateTimeField(auto_now_add=True)
-    # apimodel.PathHints as JSON: {force, static, hidden, show_default_hidden}; applied on every (re)build.
-    path_hints = models.JSONField(default=dict, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["owner", "name"], name="project_name_unique_per_owner")]

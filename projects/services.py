@@ -64,23 +64,3 @@ def api_key_revoke(*, user: User, key_id: str) -> ApiKey:
     key.revoked_at = timezone.now()
     key.save(update_fields=["revoked_at"])
     return key
-
-
-PATH_HINT_LISTS = ("force", "static", "hidden")
-MAX_PATH_HINTS = 200
-
-
-def project_path_hints_update(
-    *, project: Project, force: list[str], static: list[str], hidden: list[str], show_default_hidden: bool
-) -> Project:
-    """Save the project's path hints (templates like `/files/{path}`); they apply to the next build or rebuild."""
-    hints = {"force": force, "static": static, "hidden": hidden}
-    for field, templates in hints.items():
-        if len(templates) > MAX_PATH_HINTS:
-            raise Invalid(f"At most {MAX_PATH_HINTS} entries.", field=field)
-        for index, template in enumerate(templates):
-            if not template.startswith("/") or "//" in template or len(template) > 500:
-                raise Invalid("A path like /users/me or /files/{path}, starting with /.", field=f"{field}[{index}]")
-    project.path_hints = {**hints, "show_default_hidden": show_default_hidden}
-    project.save(update_fields=["path_hints"])
-    return project

@@ -1,22 +1,14 @@
 """Console pages for accounts, projects, members and API keys."""
 
-from collections import Counter
-from datetime import datetime
-from typing import Any
-
-from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from controlplane.errors import Invalid
 from controlplane.forms import add_invalid
-from daemons.models import DaemonStatus
-from daemons.selectors import daemons_for_project
-from projects.forms import ApiKeyForm, MemberForm, PathHintsForm, ProjectForm, SignUpForm
+from projects.forms import ApiKeyForm, MemberForm, ProjectForm, SignUpForm
 from projects.models import Project
 from projects.selectors import api_keys_for_user, project_members, projects_for_user
 from projects.services import (
@@ -26,10 +18,7 @@ from projects.services import (
     membership_remove,
     project_create,
     project_delete,
-    project_path_hints_update,
 )
-from traces.selectors import active_traces, latest_ready_project_model, newest_ready_trace_model
-from traces.services import models_rebuild_all, path_hints_of
 
 
 @require_GET
@@ -74,25 +63,6 @@ def project_new(request: HttpRequest) -> HttpResponse:
     return _project_list(request, form, status=400)
 
 
-def _overview_live_context(project: Project, now: datetime) -> dict[str, Any]:
-    statuses = Counter(daemon.get_status(now) for daemon in daemons_for_project(project=project, now=now))
-    return {
-        "active_traces": active_traces(project_id=project.pk, now=now),
-        "healthy_daemons": statuses[DaemonStatus.HEALTHY],
-        "unhealthy_daemons": statuses[DaemonStatus.UNHEALTHY],
-        "latest_model": newest_ready_trace_model(project=project),
-        "project_model": latest_ready_project_model(project=project),
-        "now": now,
-    }
-
-
-def project_overview(request: HttpRequest, project: Project) -> HttpResponse:
-    context = {"project": project, "section": "overview", **_overview_live_context(project, timezone.now())}
-    if request.htmx:
-        return render(request, "projects/overview.html#live", context)
-    return render(request, "projects/overview.html", context)
-
-
 def project_remove(request: HttpRequest, project: Project) -> HttpResponse:
     project_delete(project=project)
     return redirect("project-list")
@@ -128,26 +98,6 @@ def member_add(request: HttpRequest, project: Project) -> HttpResponse:
 def member_remove(request: HttpRequest, project: Project, username: str) -> HttpResponse:
     membership_remove(project=project, username=username)
     return redirect("member-list", project=project.public_id)
-
-
-def path_hints(request: HttpRequest, project: Project) -> HttpResponse:
-    """Settings → Path hints: they apply to past traffic too, by rebuilding every trace from stored witnesses."""
-    form = PathHintsForm(
-        request.POST if request.method == "POST" else None, initial=PathHintsForm.initial_from(path_hints_of(project))
-    )
-    if request.method == "POST" and form.is_valid():
-        try:
-            project_path_hints_update(project=project, **form.templates())
-        except Invalid as error:
-            form.add_invalid(error)
-        else:
-            rebuilds = models_rebuild_all(project=project)
-            messages.success(
-                request, f"Saved; rebuilding {rebuilds} trace{'s' if rebuilds != 1 else ''} from stored traffic."
-            )
-            return redirect("path-hints", project=project.public_id)
-    context = {"project": project, "section": "settings", "form": form}
-    return render(request, "projects/path_hints.html", context, status=400 if form.errors else 200)
 
 
 def _api_keys_page(

@@ -18,10 +18,12 @@ from django.test import Client
 from django.urls import path, reverse
 from rest_framework.test import APIClient
 
+from apimodels.models import ModelVersion
+from apimodels.selectors import path_hints_of
 from projects.gate import Access, Route, check_project_routes, project_routes
 from projects.models import ApiKey, Membership, Project, User
 from projects.services import api_key_create
-from traces.models import ApiModel, Trace
+from traces.models import Trace
 from traces.services import har_upload
 
 from .conftest import FIXTURES, basic_auth
@@ -64,18 +66,17 @@ class World:
 
     def state(self) -> tuple[object, ...]:
         """What a refused request must leave as it was."""
-        self.project.refresh_from_db()
         return (
             Project.objects.count(),
             Membership.objects.count(),
             Trace.objects.count(),
-            ApiModel.objects.count(),
-            self.project.path_hints,
+            ModelVersion.objects.count(),
+            path_hints_of(self.project),
             Trace.objects.filter(stopped_at__isnull=False).count(),
         )
 
     def url(self, route: Route) -> str:
-        model = self.trace.api_models.get()
+        model = self.trace.model_versions.get()
         values = {
             "project": self.project.name,
             "trace": self.trace.name,

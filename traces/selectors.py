@@ -1,10 +1,16 @@
-from datetime import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.db.models import QuerySet
 
 from controlplane.errors import NotFound
 from projects.models import Project
-from traces.models import ApiModel, Endpoint, Trace
+from traces.builds import Build, model_builds
+from traces.models import Trace, TraceStatus
+
+# Beat queues an ended trace's final build within ~15 s; past this wait, nothing will (no beat runs).
+FINAL_BUILD_WAIT = timedelta(minutes=1)
 
 
 def traces_for_project(*, project: Project) -> QuerySet[Trace]:
@@ -32,103 +38,35 @@ def active_traces(*, project_id: int, now: datetime) -> list[Trace]:
     )
 
 
-def latest_model(*, trace: Trace) -> ApiModel | None:
-    """The newest build of the trace, whatever its state (without the heavy model document)."""
-    return trace.api_models.defer("document", "builder_state").first()
+@dataclass
+class TraceRow:
+    """A trace as pages show it: its status now and its newest model build."""
+
+    trace: Trace
+    status: TraceStatus
+    build: Build | None
+    now: datetime
+
+    @property
+    def pending(self) -> bool:
+        return self.build is not None and self.build.is_pending
+
+    @property
+    def idle_label(self) -> str:
+        """What the build column says when the trace has no build."""
+        return "builds as witnesses arrive" if self.status == TraceStatus.ACTIVE else "—"
+
+    @property
+    def can_change(self) -> bool:
+        """Whether polling may still see something new: capture running, a build pending, or beat about to queue one."""
+        if self.status == TraceStatus.ACTIVE or self.pending:
+            return True
+        awaits_final_build = self.build is None and self.trace.final_build_queued_at is None
+        return awaits_final_build and self.now < self.trace.closed_at + FINAL_BUILD_WAIT
 
 
-def latest_ready_model(*, trace: Trace) -> ApiModel | None:
-    """What the console shows while a newer version builds."""
-    return trace.api_models.filter(status=ApiModel.BuildStatus.READY).first()
-
-
-def endpoints_filtered(
-    *,
-    api_model: ApiModel,
-    method: str = "",
-    auth: str = "",
-    status: str = "",
-    host: str = "",
-    q: str = "",
-) -> QuerySet[Endpoint]:
-    endpoints = api_model.endpoints.all()
-    if method:
-        endpoints = endpoints.filter(method=method.upper())
-    if auth:
-        endpoints = endpoints.filter(auth__contains=f",{auth},")
-    if status:
-        endpoints = endpoints.filter(status_codes__contains=f",{status},")
-    if host:
-        endpoints = endpoints.filter(host=host)
-    if q:
-        endpoints = endpoints.filter(path__icontains=q)
-    return endpoints
-
-
-def newest_ready_trace_model(*, project: Project) -> ApiModel | None:
-    """The newest ready model of any of the project's traces (the overview links to it)."""
-    return (
-        ApiModel.objects.filter(trace__project=project, status=ApiModel.BuildStatus.READY)
-        .select_related("trace")
-        .order_by("-finished_at", "-pk")
-        .first()
-    )
-
-
-def endpoint_filter_options(*, api_model: ApiModel) -> dict[str, list[str]]:
-    """The values each endpoint filter can take in this model, for the console's select boxes."""
-    rows = list(api_model.endpoints.values_list("method", "host", "auth", "status_codes"))
-    return {
-        "method": sorted({method for method, _, _, _ in rows}),
-        "host": sorted({host for _, host, _, _ in rows}),
-        "auth": sorted({item for _, _, auth, _ in rows for item in auth.split(",") if item}),
-        "status": sorted({item for _, _, _, codes in rows for item in codes.split(",") if item}),
-    }
-
-
-def latest_ready_project_model(*, project: Project) -> ApiModel | None:
-    """The project's newest ready merged model (over all its stored traffic)."""
-    return project.api_models.filter(trace=None, status=ApiModel.BuildStatus.READY).first()
-
-
-def model_by_ref(*, project: Project, ref: str) -> ApiModel:
-    """A ready model of the project: `project` (merged), a `mdl_` id, or a trace id or name (its latest)."""
-    if ref == "project":
-        api_model = latest_ready_project_model(project=project)
-    elif ref.startswith("mdl_"):
-        api_model = project.api_models.filter(public_id=ref, status=ApiModel.BuildStatus.READY).first()
-    else:
-        api_model = latest_ready_model(trace=trace_for_project(project=project, trace_ref=ref))
-    if api_model is None:
-        raise NotFound(f"No ready model for {ref!r}.")
-    return api_model
-
-
-def endpoint_for_project(*, project: Project, endpoint_id: str) -> Endpoint:
-    """An endpoint of any ready model of the project, with its model, so links outlive rebuilds; NotFound otherwise."""
-    endpoint = (
-        Endpoint.objects.filter(
-            public_id=endpoint_id, api_model__project=project, api_model__status=ApiModel.BuildStatus.READY
-        )
-        .select_related("api_model__trace")
-        .first()
-    )
-    if endpoint is None:
-        raise NotFound("No such endpoint.")
-    return endpoint
-
-
-def latest_project_model(*, project: Project) -> ApiModel | None:
-    """The newest build of the project's merged model, whatever its state."""
-    return project.api_models.filter(trace=None).first()
-
-
-def project_builds_pending(*, project: Project) -> bool:
-    """Whether any model of the project (a trace's or the merged one) is queued or building."""
-    pending = (ApiModel.BuildStatus.QUEUED, ApiModel.BuildStatus.BUILDING)
-    return project.api_models.filter(status__in=pending).exists()
-
-
-def traces_with_ready_model(*, project: Project) -> QuerySet[Trace]:
-    """The project's traces that have a ready model (what can be compared), newest first."""
-    return Trace.objects.filter(project=project, api_models__status=ApiModel.BuildStatus.READY).distinct()
+def trace_rows(*, traces: Sequence[Trace], now: datetime) -> list[TraceRow]:
+    """Rows for these traces, with their newest builds read in one query."""
+    traces = list(traces)
+    builds = model_builds().latest_builds(traces)
+    return [TraceRow(trace, trace.get_status(now), builds.get(trace.pk), now) for trace in traces]

@@ -1,41 +1,27 @@
-import gc
-import logging
-import pickle
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from itertools import islice
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Max, Q, Sum
+from django.db.models import F
 from django.utils import timezone
 
-from apimodel.builder import STATE_VERSION, ModelBuilder, PathHints
 from apimodel.har import HarError, har_entries, is_http_exchange
 from apimodel.witness import InvalidEntry, witness_from_entry
 from controlplane.errors import Conflict, Gone, Invalid
 from controlplane.notify import project_changed
 from projects.models import Project, User
-from traces.models import ApiModel, Endpoint, Trace, TraceStatus, WitnessBatch, witnesses_unpack
+from traces.builds import model_builds
+from traces.models import Trace, TraceStatus, WitnessBatch
 from traces.names import random_trace_name
-from traces.selectors import latest_model
-
-logger = logging.getLogger(__name__)
 
 # Words of the API's trace URLs (…/traces/har) that a trace name must not shadow.
 RESERVED_TRACE_NAMES = frozenset({"har"})
 DURATION_PRESETS_MINUTES = (15, 30, 60, 120, 240, 480, 720, 1440)
 MAX_DURATION_MINUTES = 1440
 HAR_BATCH_SIZE = 500
-PROGRESS_EVERY = 2000
-# Stored batches fetched per query while building (a few MB of witnesses at most).
-BUILD_CHUNK = 100
-# A build whose worker died is taken over after this long (tasks are acks_late and redelivered).
-STALE_BUILD_AFTER = timedelta(minutes=15)
-# Longer than any witness-insert transaction takes to commit.
-INCREMENTAL_MARGIN = timedelta(seconds=10)
 
 
 def _notify_after_commit(project_id: int) -> None:
@@ -89,14 +75,14 @@ def _trace_create(
 
 
 def trace_stop(*, trace: Trace, now: datetime | None = None) -> Trace:
-    """Stop an active trace and queue its model build; stopping a closed trace changes nothing."""
+    """Stop an active trace and queue its final model build; stopping a closed trace changes nothing."""
     now = now or timezone.now()
     with transaction.atomic():
         stopped = Trace.objects.filter(pk=trace.pk, stopped_at__isnull=True, ends_at__gt=now).update(
             stopped_at=now, final_build_queued_at=now
         )
         if stopped:
-            model_build_enqueue(project=trace.project, trace=trace)
+            model_builds().queue_final_build(trace)
             _notify_after_commit(trace.project_id)
     trace.refresh_from_db()
     return trace
@@ -111,34 +97,9 @@ def traces_close_ended(*, now: datetime | None = None) -> int:
         with transaction.atomic():
             # Conditional update: two beats never queue the same build.
             if Trace.objects.filter(pk=trace.pk, final_build_queued_at__isnull=True).update(final_build_queued_at=now):
-                model_build_enqueue(project=trace.project, trace=trace)
+                model_builds().queue_final_build(trace)
                 closed += 1
     return closed
-
-
-def _final_build_queued(trace: Trace) -> bool:
-    latest = latest_model(trace=trace)
-    return latest is not None and latest.status == ApiModel.BuildStatus.QUEUED
-
-
-def traces_build_active(*, now: datetime | None = None) -> int:
-    """Beat: fold the witnesses that arrived since the last build into active traces' models, so they grow live."""
-    now = now or timezone.now()
-    queued = 0
-    active = Trace.objects.filter(
-        source=Trace.Source.LIVE, started_at__lte=now, ends_at__gt=now, stopped_at__isnull=True
-    ).select_related("project")
-    for trace in active:
-        latest = latest_model(trace=trace)
-        if latest is not None and latest.status in (ApiModel.BuildStatus.QUEUED, ApiModel.BuildStatus.BUILDING):
-            continue  # the next beat folds what arrives meanwhile
-        fresh = WitnessBatch.objects.filter(trace=trace)
-        if latest is not None:
-            fresh = fresh.filter(received_at__gte=latest.folded_until or latest.created_at)
-        if fresh.exists():
-            model_build_enqueue(project=trace.project, trace=trace, incremental=True)
-            queued += 1
-    return queued
 
 
 def witnesses_from_entries(entries: Any, *, field: str = "entries", http_only: bool = False) -> list[dict[str, Any]]:
@@ -171,10 +132,10 @@ def witnesses_ingest(
         with transaction.atomic():
             WitnessBatch.of(witnesses, trace=trace, batch_id=batch_id, daemon_name=daemon_name).save()
             Trace.objects.filter(pk=trace.pk).update(witness_count=F("witness_count") + len(witnesses))
-            if trace.get_status(now) != TraceStatus.ACTIVE and not _final_build_queued(trace):
+            if trace.get_status(now) != TraceStatus.ACTIVE:
                 # In-flight witnesses of a closed trace: its final model must include them (a build
                 # already running may have read the batches before this one, a queued one will not have).
-                model_build_enqueue(project=trace.project, trace=trace)
+                model_builds().queue_final_build(trace)
     except IntegrityError:
         return 0, True
     return len(witnesses), False
@@ -212,182 +173,8 @@ def har_upload(*, project: Project, user: User | None, content: bytes, now: date
         trace.witness_count = len(witnesses)
         trace.final_build_queued_at = now
         trace.save(update_fields=["witness_count", "final_build_queued_at"])
-        model_build_enqueue(project=project, trace=trace)
+        model_builds().queue_final_build(trace)
     return trace
-
-
-def model_build_enqueue(*, project: Project, trace: Trace | None = None, incremental: bool = False) -> ApiModel:
-    """Queue a new model version from stored witnesses: of the trace, or (no trace) the merged project model."""
-    from traces.tasks import model_build  # the task module imports these services
-
-    with transaction.atomic():
-        # Lock the project row so two enqueues get distinct versions.
-        Project.objects.select_for_update().filter(pk=project.pk).first()
-        latest = ApiModel.objects.filter(project=project, trace=trace).aggregate(latest=Max("version"))["latest"]
-        api_model = ApiModel.objects.create(
-            project=project, trace=trace, version=(latest or 0) + 1, incremental=incremental
-        )
-        transaction.on_commit(lambda: model_build.delay(api_model.pk))
-    return api_model
-
-
-def project_model_enqueue(*, project: Project) -> ApiModel:
-    """Queue a build of the project's merged model, unless one is already waiting to start."""
-    waiting = ApiModel.objects.filter(project=project, trace=None, status=ApiModel.BuildStatus.QUEUED).first()
-    return waiting or model_build_enqueue(project=project)
-
-
-def models_rebuild_all(*, project: Project) -> int:
-    """Rebuild every trace that still has stored witnesses with today's path hints (the merged model follows)."""
-    traces = list(Trace.objects.filter(project=project, witness_batches__isnull=False).distinct())
-    for trace in traces:
-        model_build_enqueue(project=project, trace=trace)
-    return len(traces)
-
-
-def model_rebuild(*, trace: Trace) -> ApiModel:
-    """Rebuild a trace's model from its stored witnesses (new inference or new path hints, same traffic)."""
-    if not WitnessBatch.objects.filter(trace=trace).exists():
-        raise Conflict("This trace has no stored witnesses left to rebuild from (past retention).")
-    return model_build_enqueue(project=trace.project, trace=trace)
-
-
-def path_hints_of(project: Project) -> PathHints:
-    return PathHints(**project.path_hints)
-
-
-def _resumable_build(api_model: ApiModel) -> ApiModel | None:
-    """The previous live build of the same model whose builder this incremental build may continue."""
-    previous = (
-        ApiModel.objects.filter(
-            project_id=api_model.project_id,
-            trace_id=api_model.trace_id,
-            version__lt=api_model.version,
-            status=ApiModel.BuildStatus.READY,
-            incremental=True,
-            builder_state__isnull=False,
-        )
-        .order_by("-version")
-        .first()
-    )
-    if previous is None or previous.path_hints != api_model.project.path_hints:
-        return None
-    return previous
-
-
-def _builder_for(api_model: ApiModel) -> tuple[ModelBuilder, datetime | None]:
-    """A fresh builder, or for an incremental build the resumed one with the time it has folded witnesses until."""
-    previous = _resumable_build(api_model) if api_model.incremental else None
-    if previous is not None:
-        version, builder = pickle.loads(previous.builder_state)  # noqa: S301 - written by this server only
-        if version == STATE_VERSION:
-            return builder, previous.folded_until
-    return ModelBuilder(path_hints_of(api_model.project)), None
-
-
-@contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector: decoded witnesses hold no cycles (reference counting frees
-    them), and rescanning the many objects a build decodes would cost it a quarter of its time."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def model_build(*, model_id: int, now: datetime | None = None) -> None:
-    """Build a queued model from stored witnesses; idempotent, and only one worker claims it."""
-    now = now or timezone.now()
-    claimable = Q(status=ApiModel.BuildStatus.QUEUED) | Q(
-        status=ApiModel.BuildStatus.BUILDING, started_at__lt=now - STALE_BUILD_AFTER
-    )
-    if not ApiModel.objects.filter(claimable, pk=model_id).update(
-        status=ApiModel.BuildStatus.BUILDING, started_at=now, processed=0
-    ):
-        return
-    api_model = ApiModel.objects.select_related("project").get(pk=model_id)
-    project = api_model.project
-    if api_model.trace_id is None:
-        batches = WitnessBatch.objects.filter(trace__project=project)
-    else:
-        batches = WitnessBatch.objects.filter(trace_id=api_model.trace_id)
-    try:
-        builder, folded_since = _builder_for(api_model)
-        folded_until = None
-        if api_model.incremental:
-            # Batches received before the cutoff are committed by now, so none is skipped or folded twice.
-            folded_until = now - INCREMENTAL_MARGIN
-            batches = batches.filter(received_at__lt=folded_until)
-            if folded_since is not None:
-                batches = batches.filter(received_at__gte=folded_since)
-        total = batches.aggregate(total=Sum("witness_count"))["total"] or 0
-        ApiModel.objects.filter(pk=model_id).update(total=total, path_hints=project.path_hints)
-        processed = reported = 0
-        payloads = batches.order_by("pk").values_list("payload", flat=True).iterator(chunk_size=BUILD_CHUNK)
-        with _cyclic_gc_paused():
-            for payload in payloads:
-                witnesses = witnesses_unpack(payload)
-                for witness in witnesses:
-                    builder.add(witness)
-                processed += len(witnesses)
-                if processed - reported >= PROGRESS_EVERY:
-                    ApiModel.objects.filter(pk=model_id).update(processed=processed)
-                    reported = processed
-            document = builder.result()
-        state = pickle.dumps((STATE_VERSION, builder)) if api_model.incremental else None
-        with transaction.atomic():
-            Endpoint.objects.filter(api_model_id=model_id).delete()
-            Endpoint.objects.bulk_create(_endpoint_row(model_id, endpoint) for endpoint in document["endpoints"])
-            ApiModel.objects.filter(pk=model_id).update(
-                status=ApiModel.BuildStatus.READY,
-                processed=processed,
-                document=document,
-                builder_state=state,
-                folded_until=folded_until,
-                finished_at=timezone.now(),
-                error="",
-            )
-            older = ApiModel.objects.filter(
-                project_id=project.pk, trace_id=api_model.trace_id, version__lt=api_model.version
-            )
-            # Live builds are previews, one every 30 s while a trace runs: keep only the newest.
-            older.filter(incremental=True, status=ApiModel.BuildStatus.READY).delete()
-            # Only the newest live build is ever resumed.
-            older.exclude(builder_state=None).update(builder_state=None)
-            # The merged model follows finished traces, not every live refresh (it starts over each time).
-            if api_model.trace_id is not None and not api_model.incremental:
-                project_model_enqueue(project=project)
-    except Exception as error:
-        logger.exception("model build %s failed", model_id)
-        ApiModel.objects.filter(pk=model_id).update(
-            status=ApiModel.BuildStatus.FAILED, error=f"{type(error).__name__}: {error}", finished_at=timezone.now()
-        )
-
-
-def _delimited(items: list[str]) -> str:
-    return "," + ",".join(items) + "," if items else ""
-
-
-def _endpoint_row(model_id: int, endpoint: dict[str, Any]) -> Endpoint:
-    latency = endpoint.get("latency_ms") or {}
-    return Endpoint(
-        api_model_id=model_id,
-        method=endpoint["method"],
-        host=endpoint["host"],
-        path=endpoint["path"],
-        count=endpoint["count"],
-        auth=_delimited(endpoint.get("auth", [])),
-        status_codes=_delimited(sorted(endpoint.get("responses", {}))),
-        latency_p50_ms=latency.get("p50"),
-        latency_p90_ms=latency.get("p90"),
-        latency_p99_ms=latency.get("p99"),
-        first_seen=endpoint.get("first_seen"),
-        last_seen=endpoint.get("last_seen"),
-        detail=endpoint,
-    )
 
 
 def witnesses_purge(*, now: datetime | None = None) -> int:

@@ -5,7 +5,9 @@ import json
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from traces.models import ApiModel, WitnessBatch
+from apimodels.models import ModelVersion
+from apimodels.selectors import path_hints_of
+from traces.models import WitnessBatch
 
 PROJECT = "/api/v1/projects/shop"
 
@@ -95,8 +97,7 @@ def test_a_bad_path_hint_names_the_field_and_keeps_the_old_hints(client, project
     response = client.put(f"{PROJECT}/path-hints", body, format="json")
     assert response.status_code == 400
     assert response.json()["error"]["field"] == field
-    project.refresh_from_db()
-    assert project.path_hints["static"] == ["/users/me"]
+    assert path_hints_of(project).static == ["/users/me"]
 
 
 def test_a_rebuild_without_stored_witnesses_is_a_conflict(client, entry) -> None:
@@ -105,7 +106,7 @@ def test_a_rebuild_without_stored_witnesses_is_a_conflict(client, entry) -> None
     response = client.post(f"{PROJECT}/traces/{trace['id']}/rebuild")
     assert response.status_code == 409
     assert "no stored witnesses" in response.json()["error"]["message"]
-    assert ApiModel.objects.filter(trace__public_id=trace["id"]).count() == 1
+    assert ModelVersion.objects.filter(trace__public_id=trace["id"]).count() == 1
 
 
 def test_the_project_model_merges_its_traces(client, entry) -> None:

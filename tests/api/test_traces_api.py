@@ -6,8 +6,10 @@ import pytest
 import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from traces.models import ApiModel, Trace, TraceStatus, WitnessBatch
-from traces.services import trace_start, traces_build_active, traces_close_ended
+from apimodels.models import ModelVersion
+from apimodels.services import models_build_live
+from traces.models import Trace, TraceStatus, WitnessBatch
+from traces.services import trace_start, traces_close_ended
 
 T0 = datetime(2026, 1, 5, 12, 0, 0, tzinfo=UTC)
 TRACES = "/api/v1/projects/shop/traces"
@@ -68,7 +70,7 @@ def test_stop_is_idempotent_and_queues_one_build(
     assert first.status_code == second.status_code == 200
     assert first.json()["status"] == second.json()["status"] == "stopped"
     assert second.json()["stopped_at"] == first.json()["stopped_at"]
-    assert ApiModel.objects.filter(trace__public_id=trace["id"]).count() == 1
+    assert ModelVersion.objects.filter(trace__public_id=trace["id"]).count() == 1
 
 
 def test_a_trace_reaching_its_end_is_finished_and_beat_queues_its_build_once(alice, project) -> None:
@@ -77,7 +79,7 @@ def test_a_trace_reaching_its_end_is_finished_and_beat_queues_its_build_once(ali
     assert traces_close_ended(now=T0 + timedelta(minutes=14)) == 0
     assert traces_close_ended(now=T0 + timedelta(minutes=15)) == 1
     assert traces_close_ended(now=T0 + timedelta(minutes=16)) == 0
-    assert trace.api_models.count() == 1
+    assert trace.model_versions.count() == 1
     assert Trace.objects.get(pk=trace.pk).get_status(T0 + timedelta(minutes=15)) == TraceStatus.FINISHED
 
 
@@ -240,18 +242,18 @@ def test_beat_rebuilds_an_active_trace_only_when_new_witnesses_arrived(
 ) -> None:
     with time_machine.travel(T0, tick=False) as clock:
         trace = trace_start(project=project, user=alice, duration_minutes=15)
-        assert traces_build_active() == 0  # nothing captured yet
+        assert models_build_live() == 0  # nothing captured yet
         client = key_client(alice, scope="ingest")
         client.post(witnesses_url(trace), {"daemon_name": "d", "batch_id": "1", "entries": [entry()]}, format="json")
         clock.shift(timedelta(seconds=30))
         with django_capture_on_commit_callbacks(execute=True):
-            assert traces_build_active() == 1
-        assert trace.api_models.get().status == ApiModel.BuildStatus.READY
+            assert models_build_live() == 1
+        assert trace.model_versions.get().status == ModelVersion.BuildStatus.READY
         clock.shift(timedelta(seconds=30))
-        assert traces_build_active() == 0  # built since the last batch
+        assert models_build_live() == 0  # built since the last batch
         client.post(witnesses_url(trace), {"daemon_name": "d", "batch_id": "2", "entries": [entry()]}, format="json")
-        assert traces_build_active() == 1
-        assert traces_build_active() == 0  # the queued build is not queued twice
+        assert models_build_live() == 1
+        assert models_build_live() == 0  # the queued build is not queued twice
 
 
 def test_live_builds_fold_only_new_witnesses_and_match_a_full_build(
@@ -266,20 +268,20 @@ def test_live_builds_fold_only_new_witnesses_and_match_a_full_build(
             assert client.post(witnesses_url(trace), body, format="json").status_code == 202
             clock.shift(timedelta(seconds=20))
             with django_capture_on_commit_callbacks(execute=True):
-                traces_build_active()
-        live = trace.api_models.filter(status=ApiModel.BuildStatus.READY).first()
+                models_build_live()
+        live = trace.model_versions.filter(status=ModelVersion.BuildStatus.READY).first()
         assert live.incremental and live.version > 1
         assert live.processed == 1  # only the newest batch was folded into the resumed builder
         assert live.document["witness_count"] == 4
-        assert trace.api_models.count() == 1  # superseded live previews are deleted
+        assert trace.model_versions.count() == 1  # superseded live previews are deleted
         with django_capture_on_commit_callbacks(execute=True):
             client_full = key_client(alice)
             client_full.post(f"{TRACES}/{trace.public_id}/stop")
-        [final] = trace.api_models.all()  # the final build replaced the live preview
+        [final] = trace.model_versions.all()  # the final build replaced the live preview
         assert not final.incremental and final.processed == 4
         assert final.document["endpoints"] == live.document["endpoints"]
         # Nothing resumes a closed trace's builder: the final build dropped the stored ones.
-        assert not ApiModel.objects.filter(trace=trace).exclude(builder_state=None).exists()
+        assert not ModelVersion.objects.filter(trace=trace).exclude(builder_state=None).exists()
 
 
 def test_witnesses_in_flight_after_the_stop_rebuild_the_final_model(
@@ -288,11 +290,11 @@ def test_witnesses_in_flight_after_the_stop_rebuild_the_final_model(
     trace = trace_start(project=project, user=alice, duration_minutes=60)
     with django_capture_on_commit_callbacks(execute=True):
         key_client(alice).post(f"{TRACES}/{trace.public_id}/stop")
-    assert trace.api_models.get().document["witness_count"] == 0
+    assert trace.model_versions.get().document["witness_count"] == 0
     late = {"daemon_name": "d", "batch_id": "late", "entries": [entry()]}
     with django_capture_on_commit_callbacks(execute=True):
         assert key_client(alice, scope="ingest").post(witnesses_url(trace), late, format="json").status_code == 202
-    assert trace.api_models.first().document["witness_count"] == 1
+    assert trace.model_versions.first().document["witness_count"] == 1
 
 
 def test_names_with_nul_characters_are_stored_and_built(
@@ -305,8 +307,8 @@ def test_names_with_nul_characters_are_stored_and_built(
     assert key_client(alice, scope="ingest").post(witnesses_url(trace), body, format="json").status_code == 202
     with django_capture_on_commit_callbacks(execute=True):
         key_client(alice).post(f"{TRACES}/{trace.public_id}/stop")
-    api_model = trace.api_models.get()
-    assert api_model.status == ApiModel.BuildStatus.READY, api_model.error
+    api_model = trace.model_versions.get()
+    assert api_model.status == ModelVersion.BuildStatus.READY, api_model.error
     assert [e.path for e in api_model.endpoints.all()] == ["/v1/a\ufffdb"]
 
 

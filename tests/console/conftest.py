@@ -4,8 +4,9 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
+from apimodels.models import ModelVersion
 from projects.models import Project, User
-from traces.models import ApiModel, Trace
+from traces.models import Trace
 from traces.services import har_upload
 
 SMALL_HAR = Path(__file__).resolve().parent.parent / "fixtures" / "small.har"
@@ -35,5 +36,5 @@ def built(project: Project, django_capture_on_commit_callbacks: Callable[..., ob
     """A trace from small.har whose model was built (eagerly, after commit), and the project model after it."""
     with django_capture_on_commit_callbacks(execute=True):  # type: ignore[attr-defined]
         trace = har_upload(project=project, user=project.owner, content=SMALL_HAR.read_bytes())
-    assert trace.api_models.get().status == ApiModel.BuildStatus.READY
+    assert trace.model_versions.get().status == ModelVersion.BuildStatus.READY
     return trace

@@ -10,9 +10,13 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from apimodel import PathHints
+from apimodels.models import ModelVersion, ProjectPathHints
+from apimodels.selectors import path_hints_of
+from apimodels.services import model_rebuild
 from projects.models import Project, User
-from traces.models import ApiModel, Trace, WitnessBatch
-from traces.services import har_upload, model_rebuild, trace_start
+from traces.models import Trace, WitnessBatch
+from traces.services import har_upload, trace_start
 
 from .conftest import htmx
 
@@ -98,13 +102,11 @@ def test_a_bad_template_is_shown_under_its_textarea_with_its_line(login: Login, 
     force_group = response.text.split('for="id_force"')[1].split('for="id_static"')[0]
     assert "Line 3 (files): A path like /users/me or /files/{path}, starting with /." in force_group
     assert "Line 3" not in response.text.split('for="id_static"')[1]
-    project.refresh_from_db()
-    assert project.path_hints == {}
+    assert path_hints_of(project) == PathHints()
 
 
 def test_path_hints_page_shows_the_saved_hints(login: Login, project: Project) -> None:
-    project.path_hints = {"force": ["/a/{x}", "/b/{y}"], "static": [], "hidden": [], "show_default_hidden": True}
-    project.save()
+    ProjectPathHints.objects.create(project=project, force=["/a/{x}", "/b/{y}"], show_default_hidden=True)
     page = login(project.owner).get(url(project, "settings/path-hints/")).text
     assert ">\n/a/{x}\n/b/{y}</textarea>" in page
     assert re.search(r'<input type="checkbox" name="show_default_hidden"[^>]* checked', page)
@@ -132,14 +134,14 @@ def test_the_progress_bar_follows_the_rebuild_and_reloads_when_ready(
     login: Login, project: Project, built: Trace, django_capture_on_commit_callbacks: Capture
 ) -> None:
     client = login(project.owner)
-    shown = built.api_models.get().public_id
+    shown = built.model_versions.get().public_id
     live = url(project, f"traces/{built.name}/live/")
     rebuilt = model_rebuild(trace=built)
-    ApiModel.objects.filter(pk=rebuilt.pk).update(status=ApiModel.BuildStatus.BUILDING, processed=21, total=42)
+    ModelVersion.objects.filter(pk=rebuilt.pk).update(status=ModelVersion.BuildStatus.BUILDING, processed=21, total=42)
     response = client.get(live, {"shown": shown}, **htmx("trace-live"))
     assert response.status_code == 200
     assert "v2 building 50% · 21/42" in response.text
-    ApiModel.objects.filter(pk=rebuilt.pk).update(status=ApiModel.BuildStatus.READY)
+    ModelVersion.objects.filter(pk=rebuilt.pk).update(status=ModelVersion.BuildStatus.READY)
     assert client.get(live, {"shown": shown}, **htmx("trace-live"))["HX-Refresh"] == "true"
 
 
@@ -148,7 +150,7 @@ def test_rebuilding_a_purged_trace_shows_the_conflict(login: Login, project: Pro
     response = login(project.owner).post(url(project, f"traces/{built.name}/rebuild/"), follow=True)
     assert "no stored witnesses left to rebuild from" in response.text
     assert 'class="callout small danger"' in response.text
-    assert built.api_models.count() == 1
+    assert built.model_versions.count() == 1
 
 
 # Polling stops
@@ -201,7 +203,7 @@ def test_the_project_model_page_before_any_model(login: Login, project: Project)
 
 
 def test_the_project_model_page_shows_the_merged_endpoints(login: Login, project: Project, built: Trace) -> None:
-    merged = ApiModel.objects.get(project=project, trace=None)
+    merged = ModelVersion.objects.get(project=project, trace=None)
     page = login(project.owner).get(url(project, "model/")).text
     assert rows(page) == 7
     assert f'href="/api/v1/projects/{project.public_id}/openapi?format=yaml"' in page
@@ -223,7 +225,7 @@ def test_project_model_filters_reuse_the_endpoints_partial(login: Login, project
 
 def test_the_project_model_rebuild_shows_its_progress(login: Login, project: Project, built: Trace) -> None:
     client = login(project.owner)
-    shown = ApiModel.objects.get(project=project, trace=None).public_id
+    shown = ModelVersion.objects.get(project=project, trace=None).public_id
     response = client.post(url(project, "model/rebuild/"))
     assert response.url == url(project, "model/")
     page = client.get(response.url).text
@@ -231,12 +233,12 @@ def test_the_project_model_rebuild_shows_its_progress(login: Login, project: Pro
     assert 'hx-trigger="every 1s"' in page
     live = client.get(url(project, "model/live/"), {"shown": shown}, **htmx("model-live"))
     assert live.status_code == 200
-    ApiModel.objects.filter(project=project, trace=None, version=2).update(status=ApiModel.BuildStatus.READY)
+    ModelVersion.objects.filter(project=project, trace=None, version=2).update(status=ModelVersion.BuildStatus.READY)
     assert client.get(url(project, "model/live/"), {"shown": shown}, **htmx("model-live"))["HX-Refresh"] == "true"
 
 
 def test_project_model_polling_stops_when_nothing_builds(login: Login, project: Project, built: Trace) -> None:
-    shown = ApiModel.objects.get(project=project, trace=None).public_id
+    shown = ModelVersion.objects.get(project=project, trace=None).public_id
     response = login(project.owner).get(url(project, "model/live/"), {"shown": shown}, **htmx("model-live"))
     assert response.status_code == 286
     assert "model v1 ready" in response.text
@@ -253,7 +255,7 @@ def test_the_overview_links_the_merged_model(login: Login, project: Project, bui
 def test_endpoint_pages_of_the_trace_model_and_the_merged_model(
     login: Login, project: Project, bob: User, built: Trace
 ) -> None:
-    for api_model in ApiModel.objects.filter(project=project):
+    for api_model in ModelVersion.objects.filter(project=project):
         endpoint = api_model.endpoints.get(method="GET", path="/v1/users/{user_id}")
         for user in (project.owner, bob):
             response = login(user).get(url(project, f"models/{api_model.public_id}/endpoints/{endpoint.public_id}/"))
@@ -266,12 +268,12 @@ def test_endpoint_pages_of_the_trace_model_and_the_merged_model(
 def test_an_endpoint_link_keeps_working_after_a_rebuild(
     login: Login, project: Project, built: Trace, django_capture_on_commit_callbacks: Capture
 ) -> None:
-    old = built.api_models.get()
+    old = built.model_versions.get()
     endpoint = old.endpoints.get(method="DELETE")
     link = url(project, f"models/{old.public_id}/endpoints/{endpoint.public_id}/")
     with django_capture_on_commit_callbacks(execute=True):
         login(project.owner).post(url(project, "settings/path-hints/"), {"hidden": "/v1/orders"})
-    assert built.api_models.filter(status=ApiModel.BuildStatus.READY).count() == 2
+    assert built.model_versions.filter(status=ModelVersion.BuildStatus.READY).count() == 2
     response = login(project.owner).get(link)
     assert response.status_code == 200
     assert "This endpoint is from model v1; v2 is newer and was built with other path hints." in response.text
@@ -287,10 +289,10 @@ def test_an_endpoint_under_another_model_or_trace_is_404(
     django_capture_on_commit_callbacks: Capture,
 ) -> None:
     other = upload(project, django_capture_on_commit_callbacks, [entry()])
-    endpoint = built.api_models.get().endpoints.first()
+    endpoint = built.model_versions.get().endpoints.first()
     assert endpoint is not None
     client = login(project.owner)
-    other_model = other.api_models.get().public_id
+    other_model = other.model_versions.get().public_id
     assert client.get(url(project, f"models/{other_model}/endpoints/{endpoint.public_id}/")).status_code == 404
     assert client.get(url(project, f"traces/{other.name}/endpoints/{endpoint.public_id}/")).status_code == 404
 

@@ -6,10 +6,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.utils import timezone
 
+from apimodels.models import ModelVersion
+from apimodels.views import schema_node
 from projects.models import Project, User
-from traces.models import ApiModel, Trace
+from traces.models import Trace
 from traces.services import har_upload, trace_start, trace_stop
-from traces.views import schema_node
 
 from .conftest import SMALL_HAR, htmx
 
@@ -179,7 +180,7 @@ def test_build_polling_reloads_the_page_when_a_new_model_is_ready(login: Login, 
 def test_build_polling_stops_with_286_once_the_shown_model_is_ready(
     login: Login, project: Project, built: Trace
 ) -> None:
-    model = built.api_models.get()
+    model = built.model_versions.get()
     client = login(project.owner)
     assert 'hx-trigger="every 1s"' not in client.get(f"{traces_url(project)}{built.name}/").text
     response = client.get(f"{traces_url(project)}{built.name}/live/", {"shown": model.public_id}, **htmx("trace-live"))
@@ -190,7 +191,7 @@ def test_build_polling_stops_with_286_once_the_shown_model_is_ready(
 
 def test_a_failed_build_stops_polling_and_shows_the_error(login: Login, project: Project) -> None:
     trace = har_upload(project=project, user=project.owner, content=SMALL_HAR.read_bytes())
-    trace.api_models.update(status=ApiModel.BuildStatus.FAILED, error="ValueError: boom")
+    trace.model_versions.update(status=ModelVersion.BuildStatus.FAILED, error="ValueError: boom")
     response = login(project.owner).get(f"{traces_url(project)}{trace.name}/live/", {"shown": ""}, **htmx("trace-live"))
     assert response.status_code == 286
     assert "ValueError: boom" in response.text
@@ -207,7 +208,7 @@ def test_an_active_trace_page_polls_and_offers_stop(login: Login, project: Proje
 def test_endpoint_page_shows_parameters_bodies_and_latency(
     login: Login, project: Project, built: Trace, bob: User
 ) -> None:
-    endpoint = built.api_models.get().endpoints.get(method="GET", path="/v1/users/{user_id}")
+    endpoint = built.model_versions.get().endpoints.get(method="GET", path="/v1/users/{user_id}")
     url = f"{traces_url(project)}{built.name}/endpoints/{endpoint.public_id}/"
     for user in (project.owner, bob):
         response = login(user).get(url)

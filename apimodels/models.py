@@ -1,0 +1,105 @@
+from django.db import models
+
+from controlplane.ids import PublicIdField
+from projects.models import Project
+from traces.models import Trace
+
+
+class ModelVersion(models.Model):
+    """One build of an API model: of a trace, or (no trace) the project's model merged over its stored traffic.
+
+    The build state is stored because it is work state.
+    """
+
+    class BuildStatus(models.TextChoices):
+        QUEUED = "queued"
+        BUILDING = "building"
+        READY = "ready"
+        FAILED = "failed"
+
+    PENDING = (BuildStatus.QUEUED, BuildStatus.BUILDING)
+
+    public_id = PublicIdField(prefix="mdl")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="model_versions")
+    trace = models.ForeignKey(Trace, null=True, blank=True, on_delete=models.CASCADE, related_name="model_versions")
+    version = models.PositiveIntegerField()
+    status = models.CharField(max_length=10, choices=BuildStatus.choices, default=BuildStatus.QUEUED)
+    processed = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    # The project's path hints when the build ran, so a model says which settings shaped it.
+    path_hints = models.JSONField(default=dict, blank=True)
+    # Live builds of an active trace fold only the witnesses received since the previous live build,
+    # continuing from its stored ModelBuilder; every other build starts over from the stored witnesses.
+    incremental = models.BooleanField(default=False)
+    builder_state = models.BinaryField(null=True, blank=True, editable=False)
+    folded_until = models.DateTimeField(null=True, blank=True)
+    document = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["trace", "version"], condition=models.Q(trace__isnull=False), name="model_version_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["project", "version"],
+                condition=models.Q(trace__isnull=True),
+                name="project_model_version_unique",
+            ),
+        ]
+        ordering = ["-version"]
+
+    @property
+    def progress_percent(self) -> int:
+        if self.status == self.BuildStatus.READY:
+            return 100
+        return int(100 * self.processed / self.total) if self.total else 0
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status in self.PENDING
+
+
+class ModelEndpoint(models.Model):
+    """An endpoint of a ready model version, as a row so the console and API can filter in the database."""
+
+    public_id = PublicIdField(prefix="ept")
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="endpoints")
+    method = models.CharField(max_length=16)
+    host = models.CharField(max_length=255)
+    path = models.CharField(max_length=2000)
+    count = models.PositiveIntegerField()
+    # Delimited lists (",bearer,none,") so that filters are one portable `contains` lookup.
+    auth = models.CharField(max_length=500)
+    status_codes = models.CharField(max_length=500)
+    latency_p50_ms = models.FloatField(null=True)
+    latency_p90_ms = models.FloatField(null=True)
+    latency_p99_ms = models.FloatField(null=True)
+    first_seen = models.DateTimeField(null=True)
+    last_seen = models.DateTimeField(null=True)
+    detail = models.JSONField()
+
+    class Meta:
+        ordering = ["host", "path", "method"]
+
+    @property
+    def auth_list(self) -> list[str]:
+        return [item for item in self.auth.split(",") if item]
+
+    @property
+    def status_code_list(self) -> list[str]:
+        return [item for item in self.status_codes.split(",") if item]
+
+
+class ProjectPathHints(models.Model):
+    """A project's path hints (`apimodel.PathHints`): every build and rebuild of its models applies them."""
+
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, primary_key=True, related_name="path_hints")
+    force = models.JSONField(default=list)
+    static = models.JSONField(default=list)
+    hidden = models.JSONField(default=list)
+    show_default_hidden = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)

@@ -1,0 +1,129 @@
+from collections.abc import Sequence
+
+from django.db.models import OuterRef, QuerySet, Subquery
+
+from apimodel.builder import PathHints
+from apimodels.models import ModelEndpoint, ModelVersion, ProjectPathHints
+from controlplane.errors import NotFound
+from projects.models import Project
+from traces.models import Trace
+from traces.selectors import trace_for_project
+
+READY = ModelVersion.BuildStatus.READY
+
+
+def path_hints_of(project: Project) -> PathHints:
+    """The project's path hints; none saved yet means the defaults."""
+    saved = ProjectPathHints.objects.filter(project=project).first()
+    if saved is None:
+        return PathHints()
+    return PathHints(
+        force=saved.force, static=saved.static, hidden=saved.hidden, show_default_hidden=saved.show_default_hidden
+    )
+
+
+def latest_build(*, trace: Trace) -> ModelVersion | None:
+    """The newest build of the trace, whatever its state (without the heavy model document)."""
+    return trace.model_versions.defer("document", "builder_state").first()
+
+
+def latest_builds(*, traces: Sequence[Trace]) -> dict[int, ModelVersion]:
+    """The newest build of each of these traces that has one, by trace pk, in one query."""
+    newest = ModelVersion.objects.filter(trace_id=OuterRef("trace_id")).order_by("-version").values("version")[:1]
+    builds = ModelVersion.objects.filter(trace__in=[trace.pk for trace in traces], version=Subquery(newest))
+    return {build.trace_id: build for build in builds.defer("document", "builder_state") if build.trace_id}
+
+
+def latest_ready_model(*, trace: Trace) -> ModelVersion | None:
+    """What the console shows while a newer version builds."""
+    return trace.model_versions.filter(status=READY).first()
+
+
+def endpoints_filtered(
+    *,
+    version: ModelVersion,
+    method: str = "",
+    auth: str = "",
+    status: str = "",
+    host: str = "",
+    q: str = "",
+) -> QuerySet[ModelEndpoint]:
+    endpoints = version.endpoints.all()
+    if method:
+        endpoints = endpoints.filter(method=method.upper())
+    if auth:
+        endpoints = endpoints.filter(auth__contains=f",{auth},")
+    if status:
+        endpoints = endpoints.filter(status_codes__contains=f",{status},")
+    if host:
+        endpoints = endpoints.filter(host=host)
+    if q:
+        endpoints = endpoints.filter(path__icontains=q)
+    return endpoints
+
+
+def newest_ready_trace_model(*, project: Project) -> ModelVersion | None:
+    """The newest ready model of any of the project's traces (the overview links to it)."""
+    return (
+        ModelVersion.objects.filter(trace__project=project, status=READY)
+        .select_related("trace")
+        .order_by("-finished_at", "-pk")
+        .first()
+    )
+
+
+def endpoint_filter_options(*, version: ModelVersion) -> dict[str, list[str]]:
+    """The values each endpoint filter can take in this model, for the console's select boxes."""
+    rows = list(version.endpoints.values_list("method", "host", "auth", "status_codes"))
+    return {
+        "method": sorted({method for method, _, _, _ in rows}),
+        "host": sorted({host for _, host, _, _ in rows}),
+        "auth": sorted({item for _, _, auth, _ in rows for item in auth.split(",") if item}),
+        "status": sorted({item for _, _, _, codes in rows for item in codes.split(",") if item}),
+    }
+
+
+def latest_ready_project_model(*, project: Project) -> ModelVersion | None:
+    """The project's newest ready merged model (over all its stored traffic)."""
+    return project.model_versions.filter(trace=None, status=READY).first()
+
+
+def model_by_ref(*, project: Project, ref: str) -> ModelVersion:
+    """A ready model of the project: `project` (merged), a `mdl_` id, or a trace id or name (its latest)."""
+    if ref == "project":
+        version = latest_ready_project_model(project=project)
+    elif ref.startswith("mdl_"):
+        version = project.model_versions.filter(public_id=ref, status=READY).first()
+    else:
+        version = latest_ready_model(trace=trace_for_project(project=project, trace_ref=ref))
+    if version is None:
+        raise NotFound(f"No ready model for {ref!r}.")
+    return version
+
+
+def endpoint_for_project(*, project: Project, endpoint_id: str) -> ModelEndpoint:
+    """An endpoint of any ready model of the project, with its model, so links outlive rebuilds; NotFound
+    otherwise."""
+    endpoint = (
+        ModelEndpoint.objects.filter(public_id=endpoint_id, model_version__project=project, model_version__status=READY)
+        .select_related("model_version__trace")
+        .first()
+    )
+    if endpoint is None:
+        raise NotFound("No such endpoint.")
+    return endpoint
+
+
+def latest_project_model(*, project: Project) -> ModelVersion | None:
+    """The newest build of the project's merged model, whatever its state."""
+    return project.model_versions.filter(trace=None).first()
+
+
+def project_builds_pending(*, project: Project) -> bool:
+    """Whether any model of the project (a trace's or the merged one) is queued or building."""
+    return project.model_versions.filter(status__in=ModelVersion.PENDING).exists()
+
+
+def traces_with_ready_model(*, project: Project) -> QuerySet[Trace]:
+    """The project's traces that have a ready model (what can be compared), newest first."""
+    return Trace.objects.filter(project=project, model_versions__status=READY).distinct()

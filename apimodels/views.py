@@ -1,0 +1,261 @@
+"""Console pages that show models: a trace with its model, the project's merged model, endpoint pages,
+diffs, rebuilds and the path hints that shape every build."""
+
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+
+from apimodel.diff import diff_models
+from apimodels.forms import PathHintsForm
+from apimodels.models import ModelVersion
+from apimodels.selectors import (
+    endpoint_filter_options,
+    endpoint_for_project,
+    endpoints_filtered,
+    latest_project_model,
+    latest_ready_model,
+    latest_ready_project_model,
+    model_by_ref,
+    path_hints_of,
+    project_builds_pending,
+    traces_with_ready_model,
+)
+from apimodels.services import (
+    model_rebuild,
+    models_rebuild_all,
+    project_model_enqueue,
+    project_path_hints_update,
+)
+from controlplane.errors import Conflict, Invalid, NotFound
+from controlplane.polling import polled
+from projects.models import Project
+from traces.selectors import trace_for_project, trace_rows
+
+ENDPOINT_FILTERS = ("method", "auth", "status", "host", "q")
+
+
+def _endpoints_context(request: HttpRequest, shown: ModelVersion | None) -> dict[str, Any]:
+    """The endpoints table of a model with the query's filters (trace page and project model page alike)."""
+    filters = {name: request.GET.get(name, "").strip() for name in ENDPOINT_FILTERS}
+    context: dict[str, Any] = {
+        "shown_model": shown,
+        "filters": filters,
+        "filtered": any(filters.values()),
+        "endpoints_url": request.path,
+    }
+    if shown is not None:
+        context["endpoints"] = endpoints_filtered(version=shown, **filters)
+        context["options"] = endpoint_filter_options(version=shown)
+    return context
+
+
+def _refresh_if_newer(ready: ModelVersion | None, shown_id: str) -> HttpResponse | None:
+    """The polled part asks the page to reload when a newer model than the one shown is ready."""
+    if ready is None or ready.public_id == shown_id:
+        return None
+    response = HttpResponse(status=200)
+    response["HX-Refresh"] = "true"
+    return response
+
+
+def trace_detail(request: HttpRequest, project: Project, trace: str) -> HttpResponse:
+    found = trace_for_project(project=project, trace_ref=trace)
+    ready = latest_ready_model(trace=found)
+    context: dict[str, Any] = {
+        "project": project,
+        "section": "traces",
+        "trace": found,
+        "row": trace_rows(traces=[found], now=timezone.now())[0],
+        **_endpoints_context(request, ready),
+    }
+    if request.htmx and request.htmx.target == "endpoints":
+        return render(request, "apimodels/_endpoints.html", context)
+    if ready is not None:
+        url = reverse("api:trace-openapi", kwargs={"project": project.public_id, "trace": found.public_id})
+        context["openapi_url"] = f"{url}?format=yaml"
+    return render(request, "apimodels/trace_detail.html", {**context, "poll": context["row"].can_change})
+
+
+def trace_live(request: HttpRequest, project: Project, trace: str) -> HttpResponse:
+    """The polled part of the trace page: status, Stop, build progress; the page reloads when a new model is ready."""
+    found = trace_for_project(project=project, trace_ref=trace)
+    ready = latest_ready_model(trace=found)
+    if refresh := _refresh_if_newer(ready, request.GET.get("shown", "")):
+        return refresh
+    (row,) = trace_rows(traces=[found], now=timezone.now())
+    context = {"project": found.project, "trace": found, "row": row, "shown_model": ready}
+    return polled(request, "apimodels/trace_detail.html#live", context, row.can_change)
+
+
+def trace_model_rebuild(request: HttpRequest, project: Project, trace: str) -> HttpResponse:
+    found = trace_for_project(project=project, trace_ref=trace)
+    try:
+        model_rebuild(trace=found)
+    except Conflict as error:  # the stored witnesses were purged
+        messages.error(request, error.message)
+    return redirect("trace-detail", project=found.project.public_id, trace=found.name)
+
+
+def _project_model_live(project: Project) -> dict[str, Any]:
+    build = latest_project_model(project=project)
+    # A trace build still running queues a new merged build when it ends.
+    pending = project_builds_pending(project=project)
+    return {"build": build, "pending": pending}
+
+
+def project_model(request: HttpRequest, project: Project) -> HttpResponse:
+    """The project's model merged over all its stored traffic."""
+    ready = latest_ready_project_model(project=project)
+    context: dict[str, Any] = {
+        "project": project,
+        "section": "model",
+        **_project_model_live(project),
+        **_endpoints_context(request, ready),
+    }
+    if request.htmx and request.htmx.target == "endpoints":
+        return render(request, "apimodels/_endpoints.html", context)
+    if ready is not None:
+        context["openapi_url"] = reverse("api:project-openapi", kwargs={"project": project.public_id}) + "?format=yaml"
+    return render(request, "apimodels/project_model.html", {**context, "poll": context["pending"]})
+
+
+def project_model_live(request: HttpRequest, project: Project) -> HttpResponse:
+    ready = latest_ready_project_model(project=project)
+    if refresh := _refresh_if_newer(ready, request.GET.get("shown", "")):
+        return refresh
+    context = {"project": project, "shown_model": ready, **_project_model_live(project)}
+    return polled(request, "apimodels/project_model.html#live", context, context["pending"])
+
+
+def project_model_rebuild(request: HttpRequest, project: Project) -> HttpResponse:
+    project_model_enqueue(project=project)
+    return redirect("project-model", project=project.public_id)
+
+
+def model_label(version: ModelVersion) -> str:
+    if version.trace is None:
+        return f"Project model (merged) v{version.version}"
+    return f"{version.trace.name} v{version.version}"
+
+
+def _model_ref(version: ModelVersion) -> str:
+    """How the diff page's selects name a model: `project`, or the trace's id (a trace may be named `project`)."""
+    return "project" if version.trace is None else version.trace.public_id
+
+
+def model_diff(request: HttpRequest, project: Project) -> HttpResponse:
+    """Compare two models of the project: the merged one or a trace's latest ready one."""
+    choices = [("project", "Project model (merged)")] + [
+        (trace.public_id, trace.name) for trace in traces_with_ready_model(project=project)
+    ]
+    refs = {side: request.GET.get(side, "").strip() for side in ("base", "head")}
+    context: dict[str, Any] = {"project": project, "section": "diff", "choices": choices, **refs}
+    if all(refs.values()):
+        try:
+            models = {side: model_by_ref(project=project, ref=ref) for side, ref in refs.items()}
+        except NotFound as error:
+            context["error"] = error.message
+        else:
+            diff = diff_models(models["base"].document or {}, models["head"].document or {})
+            context.update(
+                diff=diff,
+                same=not any(diff.values()),
+                labels={side: model_label(version) for side, version in models.items()},
+                **{side: _model_ref(version) for side, version in models.items()},
+            )
+    return render(request, "apimodels/model_diff.html", context, status=404 if "error" in context else 200)
+
+
+def schema_node(schema: Any, name: str = "", required: bool = False) -> dict[str, Any]:
+    """A JSON Schema as a tree the template renders recursively (keys like `$ref` or `additionalProperties`
+    are awkward in templates, and `type` may be a list)."""
+    schema = schema if isinstance(schema, dict) else {}
+    types = schema.get("type", [])
+    types = [types] if isinstance(types, str) else list(types)
+    shown = [kind for kind in types if kind != "null"] or types or ["any"]
+    required_names = set(schema.get("required", []))
+    children = [
+        schema_node(child, key, key in required_names) for key, child in (schema.get("properties") or {}).items()
+    ]
+    if isinstance(schema.get("items"), dict):
+        children.append(schema_node(schema["items"], "[ ]"))
+    if isinstance(schema.get("additionalProperties"), dict):
+        children.append(schema_node(schema["additionalProperties"], "{key}"))
+    for keyword in ("anyOf", "oneOf"):
+        children.extend(
+            schema_node(variant, f"{keyword} #{index + 1}") for index, variant in enumerate(schema.get(keyword, []))
+        )
+    return {
+        "name": name,
+        "types": shown,
+        "format": schema.get("format", ""),
+        "enum": schema.get("enum", []),
+        "required": required,
+        "nullable": ("null" in types and len(types) > 1) or schema.get("nullable") is True,
+        "children": children,
+    }
+
+
+def _content_trees(content: Any) -> list[dict[str, Any]]:
+    return [{"content_type": kind, "tree": schema_node(schema)} for kind, schema in (content or {}).items()]
+
+
+def endpoint_detail(
+    request: HttpRequest, project: Project, endpoint: str, model: str | None = None, trace: str | None = None
+) -> HttpResponse:
+    """An endpoint of the model it belongs to (not "the latest"), so links keep working after a rebuild.
+
+    Reached under its model (`models/<mdl_…>/endpoints/…`) or, for older links, under its trace.
+    """
+    found_endpoint = endpoint_for_project(project=project, endpoint_id=endpoint)
+    version = found_endpoint.model_version
+    owner = version.trace
+    if model is not None and version.public_id != model:
+        raise NotFound("No such endpoint in this model.")
+    if trace is not None and (owner is None or trace not in (owner.public_id, owner.name)):
+        raise NotFound("No such endpoint in this trace.")
+    newest = latest_ready_model(trace=owner) if owner else latest_ready_project_model(project=project)
+    detail = found_endpoint.detail or {}
+    parameters = [
+        {**parameter, "node": schema_node(parameter.get("schema"))} for parameter in detail.get("parameters") or []
+    ]
+    responses = [
+        {"status": code, "count": response.get("count"), "bodies": _content_trees(response.get("content"))}
+        for code, response in sorted((detail.get("responses") or {}).items())
+    ]
+    context = {
+        "project": project,
+        "section": "traces" if owner else "model",
+        "trace": owner,
+        "model_version": version,
+        "newest_model": newest if newest is not None and newest.pk != version.pk else None,
+        "endpoint": found_endpoint,
+        "parameters": parameters,
+        "request_bodies": _content_trees(detail.get("request_body")),
+        "responses": responses,
+    }
+    return render(request, "apimodels/endpoint_detail.html", context)
+
+
+def path_hints(request: HttpRequest, project: Project) -> HttpResponse:
+    """Settings → Path hints: they apply to past traffic too, by rebuilding every trace from stored witnesses."""
+    form = PathHintsForm(
+        request.POST if request.method == "POST" else None, initial=PathHintsForm.initial_from(path_hints_of(project))
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            project_path_hints_update(project=project, **form.templates())
+        except Invalid as error:
+            form.add_invalid(error)
+        else:
+            rebuilds = models_rebuild_all(project=project)
+            messages.success(
+                request, f"Saved; rebuilding {rebuilds} trace{'s' if rebuilds != 1 else ''} from stored traffic."
+            )
+            return redirect("path-hints", project=project.public_id)
+    context = {"project": project, "section": "settings", "form": form}
+    return render(request, "apimodels/path_hints.html", context, status=400 if form.errors else 200)
