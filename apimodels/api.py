@@ -17,6 +17,7 @@ from apimodels.selectors import (
     latest_ready_model,
     latest_ready_project_model,
     model_by_ref,
+    model_document,
     path_hints_of,
 )
 from apimodels.services import model_rebuild, models_rebuild_all, project_model_enqueue, project_path_hints_update
@@ -53,10 +54,10 @@ class ModelOutput(serializers.Serializer[Any]):
     id = serializers.CharField(source="public_id")
     version = serializers.IntegerField()
     trace_id = serializers.CharField(source="trace.public_id", allow_null=True, default=None)
-    witness_count = serializers.IntegerField(source="document.witness_count")
+    witness_count = serializers.IntegerField()
     path_hints = serializers.JSONField()
     finished_at = serializers.DateTimeField()
-    security_schemes = serializers.JSONField(source="document.security_schemes")
+    security_schemes = serializers.JSONField()
 
 
 def model_data(version: ModelVersion, query: Any) -> dict[str, Any]:
@@ -70,7 +71,7 @@ def openapi_response(version: ModelVersion, query: Any, *, name: str) -> HttpRes
     output = query.get("format", "json")
     if output not in ("json", "yaml"):
         raise Invalid("Must be json or yaml.", field="format")
-    spec = to_openapi(version.document or {}, title=name)
+    spec = to_openapi(model_document(version), title=name)
     response: HttpResponse
     if output == "yaml":
         response = HttpResponse(yaml.safe_dump(spec, sort_keys=False), content_type="application/yaml")
@@ -184,5 +185,5 @@ class ModelDiffApi(ProjectApiView):
             if not ref:
                 raise Invalid("A trace id or name, a model id, or `project` is required.", field=side)
         models = {side: model_by_ref(project=self.project, ref=ref) for side, ref in refs.items()}
-        diff = diff_models(models["base"].document or {}, models["head"].document or {})
+        diff = diff_models(model_document(models["base"]), model_document(models["head"]))
         return Response({"base": ModelOutput(models["base"]).data, "head": ModelOutput(models["head"]).data, **diff})

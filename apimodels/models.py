@@ -34,7 +34,10 @@ class ModelVersion(models.Model):
     incremental = models.BooleanField(default=False)
     builder_state = models.BinaryField(null=True, blank=True, editable=False)
     folded_until = models.DateTimeField(null=True, blank=True)
-    document = models.JSONField(null=True, blank=True)
+    # The model-level parts of a ready model (apimodel's ApiModel); its endpoints are the ModelEndpoint rows.
+    witness_count = models.PositiveIntegerField(default=0)
+    servers = models.JSONField(default=list, blank=True)
+    security_schemes = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -64,7 +67,8 @@ class ModelVersion(models.Model):
 
 
 class ModelEndpoint(models.Model):
-    """An endpoint of a ready model version, as a row so the console and API can filter in the database."""
+    """An endpoint of a ready model version: its JSON (apimodel's Endpoint) as the builder made it, and beside
+    it the columns the console and API filter and sort on."""
 
     public_id = PublicIdField(prefix="ept")
     model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="endpoints")
@@ -80,7 +84,7 @@ class ModelEndpoint(models.Model):
     latency_p99_ms = models.FloatField(null=True)
     first_seen = models.DateTimeField(null=True)
     last_seen = models.DateTimeField(null=True)
-    detail = models.JSONField()
+    detail = models.JSONField()  # the endpoint as apimodel.model_types.Endpoint
 
     class Meta:
         ordering = ["host", "path", "method"]

@@ -3,6 +3,7 @@ from collections.abc import Sequence
 from django.db.models import OuterRef, QuerySet, Subquery
 
 from apimodel.builder import PathHints
+from apimodel.model_types import ApiModel
 from apimodels.models import ModelEndpoint, ModelVersion, ProjectPathHints
 from controlplane.errors import NotFound
 from projects.models import Project
@@ -23,15 +24,26 @@ def path_hints_of(project: Project) -> PathHints:
 
 
 def latest_build(*, trace: Trace) -> ModelVersion | None:
-    """The newest build of the trace, whatever its state (without the heavy model document)."""
-    return trace.model_versions.defer("document", "builder_state").first()
+    """The newest build of the trace, whatever its state."""
+    return trace.model_versions.defer("builder_state").first()
 
 
 def latest_builds(*, traces: Sequence[Trace]) -> dict[int, ModelVersion]:
     """The newest build of each of these traces that has one, by trace pk, in one query."""
     newest = ModelVersion.objects.filter(trace_id=OuterRef("trace_id")).order_by("-version").values("version")[:1]
     builds = ModelVersion.objects.filter(trace__in=[trace.pk for trace in traces], version=Subquery(newest))
-    return {build.trace_id: build for build in builds.defer("document", "builder_state") if build.trace_id}
+    return {build.trace_id: build for build in builds.defer("builder_state") if build.trace_id}
+
+
+def model_document(version: ModelVersion) -> ApiModel:
+    """The whole model as apimodel shapes it (for OpenAPI and diffs), assembled from the stored rows."""
+    endpoints = version.endpoints.order_by("pk").values_list("detail", flat=True)
+    return {
+        "witness_count": version.witness_count,
+        "servers": version.servers,
+        "endpoints": list(endpoints),
+        "security_schemes": version.security_schemes,
+    }
 
 
 def latest_ready_model(*, trace: Trace) -> ModelVersion | None:

@@ -207,13 +207,16 @@ def _fold(model_id: int, builder: ModelBuilder, batches: QuerySet[WitnessBatch])
 
 
 def _store(version: ModelVersion, document: ApiModel, **fields: Any) -> None:
-    """Mark the build ready with its endpoints; drop superseded live previews; the merged model follows."""
+    """Store the model (endpoints as rows, the rest on the version) and mark it ready; drop superseded live
+    previews; the merged model follows."""
     with transaction.atomic():
         ModelEndpoint.objects.filter(model_version_id=version.pk).delete()
         ModelEndpoint.objects.bulk_create(_endpoint_row(version.pk, endpoint) for endpoint in document["endpoints"])
         ModelVersion.objects.filter(pk=version.pk).update(
             status=ModelVersion.BuildStatus.READY,
-            document=document,
+            witness_count=document["witness_count"],
+            servers=document["servers"],
+            security_schemes=document["security_schemes"],
             finished_at=timezone.now(),
             error="",
             **fields,

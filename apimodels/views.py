@@ -20,6 +20,7 @@ from apimodels.selectors import (
     latest_ready_model,
     latest_ready_project_model,
     model_by_ref,
+    model_document,
     path_hints_of,
     project_builds_pending,
     traces_with_ready_model,
@@ -160,7 +161,7 @@ def model_diff(request: HttpRequest, project: Project) -> HttpResponse:
         except NotFound as error:
             context["error"] = error.message
         else:
-            diff = diff_models(models["base"].document or {}, models["head"].document or {})
+            diff = diff_models(model_document(models["base"]), model_document(models["head"]))
             context.update(
                 diff=diff,
                 same=not any(diff.values()),

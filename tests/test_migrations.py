@@ -1,4 +1,4 @@
-"""Data written before the move of models to apimodels survives the migrations."""
+"""Data written before models moved to apimodels, and were stored once, survives the migrations."""
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -48,7 +48,12 @@ def test_models_endpoints_and_path_hints_survive_the_move(migrator: MigrationExe
         public_id="mdl_1",
         status="ready",
         path_hints={},
-        document={"witness_count": 3, "servers": ["https://api.shop.test"], "endpoints": [endpoint]},
+        document={
+            "witness_count": 3,
+            "servers": ["https://api.shop.test"],
+            "endpoints": [endpoint],
+            "security_schemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
     )
     old.get_model("traces", "Endpoint").objects.create(
         api_model=model,
@@ -67,6 +72,8 @@ def test_models_endpoints_and_path_hints_survive_the_move(migrator: MigrationExe
     version = new.get_model("apimodels", "ModelVersion").objects.get(public_id="mdl_1")
     assert (version.trace.public_id, version.project.public_id, version.status) == ("trc_1", "prj_1", "ready")
     assert version.path_hints == {"force": [], "static": [], "hidden": [], "show_default_hidden": False}
+    assert (version.witness_count, version.servers) == (3, ["https://api.shop.test"])
+    assert version.security_schemes == {"bearer": {"type": "http", "scheme": "bearer"}}
     (row,) = version.endpoints.all()
     assert (row.public_id, row.path, row.detail) == ("ept_1", "/v1/products", endpoint)
     hints = new.get_model("apimodels", "ProjectPathHints").objects.get(project__public_id=project.public_id)

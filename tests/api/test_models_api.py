@@ -5,9 +5,13 @@ import json
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from apimodel import ModelBuilder
 from apimodels.models import ModelVersion
-from apimodels.selectors import path_hints_of
+from apimodels.selectors import model_document, path_hints_of
 from traces.models import WitnessBatch
+from traces.services import har_upload
+
+from ..conftest import FIXTURES
 
 PROJECT = "/api/v1/projects/shop"
 
@@ -155,3 +159,15 @@ def test_a_diff_needs_both_sides(client, query: str, field: str) -> None:
 def test_a_diff_of_an_unknown_model_is_404(client, entry) -> None:
     trace = upload(client, [entry()])
     assert client.get(f"{PROJECT}/diff?base={trace['id']}&head=mdl_nope").status_code == 404
+
+
+def test_a_stored_model_reads_back_as_the_builder_made_it(project, django_capture_on_commit_callbacks) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        trace = har_upload(project=project, user=project.owner, content=(FIXTURES / "small.har").read_bytes())
+    builder = ModelBuilder(path_hints_of(project))
+    for batch in trace.witness_batches.order_by("pk"):
+        for witness in batch.witnesses:
+            builder.add(witness)
+    expected = json.loads(json.dumps(builder.result()))
+    assert model_document(trace.model_versions.get()) == expected
+    assert len(expected["endpoints"]) == 7

@@ -7,6 +7,7 @@ import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from apimodels.models import ModelVersion
+from apimodels.selectors import model_document
 from apimodels.services import models_build_live
 from traces.models import Trace, TraceStatus, WitnessBatch
 from traces.services import trace_start, traces_close_ended
@@ -272,14 +273,15 @@ def test_live_builds_fold_only_new_witnesses_and_match_a_full_build(
         live = trace.model_versions.filter(status=ModelVersion.BuildStatus.READY).first()
         assert live.incremental and live.version > 1
         assert live.processed == 1  # only the newest batch was folded into the resumed builder
-        assert live.document["witness_count"] == 4
+        assert live.witness_count == 4
+        live_endpoints = model_document(live)["endpoints"]
         assert trace.model_versions.count() == 1  # superseded live previews are deleted
         with django_capture_on_commit_callbacks(execute=True):
             client_full = key_client(alice)
             client_full.post(f"{TRACES}/{trace.public_id}/stop")
         [final] = trace.model_versions.all()  # the final build replaced the live preview
         assert not final.incremental and final.processed == 4
-        assert final.document["endpoints"] == live.document["endpoints"]
+        assert model_document(final)["endpoints"] == live_endpoints
         # Nothing resumes a closed trace's builder: the final build dropped the stored ones.
         assert not ModelVersion.objects.filter(trace=trace).exclude(builder_state=None).exists()
 
@@ -290,11 +292,11 @@ def test_witnesses_in_flight_after_the_stop_rebuild_the_final_model(
     trace = trace_start(project=project, user=alice, duration_minutes=60)
     with django_capture_on_commit_callbacks(execute=True):
         key_client(alice).post(f"{TRACES}/{trace.public_id}/stop")
-    assert trace.model_versions.get().document["witness_count"] == 0
+    assert trace.model_versions.get().witness_count == 0
     late = {"daemon_name": "d", "batch_id": "late", "entries": [entry()]}
     with django_capture_on_commit_callbacks(execute=True):
         assert key_client(alice, scope="ingest").post(witnesses_url(trace), late, format="json").status_code == 202
-    assert trace.model_versions.first().document["witness_count"] == 1
+    assert trace.model_versions.first().witness_count == 1
 
 
 def test_names_with_nul_characters_are_stored_and_built(
