@@ -49,7 +49,8 @@ def _endpoints_context(request: HttpRequest, shown: ModelVersion | None) -> dict
         "endpoints_url": request.path,
     }
     if shown is not None:
-        context["endpoints"] = endpoints_filtered(version=shown, **filters)
+        # The table shows none of each endpoint's JSON.
+        context["endpoints"] = endpoints_filtered(version=shown, **filters).defer("detail")
         context["options"] = endpoint_filter_options(version=shown)
     return context
 

@@ -4,6 +4,7 @@ import yaml
 from rest_framework.test import APIClient
 
 from projects.models import ApiKey, Project
+from projects.services import project_create
 
 
 def test_it_rejects_a_request_without_a_key_with_www_authenticate(db) -> None:
@@ -106,3 +107,9 @@ def test_the_schema_documents_every_endpoint_including_the_long_poll(db) -> None
     assert "/api/v1/projects/{project}/daemon" in schema["paths"]
     assert "/api/v1/projects/{project}/traces/{trace}/witnesses" in schema["paths"]
     assert APIClient().get("/api/docs/").status_code == 200
+
+
+def test_a_name_means_the_users_own_project_before_one_they_are_a_member_of(bob, project, key_client) -> None:
+    own = project_create(owner=bob, name=project.name)
+    assert key_client(bob).get(f"/api/v1/projects/{project.name}").json()["id"] == own.public_id
+    assert key_client(bob).get(f"/api/v1/projects/{project.public_id}").json()["id"] == project.public_id

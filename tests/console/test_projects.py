@@ -49,11 +49,16 @@ def test_only_the_owner_sees_the_delete_button(login: Login, project: Project, b
     assert "Delete project" not in login(bob).get(f"/projects/{project.public_id}/").text
 
 
-def test_overview_live_part_for_htmx(login: Login, project: Project) -> None:
-    response = login(project.owner).get(f"/projects/{project.public_id}/", HTTP_HX_REQUEST="true")
-    assert response.status_code == 200
-    assert response.text.lstrip().startswith('<div id="overview-live"')
-    assert "<html" not in response.text
+def test_the_overview_polls_while_something_moves_and_then_stops(login: Login, project: Project) -> None:
+    client, url = login(project.owner), f"/projects/{project.public_id}/"
+    quiet = client.get(url, HTTP_HX_REQUEST="true")
+    assert quiet.status_code == 286  # nothing capturing, building or heartbeating: htmx stops polling
+    assert "hx-trigger" not in client.get(url).text.split('id="overview-live"')[1].split(">")[0]
+    trace_start(project=project, user=project.owner, duration_minutes=60)
+    live = client.get(url, HTTP_HX_REQUEST="true")
+    assert live.status_code == 200
+    assert live.text.lstrip().startswith('<div id="overview-live" hx-get=')
+    assert "<html" not in live.text
 
 
 def test_the_owner_deletes_a_project(login: Login, project: Project) -> None:
