@@ -6,7 +6,6 @@ from django.utils.text import slugify
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apimodel.diff import diff_models
@@ -22,6 +21,7 @@ from apimodels.selectors import (
 )
 from apimodels.services import model_rebuild, models_rebuild_all, project_model_enqueue, project_path_hints_update
 from controlplane.errors import Invalid, NotFound
+from projects.auth import ApiRequest
 from projects.gate import ProjectApiView
 from projects.models import Project
 from traces.api import ModelBuildOutput
@@ -96,21 +96,21 @@ def trace_ready_model(project: Project, trace_ref: str) -> tuple[Trace, ModelVer
 
 class TraceModelApi(ProjectApiView):
     @extend_schema(parameters=MODEL_PARAMETERS, responses=ModelOutput, operation_id="trace_model_retrieve")
-    def get(self, request: Request, trace: str) -> Response:
+    def get(self, request: ApiRequest, trace: str) -> Response:
         _, version = trace_ready_model(self.project, trace)
         return Response(model_data(version, request.query_params))
 
 
 class TraceOpenApiApi(ProjectApiView):
     @extend_schema(parameters=OPENAPI_PARAMETERS, responses=OPENAPI_RESPONSES, operation_id="trace_openapi_export")
-    def get(self, request: Request, trace: str) -> HttpResponse:
+    def get(self, request: ApiRequest, trace: str) -> HttpResponse:
         found, version = trace_ready_model(self.project, trace)
         return openapi_response(version, request.query_params, name=f"{found.project.name} {found.name}")
 
 
 class TraceRebuildApi(ProjectApiView):
     @extend_schema(request=None, responses={202: ModelBuildOutput}, operation_id="trace_model_rebuild")
-    def post(self, request: Request, trace: str) -> Response:
+    def post(self, request: ApiRequest, trace: str) -> Response:
         found = trace_for_project(project=self.project, trace_ref=trace)
         return Response(ModelBuildOutput(model_rebuild(trace=found)).data, status=status.HTTP_202_ACCEPTED)
 
@@ -124,19 +124,19 @@ def project_ready_model(project: Project) -> ModelVersion:
 
 class ProjectModelApi(ProjectApiView):
     @extend_schema(parameters=MODEL_PARAMETERS, responses=ModelOutput, operation_id="project_model_retrieve")
-    def get(self, request: Request) -> Response:
+    def get(self, request: ApiRequest) -> Response:
         return Response(model_data(project_ready_model(self.project), request.query_params))
 
 
 class ProjectOpenApiApi(ProjectApiView):
     @extend_schema(parameters=OPENAPI_PARAMETERS, responses=OPENAPI_RESPONSES, operation_id="project_openapi_export")
-    def get(self, request: Request) -> HttpResponse:
+    def get(self, request: ApiRequest) -> HttpResponse:
         return openapi_response(project_ready_model(self.project), request.query_params, name=self.project.name)
 
 
 class ProjectModelRebuildApi(ProjectApiView):
     @extend_schema(request=None, responses={202: ModelBuildOutput}, operation_id="project_model_rebuild")
-    def post(self, request: Request) -> Response:
+    def post(self, request: ApiRequest) -> Response:
         version = project_model_enqueue(project=self.project)
         return Response(ModelBuildOutput(version).data, status=status.HTTP_202_ACCEPTED)
 
@@ -155,11 +155,11 @@ class PathHintsApi(ProjectApiView):
         rebuilds_queued = serializers.IntegerField(required=False)
 
     @extend_schema(responses=OutputSerializer, operation_id="project_path_hints_retrieve")
-    def get(self, request: Request) -> Response:
+    def get(self, request: ApiRequest) -> Response:
         return Response(self.PathHintsSerializer(path_hints_of(self.project)).data)
 
     @extend_schema(request=InputSerializer, responses=OutputSerializer, operation_id="project_path_hints_update")
-    def put(self, request: Request) -> Response:
+    def put(self, request: ApiRequest) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         rebuild = serializer.validated_data.pop("rebuild")
@@ -179,7 +179,7 @@ class ModelDiffApi(ProjectApiView):
         responses=OpenApiTypes.OBJECT,
         operation_id="project_models_diff",
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: ApiRequest) -> Response:
         refs = {side: request.query_params.get(side, "") for side in ("base", "head")}
         for side, ref in refs.items():
             if not ref:

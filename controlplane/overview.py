@@ -5,7 +5,7 @@ It gathers the state of traces, daemons and models, so it lives here with the UR
 
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
@@ -13,11 +13,12 @@ from apimodels.selectors import latest_ready_project_model, newest_ready_trace_m
 from controlplane.polling import polled
 from daemons.models import DaemonStatus
 from daemons.selectors import daemon_status_counts
+from projects.auth import ConsoleRequest
 from projects.models import Project
 from traces.selectors import active_traces
 
 
-def project_overview(request: HttpRequest, project: Project) -> HttpResponse:
+def project_overview(request: ConsoleRequest, project: Project) -> HttpResponse:
     """The overview polls while something on it moves: a trace capturing, a build pending, a daemon whose
     health changes with time. Once none does it stops; a reload shows what started meanwhile."""
     now = timezone.now()

@@ -11,7 +11,6 @@ from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -19,7 +18,7 @@ from controlplane.error_handlers import error_body
 from controlplane.notify import project_subscription
 from daemons.selectors import daemons_for_project
 from daemons.services import daemon_heartbeat, daemon_touch
-from projects.auth import IngestAccess, IngestThrottle
+from projects.auth import ApiRequest, IngestAccess, IngestThrottle
 from projects.gate import ProjectApiView
 from projects.models import Project
 from traces.models import Trace
@@ -46,7 +45,7 @@ class HeartbeatApi(APIView):
         heartbeat_interval_seconds = serializers.IntegerField()
 
     @extend_schema(request=InputSerializer, responses=OutputSerializer, operation_id="daemon_heartbeat")
-    def post(self, request: Request) -> Response:
+    def post(self, request: ApiRequest) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -80,7 +79,7 @@ class DaemonOutput(serializers.Serializer[Any]):
 
 class DaemonListApi(ProjectApiView):
     @extend_schema(responses=DaemonOutput(many=True), operation_id="project_daemons_list")
-    def get(self, request: Request) -> Response:
+    def get(self, request: ApiRequest) -> Response:
         now = timezone.now()
         daemons = daemons_for_project(project=self.project, now=now)
         return Response(DaemonOutput(daemons, many=True, context={"now": now}).data)

@@ -3,17 +3,17 @@ from typing import Any
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from projects.auth import ApiRequest
 from projects.gate import ProjectApiView
 from projects.models import ApiKey, Project
 from projects.selectors import api_keys_for_user, project_members, projects_for_user
 from projects.services import api_key_create, api_key_revoke, membership_add, project_create, project_delete
 
 
-class ProjectOutput(serializers.Serializer[Project]):
+class ProjectOutput(serializers.Serializer[Any]):
     id = serializers.CharField(source="public_id")
     name = serializers.CharField()
     owner = serializers.CharField(source="owner.username")
@@ -25,12 +25,12 @@ class ProjectListCreateApi(APIView):
         name = serializers.CharField(max_length=64)
 
     @extend_schema(responses=ProjectOutput(many=True), operation_id="projects_list")
-    def get(self, request: Request) -> Response:
+    def get(self, request: ApiRequest) -> Response:
         projects: QuerySet[Project] = projects_for_user(user=request.user)
         return Response(ProjectOutput(projects, many=True).data)
 
     @extend_schema(request=InputSerializer, responses={201: ProjectOutput}, operation_id="projects_create")
-    def post(self, request: Request) -> Response:
+    def post(self, request: ApiRequest) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         project = project_create(owner=request.user, **serializer.validated_data)
@@ -39,11 +39,11 @@ class ProjectListCreateApi(APIView):
 
 class ProjectDetailApi(ProjectApiView):
     @extend_schema(responses=ProjectOutput, operation_id="projects_retrieve")
-    def get(self, request: Request) -> Response:
+    def get(self, request: ApiRequest) -> Response:
         return Response(ProjectOutput(self.project).data)
 
     @extend_schema(responses={204: None}, operation_id="projects_delete")
-    def delete(self, request: Request) -> Response:
+    def delete(self, request: ApiRequest) -> Response:
         project_delete(project=self.project)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -58,18 +58,18 @@ class ProjectMembersApi(ProjectApiView):
         username = serializers.CharField(max_length=150)
 
     @extend_schema(responses=MemberOutput(many=True), operation_id="project_members_list")
-    def get(self, request: Request) -> Response:
+    def get(self, request: ApiRequest) -> Response:
         return Response(MemberOutput(project_members(project=self.project), many=True).data)
 
     @extend_schema(request=InputSerializer, responses={201: MemberOutput}, operation_id="project_members_add")
-    def post(self, request: Request) -> Response:
+    def post(self, request: ApiRequest) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         membership = membership_add(project=self.project, **serializer.validated_data)
         return Response(MemberOutput(membership.user).data, status=status.HTTP_201_CREATED)
 
 
-class ApiKeyOutput(serializers.Serializer[ApiKey]):
+class ApiKeyOutput(serializers.Serializer[Any]):
     id = serializers.CharField(source="public_id")
     name = serializers.CharField()
     scope = serializers.CharField()
@@ -88,11 +88,11 @@ class ApiKeyListCreateApi(APIView):
         scope = serializers.ChoiceField(choices=ApiKey.Scope.values, default=ApiKey.Scope.INGEST)
 
     @extend_schema(responses=ApiKeyOutput(many=True), operation_id="api_keys_list")
-    def get(self, request: Request) -> Response:
+    def get(self, request: ApiRequest) -> Response:
         return Response(ApiKeyOutput(api_keys_for_user(user=request.user), many=True).data)
 
     @extend_schema(request=InputSerializer, responses={201: ApiKeyCreatedOutput}, operation_id="api_keys_create")
-    def post(self, request: Request) -> Response:
+    def post(self, request: ApiRequest) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         key, secret = api_key_create(user=request.user, **serializer.validated_data)
@@ -102,6 +102,6 @@ class ApiKeyListCreateApi(APIView):
 
 class ApiKeyRevokeApi(APIView):
     @extend_schema(responses={204: None}, operation_id="api_keys_revoke")
-    def delete(self, request: Request, key_id: str) -> Response:
+    def delete(self, request: ApiRequest, key_id: str) -> Response:
         api_key_revoke(user=request.user, key_id=key_id)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -21,7 +21,7 @@ from traces.services import har_upload, trace_start
 
 from .conftest import basic_auth, make_user
 
-HTMX = {"HTTP_HX_REQUEST": "true"}
+HTMX: dict[str, Any] = {"HTTP_HX_REQUEST": "true"}
 
 
 @dataclass
@@ -71,7 +71,7 @@ def world(
     return world
 
 
-def page(name: str, *, api: bool = False, trace: bool = False, **headers: str) -> Callable[[World], Any]:
+def page(name: str, *, api: bool = False, trace: bool = False, **headers: Any) -> Callable[[World], Any]:
     def get(world: World) -> Any:
         kwargs = {"project": world.project.public_id}
         if trace:

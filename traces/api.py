@@ -1,4 +1,4 @@
-from collections.abc import Sequence
+from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
@@ -6,11 +6,10 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
-from rest_framework.request import Request
 from rest_framework.response import Response
 
 from controlplane.errors import TooLarge
-from projects.auth import IngestThrottle
+from projects.auth import ApiRequest, IngestThrottle
 from projects.gate import ProjectApiView
 from traces.builds import Build, model_builds
 from traces.models import Trace
@@ -32,10 +31,11 @@ class ModelBuildOutput(serializers.Serializer[Build]):
     finished_at = serializers.DateTimeField(allow_null=True)
 
 
-class TraceOutput(serializers.Serializer[Trace]):
+class TraceOutput(serializers.Serializer[Any]):
     id = serializers.CharField(source="public_id")
     name = serializers.CharField()
-    source = serializers.CharField()
+    # DRF takes declared fields off the class; this is the trace's source (live or har), not Field.source.
+    source = serializers.CharField()  # type: ignore[assignment]
     status = serializers.SerializerMethodField()
     started_at = serializers.DateTimeField()
     ends_at = serializers.DateTimeField()
@@ -47,13 +47,13 @@ class TraceOutput(serializers.Serializer[Trace]):
     def get_status(self, trace: Trace) -> str:
         return str(trace.get_status(self.context["now"]))
 
-    @extend_schema(responses=ModelBuildOutput(allow_null=True))  # type: ignore[misc]
+    @extend_schema(responses=ModelBuildOutput(allow_null=True))
     def get_model_build(self, trace: Trace) -> dict[str, Any] | None:
         build = self.context["builds"].get(trace.pk)
         return ModelBuildOutput(build).data if build else None
 
 
-def traces_data(traces: Sequence[Trace]) -> list[dict[str, Any]]:
+def traces_data(traces: Iterable[Trace]) -> list[dict[str, Any]]:
     """Traces as the API shows them, with their newest builds read in one query."""
     traces = list(traces)
     context = {"now": timezone.now(), "builds": model_builds().latest_builds(traces)}
@@ -70,11 +70,11 @@ class TraceListStartApi(ProjectApiView):
         name = serializers.RegexField(r"^[a-z0-9][a-z0-9-]{0,98}[a-z0-9]$", required=False)
 
     @extend_schema(responses=TraceOutput(many=True), operation_id="traces_list")
-    def get(self, request: Request) -> Response:
+    def get(self, request: ApiRequest) -> Response:
         return Response(traces_data(traces_for_project(project=self.project)[:TRACE_LIST_LIMIT]))
 
     @extend_schema(request=InputSerializer, responses={201: TraceOutput}, operation_id="traces_start")
-    def post(self, request: Request) -> Response:
+    def post(self, request: ApiRequest) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         trace = trace_start(project=self.project, user=request.user, **serializer.validated_data)
@@ -83,13 +83,13 @@ class TraceListStartApi(ProjectApiView):
 
 class TraceDetailApi(ProjectApiView):
     @extend_schema(responses=TraceOutput, operation_id="traces_retrieve")
-    def get(self, request: Request, trace: str) -> Response:
+    def get(self, request: ApiRequest, trace: str) -> Response:
         return Response(trace_data(trace_for_project(project=self.project, trace_ref=trace)))
 
 
 class TraceStopApi(ProjectApiView):
     @extend_schema(request=None, responses=TraceOutput, operation_id="traces_stop")
-    def post(self, request: Request, trace: str) -> Response:
+    def post(self, request: ApiRequest, trace: str) -> Response:
         found = trace_for_project(project=self.project, trace_ref=trace)
         return Response(trace_data(trace_stop(trace=found)))
 
@@ -103,7 +103,7 @@ class HarUploadApi(ProjectApiView):
     @extend_schema(
         request={"multipart/form-data": InputSerializer}, responses={201: TraceOutput}, operation_id="traces_upload_har"
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: ApiRequest) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         upload = serializer.validated_data["file"]
@@ -127,7 +127,7 @@ class WitnessUploadApi(ProjectApiView):
         duplicate = serializers.BooleanField()
 
     @extend_schema(request=InputSerializer, responses={202: OutputSerializer}, operation_id="trace_witnesses_upload")
-    def post(self, request: Request, trace: str) -> Response:
+    def post(self, request: ApiRequest, trace: str) -> Response:
         found = trace_for_project(project=self.project, trace_ref=trace)
         if int(request.META.get("CONTENT_LENGTH") or 0) > settings.WITNESS_BATCH_MAX_BYTES:
             raise TooLarge(f"A witness batch is limited to {settings.WITNESS_BATCH_MAX_BYTES} bytes.")
