@@ -20,6 +20,7 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	PAWPRINT_VAR_DIR=$(CURDIR)/var/test $(BIN)/python manage.py spectacular --validate --fail-on-warn --file /dev/null
 
 chromium:
 	@test -x $(CHROMIUM) || { \
