@@ -22,7 +22,8 @@ class Response(TypedDict):
 
 
 class Latency(TypedDict):
-    """Latency quantiles in milliseconds (None when no timings were seen)."""
+    """Nearest-rank latency percentiles in milliseconds (None when no timings were seen): exact up
+    to `latency.EXACT_LIMIT` timed requests, within 1 % beyond."""
 
     p50: float | None
     p90: float | None
