@@ -86,13 +86,25 @@ def _tidy(operation: dict[str, Any], operation_id: str) -> dict[str, Any]:
     return tidy
 
 
+def _servers_of(hosts: set[str], servers: list[str]) -> list[dict[str, str]]:
+    """Server objects of the model's servers on `hosts` (`https://a.example:8443` is on `a.example:8443`)."""
+    return [
+        {"url": url}
+        for host in sorted(hosts)
+        for url in [url for url in servers if url.partition("://")[2] == host] or [f"https://{host}"]
+    ]
+
+
 def to_openapi(model: Mapping[str, Any], *, title: str, version: str = "1.0.0") -> dict[str, Any]:
     """An OpenAPI 3.1 document for a model from `ModelBuilder.result()`.
 
-    All hosts become `servers`; the same method and path on several hosts become one
-    operation, since OpenAPI paths are relative to every server.
+    All hosts become the document's `servers`; the same method and path on several hosts
+    become one operation. When the model spans several hosts, each path item lists the
+    servers of the hosts it was seen on, and an operation seen on fewer hosts than its path
+    lists its own, so that no path or operation claims a host where it was not seen.
     """
     paths: dict[str, dict[str, Any]] = {}
+    hosts_of: dict[tuple[str, str], set[str]] = {}
     endpoints = model.get("endpoints", [])
     for endpoint in endpoints:
         item = paths.setdefault(endpoint["path"], {})
@@ -101,8 +113,12 @@ def to_openapi(model: Mapping[str, Any], *, title: str, version: str = "1.0.0") 
             _merge_operation(item[method], endpoint)
         else:
             item[method] = _operation(endpoint)
+        hosts_of.setdefault((endpoint["path"], method), set()).add(endpoint["host"])
+    hosts = sorted({endpoint["host"] for endpoint in endpoints})
+    servers = model.get("servers") or [f"https://{host}" for host in hosts]
     used_ids: set[str] = set()
     for path, item in paths.items():
+        path_hosts = set().union(*(hosts_of[(path, method)] for method in item))
         for method, operation in item.items():
             base = _OPERATION_ID.sub("_", f"{method} {path}").strip("_")
             operation_id, n = base, 2
@@ -110,8 +126,10 @@ def to_openapi(model: Mapping[str, Any], *, title: str, version: str = "1.0.0") 
                 operation_id, n = f"{base}_{n}", n + 1
             used_ids.add(operation_id)
             item[method] = _tidy(operation, operation_id)
-    hosts = sorted({endpoint["host"] for endpoint in endpoints})
-    servers = model.get("servers") or [f"https://{host}" for host in hosts]
+            if hosts_of[(path, method)] != path_hosts:
+                item[method]["servers"] = _servers_of(hosts_of[(path, method)], servers)
+        if len(hosts) > 1:
+            item["servers"] = _servers_of(path_hosts, servers)
     document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {"title": title, "version": version},
