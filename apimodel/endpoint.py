@@ -10,6 +10,7 @@ from apimodel.latency import LatencySketch
 from apimodel.model_types import Endpoint, Parameter, ParameterLocation, Response
 from apimodel.paths import PathParam
 from apimodel.schema import Schema, meld
+from apimodel.sensitive import SENSITIVE, mark_schema, schema_kind
 
 _QUANTILES = (("p50", 0.5), ("p90", 0.9), ("p99", 0.99))
 # bounds per endpoint and location: names past these (cache busters, ids as names) are ignored
@@ -204,11 +205,18 @@ class EndpointStats:
         parameters += self._parameters("query", self.query)
         parameters += self._parameters("header", self.headers)
         parameters += self._parameters("cookie", self.cookies)
+        sensitive: set[str] = set()
+        for parameter in parameters:
+            kind = schema_kind(parameter["schema"], parameter["name"])
+            if kind is not None:
+                parameter[SENSITIVE] = kind
+                sensitive.add(kind)
+
+        def content(bodies: dict[str, _Body]) -> dict[str, Schema]:
+            return {media: mark_schema(bodies[media].schema or {}, None, sensitive) for media in sorted(bodies)}
+
         responses: dict[str, Response] = {
-            str(code): {
-                "count": status.count,
-                "content": {media: status.content[media].schema or {} for media in sorted(status.content)},
-            }
+            str(code): {"count": status.count, "content": content(status.content)}
             for code, status in sorted(self.responses.items())
         }
         quantiles = {name: self.latency.quantile(q) for name, q in _QUANTILES}
@@ -217,9 +225,10 @@ class EndpointStats:
             "host": host,
             "path": path,
             "parameters": parameters,
-            "request_body": {media: self.request_body[media].schema or {} for media in sorted(self.request_body)},
+            "request_body": content(self.request_body),
             "responses": responses,
             "auth": sorted(self.auth),
+            "sensitive": sorted(sensitive),
             "count": self.count,
             "first_seen": _iso(self.first_seen),
             "last_seen": _iso(self.last_seen),

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from apimodel.schema import meld
+from apimodel.sensitive import SENSITIVE, mark_schema, schema_kind
 
 _COMPONENT_NAME = re.compile(r"[^A-Za-z0-9._-]")
 _OPERATION_ID = re.compile(r"[^A-Za-z0-9]+")
@@ -30,7 +31,9 @@ def _content(bodies: Mapping[str, Any]) -> dict[str, Any]:
 
 def _merge_content(into: dict[str, Any], bodies: Mapping[str, Any]) -> None:
     for media, schema in bodies.items():
-        into[media] = {"schema": meld(into[media]["schema"], schema) if media in into else schema}
+        # melding drops the sensitive-data marks, which the melded schema gets anew
+        melded = mark_schema(meld(into[media]["schema"], schema), None, set()) if media in into else schema
+        into[media] = {"schema": melded}
 
 
 def _operation(endpoint: Mapping[str, Any]) -> dict[str, Any]:
@@ -41,6 +44,8 @@ def _operation(endpoint: Mapping[str, Any]) -> dict[str, Any]:
             for status, response in endpoint["responses"].items()
         },
         "security": _security(endpoint["auth"]),
+        # models built before sensitive data was marked have no `sensitive`
+        SENSITIVE: list(endpoint.get("sensitive", [])),
     }
     if endpoint["request_body"]:
         operation["requestBody"] = {"content": _content(endpoint["request_body"])}
@@ -65,6 +70,9 @@ def _merge_operation(operation: dict[str, Any], endpoint: Mapping[str, Any]) -> 
         else:
             mine["schema"] = meld(mine["schema"], param["schema"])
             mine["required"] = mine["required"] and param["required"]
+            mine.pop(SENSITIVE, None)
+            if (kind := schema_kind(mine["schema"], mine["name"])) is not None:
+                mine[SENSITIVE] = kind
     for status, response in endpoint["responses"].items():
         described = operation["responses"].setdefault(status, {"description": _description(status), "content": {}})
         _merge_content(described["content"], response["content"])
@@ -74,6 +82,7 @@ def _merge_operation(operation: dict[str, Any], endpoint: Mapping[str, Any]) -> 
     for requirement in _security(endpoint["auth"]):
         if requirement not in operation["security"]:
             operation["security"].append(requirement)
+    operation[SENSITIVE] = sorted({*operation[SENSITIVE], *endpoint.get("sensitive", [])})
 
 
 def _tidy(operation: dict[str, Any], operation_id: str) -> dict[str, Any]:
