@@ -1,5 +1,6 @@
 """Fold witnesses, one at a time and in any order, into an API model."""
 
+import pickle
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -89,6 +90,24 @@ class ModelBuilder:
         claims = witness["auth"].get("claims")
         if claims is not None:
             self._claims.setdefault(witness["auth"]["scheme"], set()).update(claims)
+
+    def merge(self, other: "ModelBuilder") -> None:
+        """Fold the witnesses of `other`, a builder with the same path hints, into this one, as if they
+        had been added here (`add` order never matters); `other` is left as it was."""
+        if other.hints != self.hints:
+            raise ValueError("cannot merge builders made with different path hints")
+        self.witness_count += other.witness_count
+        # a pickle round trip is a deep copy, several times faster than copy.deepcopy
+        copied = pickle.dumps(other._tries, pickle.HIGHEST_PROTOCOL)
+        tries: dict[str, PathTrie[EndpointStats]] = pickle.loads(copied)  # noqa: S301 - made just now
+        for host, trie in tries.items():
+            mine = self._tries.get(host)
+            if mine is None:
+                mine = self._tries[host] = PathTrie(self._forced, self._static)
+            mine.merge(trie)
+        self._servers |= other._servers
+        for scheme, claims in other._claims.items():
+            self._claims.setdefault(scheme, set()).update(claims)
 
     def result(self) -> ApiModel:
         """The model so far (see `model_types.ApiModel`); more witnesses may follow."""
