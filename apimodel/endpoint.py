@@ -21,13 +21,13 @@ MAX_SEEN_SHAPES = 64
 
 
 @dataclass
-class _Field:
+class FieldStats:
     count: int = 0
     schema: Schema | None = None
 
 
 @dataclass
-class _Body:
+class BodyStats:
     """The melded body schema of one content type (None: no body seen)."""
 
     schema: Schema | None = None
@@ -64,17 +64,17 @@ class _Body:
 
 
 @dataclass
-class _StatusStats:
+class StatusStats:
     count: int = 0
-    content: dict[str, _Body] = field(default_factory=dict)
+    content: dict[str, BodyStats] = field(default_factory=dict)
 
 
-def _add_field(fields: dict[str, _Field], name: str, schema: Schema | None, count: int = 1) -> None:
+def _add_field(fields: dict[str, FieldStats], name: str, schema: Schema | None, count: int = 1) -> None:
     item = fields.get(name)
     if item is None:
         if len(fields) >= MAX_FIELDS:
             return
-        item = fields[name] = _Field()
+        item = fields[name] = FieldStats()
     item.count += count
     # None means "no schema seen", which any schema replaces
     current = item.schema
@@ -84,21 +84,21 @@ def _add_field(fields: dict[str, _Field], name: str, schema: Schema | None, coun
         item.schema = meld(current, schema)
 
 
-def _add_content(content: dict[str, _Body], media: str, schema: Schema | None) -> None:
+def _add_content(content: dict[str, BodyStats], media: str, schema: Schema | None) -> None:
     body = content.get(media)
     if body is None:
         if len(content) >= MAX_CONTENT_TYPES:
             return
-        body = content[media] = _Body()
+        body = content[media] = BodyStats()
     body.add(schema)
 
 
-def _merge_fields(into: dict[str, _Field], other: dict[str, _Field]) -> None:
+def _merge_fields(into: dict[str, FieldStats], other: dict[str, FieldStats]) -> None:
     for name, item in other.items():
         _add_field(into, name, item.schema, item.count)
 
 
-def _merge_content(into: dict[str, _Body], other: dict[str, _Body]) -> None:
+def _merge_content(into: dict[str, BodyStats], other: dict[str, BodyStats]) -> None:
     for media, body in other.items():
         _add_content(into, media, body.schema)
 
@@ -125,11 +125,11 @@ class EndpointStats:
     count: int = 0
     first_seen: dt.datetime | None = None
     last_seen: dt.datetime | None = None
-    query: dict[str, _Field] = field(default_factory=dict)
-    headers: dict[str, _Field] = field(default_factory=dict)
-    cookies: dict[str, _Field] = field(default_factory=dict)
-    request_body: dict[str, _Body] = field(default_factory=dict)
-    responses: dict[int, _StatusStats] = field(default_factory=dict)
+    query: dict[str, FieldStats] = field(default_factory=dict)
+    headers: dict[str, FieldStats] = field(default_factory=dict)
+    cookies: dict[str, FieldStats] = field(default_factory=dict)
+    request_body: dict[str, BodyStats] = field(default_factory=dict)
+    responses: dict[int, StatusStats] = field(default_factory=dict)
     auth: set[str] = field(default_factory=set)
     latency: LatencySketch = field(default_factory=LatencySketch)
 
@@ -154,7 +154,7 @@ class EndpointStats:
         response = witness["response"]
         status = self.responses.get(response["status"])
         if status is None:
-            status = self.responses[response["status"]] = _StatusStats()
+            status = self.responses[response["status"]] = StatusStats()
         status.count += 1
         if response["content_type"] and (response["size"] or response["body"] is not None):
             _add_content(status.content, response["content_type"], response["body"])
@@ -180,13 +180,13 @@ class EndpointStats:
         _merge_fields(self.cookies, other.cookies)
         _merge_content(self.request_body, other.request_body)
         for code, theirs in other.responses.items():
-            mine = self.responses.setdefault(code, _StatusStats())
+            mine = self.responses.setdefault(code, StatusStats())
             mine.count += theirs.count
             _merge_content(mine.content, theirs.content)
         self.auth |= other.auth
         self.latency.merge(other.latency)
 
-    def _parameters(self, location: ParameterLocation, fields: dict[str, _Field]) -> list[Parameter]:
+    def _parameters(self, location: ParameterLocation, fields: dict[str, FieldStats]) -> list[Parameter]:
         return [
             {
                 "name": name,
@@ -212,7 +212,7 @@ class EndpointStats:
                 parameter[SENSITIVE] = kind
                 sensitive.add(kind)
 
-        def content(bodies: dict[str, _Body]) -> dict[str, Schema]:
+        def content(bodies: dict[str, BodyStats]) -> dict[str, Schema]:
             return {media: mark_schema(bodies[media].schema or {}, None, sensitive) for media in sorted(bodies)}
 
         responses: dict[str, Response] = {
