@@ -22,6 +22,8 @@ MAX_SEEN_SHAPES = 64
 
 @dataclass
 class FieldStats:
+    """A parameter seen `count` times, with the meld of its schemas."""
+
     count: int = 0
     schema: Schema | None = None
 
@@ -65,6 +67,8 @@ class BodyStats:
 
 @dataclass
 class StatusStats:
+    """The responses of one status code: how many, and their bodies per content type."""
+
     count: int = 0
     content: dict[str, BodyStats] = field(default_factory=dict)
 
