@@ -144,7 +144,20 @@ def _witnesses(draw: st.DrawFn) -> list[dict[str, Any]]:
     return witnesses
 
 
+_HINTS = [PathHints(), PathHints(force=["/users/{who}/items"], static=["/users/me"], hidden=["/internal"])]
+
+
 @pytest.fixture(scope="session")
-def random_witnesses() -> st.SearchStrategy[list[dict[str, Any]]]:
-    """A hypothesis strategy of random traffic as witnesses (draw it with `st.data()`)."""
-    return _witnesses()
+def random_traffic() -> st.SearchStrategy[tuple[PathHints, list[dict[str, Any]]]]:
+    """A hypothesis strategy of (path hints, random traffic as witnesses); draw it with `st.data()`."""
+    return st.tuples(st.sampled_from(_HINTS), _witnesses())
+
+
+def _model_json(builder: ModelBuilder) -> str:
+    return json.dumps(builder.result(), sort_keys=True)
+
+
+@pytest.fixture(scope="session")
+def model_json() -> Callable[[ModelBuilder], str]:
+    """`model_json(builder)`: the builder's model as canonical JSON, to compare models."""
+    return _model_json

@@ -1,5 +1,3 @@
-import json
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -7,18 +5,11 @@ from hypothesis import strategies as st
 from apimodel import ModelBuilder, PathHints, witness_from_entry
 from apimodel.paths import MAX_STATIC_CHILDREN
 
-HINTS = [PathHints(), PathHints(force=["/users/{who}/items"], static=["/users/me"], hidden=["/internal"])]
-
-
-def model_json(builder: ModelBuilder) -> str:
-    return json.dumps(builder.result(), sort_keys=True)
-
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())
-def test_merging_the_builders_of_any_split_gives_the_model_of_one_builder(data, random_witnesses) -> None:
-    witnesses = data.draw(random_witnesses)
-    hints = data.draw(st.sampled_from(HINTS))
+def test_merging_the_builders_of_any_split_gives_the_model_of_one_builder(data, random_traffic, model_json) -> None:
+    hints, witnesses = data.draw(random_traffic)
     parts = data.draw(st.lists(st.integers(0, 3), min_size=len(witnesses), max_size=len(witnesses)))
     one, builders = ModelBuilder(hints), [ModelBuilder(hints) for _ in range(4)]
     for witness, part in zip(witnesses, parts, strict=True):
@@ -33,7 +24,7 @@ def test_merging_the_builders_of_any_split_gives_the_model_of_one_builder(data, 
     assert model_json(merged) == model_json(one)
 
 
-def test_a_merged_builder_keeps_taking_witnesses(make_entry) -> None:
+def test_a_merged_builder_keeps_taking_witnesses(make_entry, model_json) -> None:
     left, right, one = ModelBuilder(), ModelBuilder(), ModelBuilder()
     entries = [make_entry(url=f"https://a.example/users/{i}", time=float(i)) for i in range(1, 7)]
     for i, entry in enumerate(entries):
@@ -46,7 +37,7 @@ def test_a_merged_builder_keeps_taking_witnesses(make_entry) -> None:
     assert model_json(left) == model_json(one)
 
 
-def test_merging_folds_static_children_past_the_bound_as_one_builder_does(make_entry) -> None:
+def test_merging_folds_static_children_past_the_bound_as_one_builder_does(make_entry, model_json) -> None:
     # words of mixed methods under a version: only the bound on static children folds them
     words = [f"word{chr(97 + i % 26)}{chr(97 + i // 26)}" for i in range(MAX_STATIC_CHILDREN + 20)]
     entries = [make_entry("GET" if i % 3 else "POST", f"https://a.example/v1/{w}") for i, w in enumerate(words)]

@@ -1,6 +1,5 @@
 import dataclasses
 import hashlib
-import json
 import zlib
 
 import pytest
@@ -35,7 +34,6 @@ SAMPLE.add(
         }
     )
 )
-HINTS = [PathHints(), PathHints(force=["/users/{who}/items"], static=["/users/me"], hidden=["/internal"])]
 
 
 def type_name(annotation: object) -> str:
@@ -67,15 +65,10 @@ def test_the_state_shape_is_that_of_its_version() -> None:
     )
 
 
-def model_json(builder: ModelBuilder) -> str:
-    return json.dumps(builder.result(), sort_keys=True)
-
-
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())
-def test_a_builder_resumed_from_its_state_gives_the_model_of_one_never_dumped(data, random_witnesses) -> None:
-    witnesses = data.draw(random_witnesses)
-    hints = data.draw(st.sampled_from(HINTS))
+def test_a_builder_resumed_from_its_state_gives_the_model_of_one_never_dumped(data, random_traffic, model_json) -> None:
+    hints, witnesses = data.draw(random_traffic)
     cut = data.draw(st.integers(0, len(witnesses)))
     one, first = ModelBuilder(hints), ModelBuilder(hints)
     for witness in witnesses:
