@@ -10,6 +10,7 @@ from apimodel.latency import LatencySketch
 from apimodel.model_types import Endpoint, Parameter, ParameterLocation, Response
 from apimodel.paths import PathParam
 from apimodel.schema import Schema, meld
+from apimodel.sensitive import SENSITIVE, mark_schema, schema_kind
 
 _QUANTILES = (("p50", 0.5), ("p90", 0.9), ("p99", 0.99))
 # bounds per endpoint and location: names past these (cache busters, ids as names) are ignored
@@ -20,13 +21,15 @@ MAX_SEEN_SHAPES = 64
 
 
 @dataclass
-class _Field:
+class FieldStats:
+    """A parameter seen `count` times, with the meld of its schemas."""
+
     count: int = 0
     schema: Schema | None = None
 
 
 @dataclass
-class _Body:
+class BodyStats:
     """The melded body schema of one content type (None: no body seen)."""
 
     schema: Schema | None = None
@@ -63,17 +66,19 @@ class _Body:
 
 
 @dataclass
-class _StatusStats:
+class StatusStats:
+    """The responses of one status code: how many, and their bodies per content type."""
+
     count: int = 0
-    content: dict[str, _Body] = field(default_factory=dict)
+    content: dict[str, BodyStats] = field(default_factory=dict)
 
 
-def _add_field(fields: dict[str, _Field], name: str, schema: Schema | None, count: int = 1) -> None:
+def _add_field(fields: dict[str, FieldStats], name: str, schema: Schema | None, count: int = 1) -> None:
     item = fields.get(name)
     if item is None:
         if len(fields) >= MAX_FIELDS:
             return
-        item = fields[name] = _Field()
+        item = fields[name] = FieldStats()
     item.count += count
     # None means "no schema seen", which any schema replaces
     current = item.schema
@@ -83,21 +88,21 @@ def _add_field(fields: dict[str, _Field], name: str, schema: Schema | None, coun
         item.schema = meld(current, schema)
 
 
-def _add_content(content: dict[str, _Body], media: str, schema: Schema | None) -> None:
+def _add_content(content: dict[str, BodyStats], media: str, schema: Schema | None) -> None:
     body = content.get(media)
     if body is None:
         if len(content) >= MAX_CONTENT_TYPES:
             return
-        body = content[media] = _Body()
+        body = content[media] = BodyStats()
     body.add(schema)
 
 
-def _merge_fields(into: dict[str, _Field], other: dict[str, _Field]) -> None:
+def _merge_fields(into: dict[str, FieldStats], other: dict[str, FieldStats]) -> None:
     for name, item in other.items():
         _add_field(into, name, item.schema, item.count)
 
 
-def _merge_content(into: dict[str, _Body], other: dict[str, _Body]) -> None:
+def _merge_content(into: dict[str, BodyStats], other: dict[str, BodyStats]) -> None:
     for media, body in other.items():
         _add_content(into, media, body.schema)
 
@@ -124,11 +129,11 @@ class EndpointStats:
     count: int = 0
     first_seen: dt.datetime | None = None
     last_seen: dt.datetime | None = None
-    query: dict[str, _Field] = field(default_factory=dict)
-    headers: dict[str, _Field] = field(default_factory=dict)
-    cookies: dict[str, _Field] = field(default_factory=dict)
-    request_body: dict[str, _Body] = field(default_factory=dict)
-    responses: dict[int, _StatusStats] = field(default_factory=dict)
+    query: dict[str, FieldStats] = field(default_factory=dict)
+    headers: dict[str, FieldStats] = field(default_factory=dict)
+    cookies: dict[str, FieldStats] = field(default_factory=dict)
+    request_body: dict[str, BodyStats] = field(default_factory=dict)
+    responses: dict[int, StatusStats] = field(default_factory=dict)
     auth: set[str] = field(default_factory=set)
     latency: LatencySketch = field(default_factory=LatencySketch)
 
@@ -153,7 +158,7 @@ class EndpointStats:
         response = witness["response"]
         status = self.responses.get(response["status"])
         if status is None:
-            status = self.responses[response["status"]] = _StatusStats()
+            status = self.responses[response["status"]] = StatusStats()
         status.count += 1
         if response["content_type"] and (response["size"] or response["body"] is not None):
             _add_content(status.content, response["content_type"], response["body"])
@@ -179,13 +184,13 @@ class EndpointStats:
         _merge_fields(self.cookies, other.cookies)
         _merge_content(self.request_body, other.request_body)
         for code, theirs in other.responses.items():
-            mine = self.responses.setdefault(code, _StatusStats())
+            mine = self.responses.setdefault(code, StatusStats())
             mine.count += theirs.count
             _merge_content(mine.content, theirs.content)
         self.auth |= other.auth
         self.latency.merge(other.latency)
 
-    def _parameters(self, location: ParameterLocation, fields: dict[str, _Field]) -> list[Parameter]:
+    def _parameters(self, location: ParameterLocation, fields: dict[str, FieldStats]) -> list[Parameter]:
         return [
             {
                 "name": name,
@@ -204,11 +209,18 @@ class EndpointStats:
         parameters += self._parameters("query", self.query)
         parameters += self._parameters("header", self.headers)
         parameters += self._parameters("cookie", self.cookies)
+        sensitive: set[str] = set()
+        for parameter in parameters:
+            kind = schema_kind(parameter["schema"], parameter["name"])
+            if kind is not None:
+                parameter[SENSITIVE] = kind
+                sensitive.add(kind)
+
+        def content(bodies: dict[str, BodyStats]) -> dict[str, Schema]:
+            return {media: mark_schema(bodies[media].schema or {}, None, sensitive) for media in sorted(bodies)}
+
         responses: dict[str, Response] = {
-            str(code): {
-                "count": status.count,
-                "content": {media: status.content[media].schema or {} for media in sorted(status.content)},
-            }
+            str(code): {"count": status.count, "content": content(status.content)}
             for code, status in sorted(self.responses.items())
         }
         quantiles = {name: self.latency.quantile(q) for name, q in _QUANTILES}
@@ -217,9 +229,10 @@ class EndpointStats:
             "host": host,
             "path": path,
             "parameters": parameters,
-            "request_body": {media: self.request_body[media].schema or {} for media in sorted(self.request_body)},
+            "request_body": content(self.request_body),
             "responses": responses,
             "auth": sorted(self.auth),
+            "sensitive": sorted(sensitive),
             "count": self.count,
             "first_seen": _iso(self.first_seen),
             "last_seen": _iso(self.last_seen),

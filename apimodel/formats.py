@@ -11,6 +11,8 @@ import ipaddress
 import json
 import re
 
+from apimodel.cards import is_card_number
+
 FORMATS = (
     "uuid",
     "jwt",
@@ -22,6 +24,7 @@ FORMATS = (
     "ipv4",
     "ipv6",
     "phone",
+    "card-number",
     "hex",
     "base64",
     "token",
@@ -52,6 +55,8 @@ _PLACEHOLDERS = {
     "ipv4": "192.0.2.1",
     "ipv6": "2001:db8::1",
     "phone": "+15555550100",
+    # grouped, so that as a query or form value it stays a string and not an integer
+    "card-number": "4242 4242 4242 4242",
     "hex": "0123456789abcdef0123456789abcdef",
     "base64": "cGxhY2Vob2xkZXI+cGxhY2Vob2xkZXI/",
     "token": "a1b2c3d4e5f6g7h8",
@@ -147,6 +152,8 @@ def string_format(value: str) -> str | None:
             return "time"
         if _IPV4.fullmatch(value) and _valid_ip(value):
             return "ipv4"
+        if size >= 13 and is_card_number(value):
+            return "card-number"
     if ":" in value and _IPV6.fullmatch(value) and _valid_ip(value):
         return "ipv6"
     if first == "+" and _PHONE.fullmatch(value) and 8 <= sum(c.isdigit() for c in value) <= 15:

@@ -1,16 +1,23 @@
 """The shape of the API model JSON that `ModelBuilder.result()` returns."""
 
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
 JSONSchema = dict[str, Any]
 
 
 ParameterLocation = Literal["path", "query", "header", "cookie"]
 
-# "in" is a Python keyword, hence the functional form
+# "in" is a Python keyword, hence the functional form. `x-pawprint-sensitive`: the kind of
+# personal or secret data the parameter carries (`sensitive.KINDS`), when its name or format says so.
 Parameter = TypedDict(
     "Parameter",
-    {"name": str, "in": ParameterLocation, "required": bool, "schema": JSONSchema},
+    {
+        "name": str,
+        "in": ParameterLocation,
+        "required": bool,
+        "schema": JSONSchema,
+        "x-pawprint-sensitive": NotRequired[str],
+    },
 )
 
 
@@ -22,7 +29,8 @@ class Response(TypedDict):
 
 
 class Latency(TypedDict):
-    """Latency quantiles in milliseconds (None when no timings were seen)."""
+    """Nearest-rank latency percentiles in milliseconds (None when no timings were seen): exact up
+    to `latency.EXACT_LIMIT` timed requests, within 1 % beyond."""
 
     p50: float | None
     p90: float | None
@@ -39,6 +47,9 @@ class Endpoint(TypedDict):
     request_body: dict[str, JSONSchema]
     responses: dict[str, Response]
     auth: list[str]
+    #: kinds of personal or secret data (`sensitive.KINDS`: `email`, `card_number`, `secret`, …) that a
+    #: parameter or a request or response field carries, sorted; each such part has `x-pawprint-sensitive`
+    sensitive: list[str]
     count: int
     #: ISO 8601 in UTC (`2024-01-01T08:00:00.250000Z`)
     first_seen: str | None

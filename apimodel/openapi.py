@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from apimodel.schema import meld
+from apimodel.sensitive import SENSITIVE, mark_schema, schema_kind
 
 _COMPONENT_NAME = re.compile(r"[^A-Za-z0-9._-]")
 _OPERATION_ID = re.compile(r"[^A-Za-z0-9]+")
@@ -30,7 +31,9 @@ def _content(bodies: Mapping[str, Any]) -> dict[str, Any]:
 
 def _merge_content(into: dict[str, Any], bodies: Mapping[str, Any]) -> None:
     for media, schema in bodies.items():
-        into[media] = {"schema": meld(into[media]["schema"], schema) if media in into else schema}
+        # melding drops the sensitive-data marks, which the melded schema gets anew
+        melded = mark_schema(meld(into[media]["schema"], schema), None, set()) if media in into else schema
+        into[media] = {"schema": melded}
 
 
 def _operation(endpoint: Mapping[str, Any]) -> dict[str, Any]:
@@ -41,6 +44,8 @@ def _operation(endpoint: Mapping[str, Any]) -> dict[str, Any]:
             for status, response in endpoint["responses"].items()
         },
         "security": _security(endpoint["auth"]),
+        # models built before sensitive data was marked have no `sensitive`
+        SENSITIVE: list(endpoint.get("sensitive", [])),
     }
     if endpoint["request_body"]:
         operation["requestBody"] = {"content": _content(endpoint["request_body"])}
@@ -65,6 +70,9 @@ def _merge_operation(operation: dict[str, Any], endpoint: Mapping[str, Any]) -> 
         else:
             mine["schema"] = meld(mine["schema"], param["schema"])
             mine["required"] = mine["required"] and param["required"]
+            mine.pop(SENSITIVE, None)
+            if (kind := schema_kind(mine["schema"], mine["name"])) is not None:
+                mine[SENSITIVE] = kind
     for status, response in endpoint["responses"].items():
         described = operation["responses"].setdefault(status, {"description": _description(status), "content": {}})
         _merge_content(described["content"], response["content"])
@@ -74,6 +82,7 @@ def _merge_operation(operation: dict[str, Any], endpoint: Mapping[str, Any]) -> 
     for requirement in _security(endpoint["auth"]):
         if requirement not in operation["security"]:
             operation["security"].append(requirement)
+    operation[SENSITIVE] = sorted({*operation[SENSITIVE], *endpoint.get("sensitive", [])})
 
 
 def _tidy(operation: dict[str, Any], operation_id: str) -> dict[str, Any]:
@@ -86,13 +95,25 @@ def _tidy(operation: dict[str, Any], operation_id: str) -> dict[str, Any]:
     return tidy
 
 
+def _servers_of(hosts: set[str], servers: list[str]) -> list[dict[str, str]]:
+    """Server objects of the model's servers on `hosts` (`https://a.example:8443` is on `a.example:8443`)."""
+    return [
+        {"url": url}
+        for host in sorted(hosts)
+        for url in [url for url in servers if url.partition("://")[2] == host] or [f"https://{host}"]
+    ]
+
+
 def to_openapi(model: Mapping[str, Any], *, title: str, version: str = "1.0.0") -> dict[str, Any]:
     """An OpenAPI 3.1 document for a model from `ModelBuilder.result()`.
 
-    All hosts become `servers`; the same method and path on several hosts become one
-    operation, since OpenAPI paths are relative to every server.
+    All hosts become the document's `servers`; the same method and path on several hosts
+    become one operation. When the model spans several hosts, each path item lists the
+    servers of the hosts it was seen on, and an operation seen on fewer hosts than its path
+    lists its own, so that no path or operation claims a host where it was not seen.
     """
     paths: dict[str, dict[str, Any]] = {}
+    hosts_of: dict[tuple[str, str], set[str]] = {}
     endpoints = model.get("endpoints", [])
     for endpoint in endpoints:
         item = paths.setdefault(endpoint["path"], {})
@@ -101,8 +122,12 @@ def to_openapi(model: Mapping[str, Any], *, title: str, version: str = "1.0.0") 
             _merge_operation(item[method], endpoint)
         else:
             item[method] = _operation(endpoint)
+        hosts_of.setdefault((endpoint["path"], method), set()).add(endpoint["host"])
+    hosts = sorted({endpoint["host"] for endpoint in endpoints})
+    servers = model.get("servers") or [f"https://{host}" for host in hosts]
     used_ids: set[str] = set()
     for path, item in paths.items():
+        path_hosts = set().union(*(hosts_of[(path, method)] for method in item))
         for method, operation in item.items():
             base = _OPERATION_ID.sub("_", f"{method} {path}").strip("_")
             operation_id, n = base, 2
@@ -110,8 +135,10 @@ def to_openapi(model: Mapping[str, Any], *, title: str, version: str = "1.0.0") 
                 operation_id, n = f"{base}_{n}", n + 1
             used_ids.add(operation_id)
             item[method] = _tidy(operation, operation_id)
-    hosts = sorted({endpoint["host"] for endpoint in endpoints})
-    servers = model.get("servers") or [f"https://{host}" for host in hosts]
+            if hosts_of[(path, method)] != path_hosts:
+                item[method]["servers"] = _servers_of(hosts_of[(path, method)], servers)
+        if len(hosts) > 1:
+            item["servers"] = _servers_of(path_hosts, servers)
     document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {"title": title, "version": version},

@@ -208,6 +208,12 @@ class PathTrie(Generic[T]):
             child.value_schema = schema if child.value_schema is None else meld(child.value_schema, schema)
         return child
 
+    def merge(self, other: "PathTrie[T]") -> None:
+        """Absorb the paths of `other` (made with the same hints) as if they had been inserted here.
+        `other`'s nodes are taken over, not copied."""
+        self.root.merge(other.root)
+        _settle(self.root)
+
     def templates(self) -> Iterator[tuple[str, list[PathParam], PathNode[T]]]:
         """(template, path parameters, node) of every node with endpoints, after folding
         look-alike static siblings into parameters. The trie itself is left as it was."""
@@ -224,6 +230,18 @@ def _fold_static(node: PathNode[T], literals: list[str]) -> None:
         schema = _word_schema(literal)
         child.value_schema = schema if child.value_schema is None else meld(child.value_schema, schema)
         _absorb(node.params, "", child)
+
+
+def _settle(node: PathNode[T]) -> None:
+    """Keep the bounds `insert` keeps in a subtree that absorbed another: static children past
+    MAX_STATIC_CHILDREN (or any, once folded) fold into the parameter, suffixes past MAX_SUFFIXES too."""
+    if node.folded or len(node.static) > MAX_STATIC_CHILDREN:
+        _fold_static(node, [key for key, child in node.static.items() if not child.pinned])
+        node.folded = True
+    for suffix in sorted(suffix for suffix in node.params if suffix)[MAX_SUFFIXES:]:
+        _absorb(node.params, "", node.params.pop(suffix))
+    for child in [*node.static.values(), *node.params.values()]:
+        _settle(child)
 
 
 def _signature(node: PathNode[Any]) -> tuple[frozenset[str], int, bool]:

@@ -1,7 +1,6 @@
 import dataclasses
 import gc
 import logging
-import pickle
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -11,8 +10,9 @@ from django.db import transaction
 from django.db.models import Max, Q, QuerySet, Sum
 from django.utils import timezone
 
-from apimodel.builder import STATE_VERSION, ModelBuilder
+from apimodel.builder import ModelBuilder
 from apimodel.model_types import ApiModel, Endpoint
+from apimodel.state import StateFormatError, dump_builder, load_builder
 from apimodels.models import ModelEndpoint, ModelVersion, ProjectPathHints
 from apimodels.selectors import latest_build, latest_builds, path_hints_of
 from controlplane.errors import Conflict, Invalid
@@ -124,19 +124,6 @@ def project_path_hints_update(
     return hints
 
 
-# The incremental builder's stored state: the one place that writes and reads it.
-
-
-def builder_state_dump(builder: ModelBuilder) -> bytes:
-    return pickle.dumps((STATE_VERSION, builder))
-
-
-def builder_state_load(state: bytes) -> ModelBuilder | None:
-    """The stored builder, or None when it was written by another version of ModelBuilder."""
-    version, builder = pickle.loads(state)  # noqa: S301 - written by this server only
-    return builder if version == STATE_VERSION else None
-
-
 def _resumable_build(version: ModelVersion, hints: dict[str, Any]) -> ModelVersion | None:
     """The previous live build of the same model whose builder this incremental build may continue."""
     previous = (
@@ -160,9 +147,10 @@ def _builder_for(version: ModelVersion, hints: dict[str, Any]) -> tuple[ModelBui
     """A fresh builder, or for an incremental build the resumed one with the time it has folded witnesses until."""
     previous = _resumable_build(version, hints) if version.incremental else None
     if previous is not None and previous.builder_state is not None:
-        builder = builder_state_load(bytes(previous.builder_state))
-        if builder is not None:
-            return builder, previous.folded_until
+        try:
+            return load_builder(bytes(previous.builder_state)), previous.folded_until
+        except StateFormatError:
+            pass  # written by another version of the builder: start over from the stored witnesses
     return ModelBuilder(path_hints_of(version.project)), None
 
 
@@ -258,7 +246,7 @@ def model_build(*, model_id: int, now: datetime | None = None) -> None:
         with _cyclic_gc_paused():
             processed = _fold(model_id, builder, batches)
             document = builder.result()
-        state = builder_state_dump(builder) if version.incremental else None
+        state = dump_builder(builder) if version.incremental else None
         _store(version, document, processed=processed, builder_state=state, folded_until=folded_until)
     except Exception as error:
         logger.exception("model build %s failed", model_id)

@@ -3,7 +3,8 @@
     python -m bench.build_throughput [--witnesses 200000] [--stored 100000] [--rss-witnesses 1000000]
 
 (a) `ModelBuilder.add` on one core, over witnesses of a synthetic 200-endpoint API (only
-    `add` is timed; the traffic and `witness_from_entry` are not);
+    `add` is timed; the traffic and `witness_from_entry` are not), then the size of the
+    builder's state and the time to dump and load it (`apimodel.state`);
 (b) `apimodels.services.model_build` end to end (read the stored `WitnessBatch` rows, build,
     write the endpoint rows) on a throwaway database: a SQLite file in a temporary folder,
     or a `pawprint_bench_<pid>` database next to the one `DATABASE_URL` names (PostgreSQL);
@@ -26,6 +27,7 @@ from itertools import islice
 from typing import Any
 
 from apimodel import ModelBuilder, witness_from_entry
+from apimodel.state import dump_builder, load_builder
 from bench import synthetic_api
 
 CHUNK = 2000
@@ -75,12 +77,21 @@ def measure_add(pool: Any, count: int, endpoint_count: int, seed: int) -> dict[s
     started = time.perf_counter()
     model = builder.result()
     result_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    state = dump_builder(builder)
+    dump_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    load_builder(state)
+    load_seconds = time.perf_counter() - started
     return {
         "witnesses": count,
         "seconds": elapsed,
         "per_second": count / elapsed,
         "result_seconds": result_seconds,
         "endpoints": len(model["endpoints"]),
+        "state_bytes": len(state),
+        "dump_seconds": dump_seconds,
+        "load_seconds": load_seconds,
     }
 
 
@@ -262,6 +273,11 @@ def report(info: dict[str, str], results: dict[str, dict[str, Any]]) -> str:
                 f"≥ {ADD_TARGET:,}/s",
                 r["per_second"] >= ADD_TARGET,
             )
+        )
+        lines.append(
+            f"| builder state of those {r['endpoints']} endpoints (`state.dump_builder` / `load_builder`) | "
+            f"{r['state_bytes'] / 1024:,.0f} KB, dumped in {r['dump_seconds'] * 1000:,.0f} ms, "
+            f"loaded in {r['load_seconds'] * 1000:,.0f} ms | — | — |"
         )
     if "build" in results:
         r = results["build"]

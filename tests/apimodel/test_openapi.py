@@ -64,3 +64,54 @@ def test_it_exports_an_empty_model() -> None:
     document = to_openapi({}, title="Nothing yet")
     validate(document)
     assert document["paths"] == {}
+
+
+def test_each_path_lists_only_the_hosts_it_was_seen_on(make_entry, model_of) -> None:
+    model = model_of(
+        [
+            make_entry(url="https://a.example/items/1"),
+            make_entry("POST", "https://a.example/items/1"),
+            make_entry(url="http://b.example:8080/items/2"),
+            make_entry(url="https://b.example:8080/health-report"),
+            make_entry(url="https://a.example/only-a"),
+        ]
+    )
+    document = to_openapi(model, title="T")
+    validate(document)
+    a, b_http, b_https = (
+        {"url": "https://a.example"},
+        {"url": "http://b.example:8080"},
+        {"url": "https://b.example:8080"},
+    )
+    assert document["servers"] == [b_http, a, b_https]
+    items = document["paths"]["/items/{item_id}"]
+    assert items["servers"] == [a, b_http, b_https]
+    assert "servers" not in items["get"]
+    assert items["post"]["servers"] == [a]
+    assert document["paths"]["/only-a"]["servers"] == [a]
+    assert document["paths"]["/health-report"]["servers"] == [b_http, b_https]
+
+
+def test_one_host_keeps_its_servers_on_the_document_only(make_entry, model_of) -> None:
+    document = to_openapi(
+        model_of([make_entry(url="https://a.example/x"), make_entry("POST", "https://a.example/y")]), title="T"
+    )
+    assert document["servers"] == [{"url": "https://a.example"}]
+    assert all(
+        "servers" not in item and "servers" not in op for item in document["paths"].values() for op in item.values()
+    )
+
+
+def test_a_model_without_servers_gets_https_ones_per_host() -> None:
+    endpoint = {
+        "method": "GET",
+        "path": "/x",
+        "parameters": [],
+        "request_body": {},
+        "responses": {"200": {"count": 1, "content": {}}},
+        "auth": [],
+    }
+    model = {"endpoints": [{**endpoint, "host": "a.example"}, {**endpoint, "host": "b.example", "path": "/y"}]}
+    document = to_openapi(model, title="T")
+    validate(document)
+    assert document["paths"]["/y"]["servers"] == [{"url": "https://b.example"}]
