@@ -9,6 +9,7 @@ import gzip
 import json
 import logging
 import random
+import re
 import threading
 from collections import Counter
 from collections.abc import Mapping
@@ -53,7 +54,7 @@ class AgentConfig:
     poll_timeout: float = 40.0  # the server holds a poll ~25 s
     middleware_hold: float = 30.0  # an idle middleware poll is answered with an empty diff after this long
     backoff_initial: float = 1.0
-    backoff_max: float = 60.0
+    backoff_max: float = 30.0
     shutdown_timeout: float = 10.0
     version: str = __version__
 
@@ -82,6 +83,18 @@ def load_har_entries(path: Path) -> list[Any]:
         raise ValueError(f"cannot read the HAR file {path}: {error}") from error
     except HarError as error:
         raise ValueError(f"{path}: {error}") from error
+
+
+def denied_project(error: Exception, projects: list[str], middleware: list[MiddlewareClient]) -> str | None:
+    """The project a heartbeat was refused for (400 on `projects[i]` or `middleware[i].project`), if that was why."""
+    if not isinstance(error, ApiError) or error.status != 400:
+        return None
+    match = re.fullmatch(r"(projects|middleware)\[(\d+)\].*", error.field or "")
+    if match is None:
+        return None
+    names = projects if match[1] == "projects" else [m.project for m in middleware]
+    index = int(match[2])
+    return names[index] if index < len(names) else None
 
 
 def drop_counts(value: object) -> Counter[str]:
@@ -116,7 +129,8 @@ class Daemon:
         self.clock = clock or SystemClock()
         self.rng = rng or random.Random()
         self.accounting = Accounting(since=self.clock.now())
-        self.health = ControlPlaneHealth(url)
+        self._wake_uploads = threading.Event()
+        self.health = ControlPlaneHealth(url, recovered=self._wake_uploads)
         self.budget = MemoryBudget(config.max_memory_bytes)
         self.batcher = Batcher(
             batch_size=config.batch_size,
@@ -131,11 +145,13 @@ class Daemon:
         self._abort_uploads = threading.Event()
         self._spooled = threading.Event()  # wakes the uploader
         self._spooler_done = threading.Event()
+        self._heartbeat_due = threading.Event()  # set for an early heartbeat: a new middleware client, or stopping
         self.uploader = Uploader(
             control_plane,
             self.health,
             clock=self.clock,
             interrupt=self._abort_uploads,
+            wake=self._wake_uploads,
             backoff_initial=config.backoff_initial,
             backoff_max=config.backoff_max,
         )
@@ -215,6 +231,7 @@ class Daemon:
 
     def _shutdown(self) -> None:
         self._stopping.set()
+        self._heartbeat_due.set()
         if self._server:
             self._server.shutdown()
             self._server.server_close()
@@ -226,6 +243,7 @@ class Daemon:
         upload = next(t for t in self._threads if t.name == "agent-upload")
         upload.join(self.config.shutdown_timeout)
         self._abort_uploads.set()
+        self._wake_uploads.set()
         upload.join(5)
         if len(self.spool):
             log_event(
@@ -271,6 +289,8 @@ class Daemon:
             detail = "client_name (a string) and active_trace_ids (a list of strings) are required"
             return 400, {"message": "Invalid request body", "detail": detail}
         project = self.project(service)
+        if client_name not in project.clients:
+            self._heartbeat_due.set()  # so that the console shows the new client now, not in 20 s
         client = project.client_seen(client_name, self.clock.now(), known)
         deadline = self.clock.monotonic() + self.config.middleware_hold
         with project.changed:
@@ -431,14 +451,16 @@ class Daemon:
         backoff = Backoff(self.config.backoff_initial, self.config.backoff_max)
         interval = 20
         while not self._stopping.is_set():
-            confirmed = [p for p in self.projects() if p.state is ProjectState.OK]
+            self._heartbeat_due.clear()
+            # projects the control plane has not denied yet, so that new middleware clients show up at once
+            projects = [p for p in self.projects() if p.state is not ProjectState.UNKNOWN]
             since = self.clock.now() - CLIENT_SEEN_WITHIN
-            middleware = [MiddlewareClient(p.name, name) for p in confirmed for name in p.recent_clients(since)]
+            middleware = [MiddlewareClient(p.name, name) for p in projects for name in p.recent_clients(since)]
             try:
                 interval = self.control_plane.heartbeat(
                     daemon_name=self.config.daemon_name,
                     version=self.config.version,
-                    projects=[p.name for p in confirmed],
+                    projects=[p.name for p in projects],
                     middleware=middleware,
                     traffic=self.accounting.traffic(),
                 )
@@ -446,9 +468,15 @@ class Daemon:
                 backoff.reset()
                 delay = float(interval)
             except (ApiError, TransportError) as error:
+                denied = denied_project(error, [p.name for p in projects], middleware)
+                if denied is not None:  # a project the key cannot see: leave it out and try again at once
+                    self.health.failed(ApiError(404, "not_found", str(error)), project=denied)
+                    if project := self._known(denied):
+                        project.set_state(ProjectState.UNKNOWN)
+                    continue
                 self.health.failed(error, spooled=len(self.spool))
                 delay = min(backoff.next(), float(interval))
-            self.clock.wait(self._stopping, delay)
+            self.clock.wait(self._heartbeat_due, delay)
 
     def _poll_loop(self, project: Project) -> None:
         backoff = Backoff(self.config.backoff_initial, self.config.backoff_max)

@@ -16,8 +16,9 @@ KEY_HINT = "check --key / PAWPRINT_KEY (or AKITA_API_KEY_ID and AKITA_API_KEY_SE
 class ControlPlaneHealth:
     """Shared by the heartbeat, the polls and the uploads, so one outage gives one line a minute."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, recovered: threading.Event | None = None) -> None:
         self.url = url
+        self.recovered = recovered or threading.Event()  # set when an outage ends: waiting uploads retry at once
         self._every_minute = EveryMinute()
         self._lock = threading.Lock()
         self._down_since: float | None = None
@@ -31,6 +32,7 @@ class ControlPlaneHealth:
         with self._lock:
             down_since, self._down_since = self._down_since, None
         if down_since is not None:
+            self.recovered.set()
             self._every_minute.clear("unreachable")
             down_for = f"{time.monotonic() - down_since:.0f}s"
             log_event(logging.INFO, "control_plane_reachable", url=self.url, after=down_for)

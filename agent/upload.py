@@ -99,6 +99,7 @@ class Uploader:
         *,
         clock: Clock,
         interrupt: threading.Event,
+        wake: threading.Event,
         backoff_initial: float = 1.0,
         backoff_max: float = 60.0,
     ) -> None:
@@ -106,6 +107,7 @@ class Uploader:
         self.health = health
         self.clock = clock
         self.interrupt = interrupt
+        self.wake = wake  # set to retry at once (the control plane is back) or to check `interrupt`
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
         self.rate_limited = False  # whether the last answer was 429: the reason the spool fills, if it does
@@ -143,5 +145,8 @@ class Uploader:
                 )  # fmt: skip
                 return Outcome.DUPLICATE if reply.duplicate else Outcome.SENT
             log_event(logging.DEBUG, "upload_retry", batch_id=item.batch_id, attempt=attempt, retry_in=round(delay, 2))
-            if self.clock.wait(self.interrupt, delay):
-                return Outcome.INTERRUPTED
+            if self.clock.wait(self.wake, delay):
+                self.wake.clear()
+                if self.interrupt.is_set():
+                    return Outcome.INTERRUPTED
+                backoff.reset()

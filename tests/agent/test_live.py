@@ -122,6 +122,18 @@ def test_a_middleware_hears_of_a_start_at_once_and_its_events_become_witnesses(
     assert daemon.accounting.project("shop")["dropped"] == {"queue_full": 1}
 
 
+def test_a_middleware_of_an_unknown_project_gets_a_404_and_the_other_projects_carry_on(
+    live_server: Any, project: Project, agent_key: str, agent_config: Callable[..., AgentConfig]
+) -> None:
+    with running(Daemon(agent_config(), ControlPlaneClient(live_server.url, agent_key, timeout=10))) as daemon:
+        threading.Thread(target=middleware_call, args=(daemon, "/v1/services/shop/middleware",
+                         {"client_name": "web-1", "active_trace_ids": []}), daemon=True).start()  # fmt: skip
+        assert middleware_call(daemon, "/v1/services/shoq/middleware", {"client_name": "web-2"})[0] == 404
+        # the heartbeat that named shoq was refused: the next one, without it, names shop's client
+        eventually(lambda: MiddlewareClient.objects.filter(daemon__project=project, client_name="web-1"))
+    assert not MiddlewareClient.objects.filter(client_name="web-2").exists()
+
+
 def test_a_batch_for_a_closed_trace_is_counted_as_trace_closed(
     live_server: Any, alice: User, project: Project, agent_key: str, agent_config: Callable[..., AgentConfig],
     entry: Callable[..., dict], settings: Any,

@@ -31,8 +31,12 @@ def spool(tmp_path: Path) -> Iterator[Spool]:
 
 
 def uploader(sink: FakeControlPlane, clock: FakeClock, interrupt: threading.Event | None = None) -> Uploader:
+    interrupt = interrupt or threading.Event()
+    wake = threading.Event()
+    if interrupt.is_set():
+        wake.set()
     return Uploader(
-        sink, ControlPlaneHealth("http://pawprint.test"), clock=clock, interrupt=interrupt or threading.Event(),
+        sink, ControlPlaneHealth("http://pawprint.test", recovered=wake), clock=clock, interrupt=interrupt, wake=wake,
         backoff_initial=1.0, backoff_max=8.0,
     )  # fmt: skip
 
