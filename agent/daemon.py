@@ -23,7 +23,7 @@ from agent.accounting import Accounting
 from agent.batches import Batch, Batcher, MemoryBudget
 from agent.client import Activation, ApiError, MiddlewareClient, PollReply, TransportError
 from agent.health import ControlPlaneHealth
-from agent.listen import MiddlewareServer, Reply
+from agent.listen import Answer, MiddlewareServer
 from agent.logs import EveryMinute, log_event
 from agent.projects import Project, ProjectState
 from agent.spool import Spool, SpooledBatch, SpoolFull
@@ -281,13 +281,13 @@ class Daemon:
 
     # the middleware protocol (called by agent.listen on its threads)
 
-    def middleware_poll(self, service: str, body: object) -> Reply:
+    def middleware_poll(self, service: str, body: object) -> Answer:
         """Hold a middleware's poll until the project's traces differ from its list (or the hold time passes)."""
         fields = body if isinstance(body, dict) else {}
         client_name, known = fields.get("client_name"), fields.get("active_trace_ids", [])
         if not isinstance(client_name, str) or not isinstance(known, list) or {type(i) for i in known} - {str}:
             detail = "client_name (a string) and active_trace_ids (a list of strings) are required"
-            return 400, {"message": "Invalid request body", "detail": detail}
+            return Answer(400, {"message": "Invalid request body", "detail": detail})
         project = self.project(service)
         if client_name not in project.clients:
             self._heartbeat_due.set()  # so that the console shows the new client now, not in 20 s
@@ -298,26 +298,27 @@ class Daemon:
             try:
                 while True:
                     if project.state is ProjectState.UNKNOWN:
-                        return 404, {"message": "Service not found", "detail": f"the control plane has no project "
-                                     f"{service!r} for this agent's key"}  # fmt: skip
+                        detail = f"the control plane has no project {service!r} for this agent's key"
+                        return Answer(404, {"message": "Service not found", "detail": detail})
                     diff = project.diff(known)
                     remaining = deadline - self.clock.monotonic()
                     changed = diff["activated_traces"] or diff["deactivated_traces"]
                     if changed or remaining <= 0 or self._stopping.is_set():
-                        return 202, diff
+                        return Answer(202, diff)
                     project.changed.wait(remaining)
             finally:
                 client.polls_held -= 1
                 client.last_contact = self.clock.now()
 
-    def events(self, service: str, trace_name: str, body: object) -> Reply:
-        """Take a middleware's entries for a trace: obfuscate, sample and batch them; answer at once."""
+    def events(self, service: str, trace_name: str, body: object) -> Answer:
+        """Take a middleware's entries for a trace: answer at once, then obfuscate, sample and batch them."""
         entries = body.get("trace_events") if isinstance(body, dict) else None
         if not isinstance(body, dict) or not isinstance(entries, list):
-            return 400, {"message": "Bad request body", "detail": "trace_events: a list of HAR entries is required"}
+            detail = "trace_events: a list of HAR entries is required"
+            return Answer(400, {"message": "Bad request body", "detail": detail})
         project = self.project(service)
         if project.state is ProjectState.UNKNOWN:
-            return 404, {"message": "Service not found"}
+            return Answer(404, {"message": "Service not found"})
         if isinstance(body.get("client_name"), str):
             project.client_seen(body["client_name"], self.clock.now())
         reported = drop_counts(body.get("dropped"))
@@ -327,19 +328,23 @@ class Daemon:
             self.accounting.add(project.name, received=len(entries))
             self.drop(project.name, reported + Counter({reason: len(entries)}))
             if trace is None:
-                return 404, {"message": "Trace not found", "detail": f"no trace {trace_name!r} in {service!r}"}
-            return 202, {"trace_event_details": {"drops": len(entries)}}
-        dropped = self.capture(project.name, trace, entries, redacted=body.get("redacted") is True)
-        self.drop(project.name, reported, trace.trace_id)
-        return 202, {"trace_event_details": {"drops": dropped}}
+                return Answer(404, {"message": "Trace not found", "detail": f"no trace {trace_name!r} in {service!r}"})
+            return Answer(202, {"trace_event_details": {"drops": len(entries)}})
 
-    def events_discarded(self, service: str, trace_name: str) -> Reply:
+        def take() -> None:
+            self.capture(project.name, trace, entries, redacted=body.get("redacted") is True)
+            self.drop(project.name, reported, trace.trace_id)
+
+        # the middleware never reads the count; what capture drops is counted and reported with the trace
+        return Answer(202, {"trace_event_details": {"drops": 0}}, then=take)
+
+    def events_discarded(self, service: str, trace_name: str) -> Answer:
         """An events body the memory cap had no room for (akita-django sends one entry per call)."""
         project = self.project(service)
         trace, accepts = project.trace_named(trace_name, self.clock.now())
         self.accounting.add(project.name, received=1)
         self.drop(project.name, {"buffer_full": 1}, trace.trace_id if trace and accepts else None)
-        return 202, {"trace_event_details": {"drops": 1}}
+        return Answer(202, {"trace_event_details": {"drops": 1}})
 
     def status(self) -> dict[str, Any]:
         """What `GET /v1/status` shows."""

@@ -13,6 +13,7 @@ import json
 import logging
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 from urllib.parse import unquote
@@ -28,7 +29,14 @@ MAX_EVENTS_BYTES = 16 * 1024 * 1024
 # pawprint_django sends this User-Agent; it keeps a batch and retries on 503, where akita-django would lose it
 PAWPRINT_CLIENT = "pawprint-django/"
 
-Reply = tuple[int, dict[str, Any]]
+
+@dataclass(frozen=True)
+class Answer:
+    """A reply, and the work to do once it is sent (events are answered before they are obfuscated)."""
+
+    status: int
+    body: dict[str, Any]
+    then: Callable[[], object] | None = None
 
 
 class Intake(Protocol):
@@ -36,11 +44,11 @@ class Intake(Protocol):
 
     budget: MemoryBudget
 
-    def middleware_poll(self, service: str, body: object) -> Reply: ...
+    def middleware_poll(self, service: str, body: object) -> Answer: ...
 
-    def events(self, service: str, trace_name: str, body: object) -> Reply: ...
+    def events(self, service: str, trace_name: str, body: object) -> Answer: ...
 
-    def events_discarded(self, service: str, trace_name: str) -> Reply: ...
+    def events_discarded(self, service: str, trace_name: str) -> Answer: ...
 
     def status(self) -> dict[str, Any]: ...
 
@@ -108,17 +116,22 @@ class _Handler(BaseHTTPRequestHandler):
         while length > 0 and (chunk := self.rfile.read(min(length, 65536))):
             length -= len(chunk)
 
-    def _call(self, handler: Callable[[], Reply]) -> None:
+    def _call(self, handler: Callable[[], Answer]) -> None:
         try:
-            status, body = handler()
+            answer = handler()
         except Exception as error:  # a bug must cost one reply, not the agent
             log_event(logging.ERROR, "request_failed", path=self.path, error=repr(error))
-            status, body = 500, {"message": "Internal error", "detail": repr(error)}
-        self._reply(status, body)
+            answer = Answer(500, {"message": "Internal error", "detail": repr(error)})
+        self._reply(answer.status, answer.body)
+        try:
+            if answer.then is not None:
+                answer.then()
+        except Exception as error:
+            log_event(logging.ERROR, "request_failed", path=self.path, error=repr(error))
 
     def do_GET(self) -> None:
         if self.path.split("?", 1)[0] == "/v1/status":
-            self._call(lambda: (200, self.server.intake.status()))
+            self._call(lambda: Answer(200, self.server.intake.status()))
         else:
             self._reply(404, {"message": "Not found: use the middleware protocol's POST endpoints or GET /v1/status."})
 

@@ -37,21 +37,22 @@ NAMES = {
 }
 
 
-def _setting(names: tuple[str, ...]) -> object:
+def _setting(names: tuple[str, ...]) -> tuple[str, object]:
+    """(name, value) of the first setting, then environment variable, that is set; ("", None) if none is."""
     for name in names:
         if getattr(settings, name, None) not in (None, ""):
-            return getattr(settings, name)
+            return name, getattr(settings, name)
     for name in names:
         if os.environ.get(name):
-            return os.environ[name]
-    return None
+            return name, os.environ[name]
+    return "", None
 
 
 def config_from_settings() -> Config | None:
     """The configuration, or None (after a warning) when no project is set: the middleware then steps aside."""
     values: dict[str, object] = {}
     for field, names in NAMES.items():
-        value = _setting(names)
+        name, value = _setting(names)
         if value is None:
             continue
         default = getattr(Config, field, "")
@@ -62,7 +63,7 @@ def config_from_settings() -> Config | None:
             values[field] = converted
         except (TypeError, ValueError):
             kind = "string" if isinstance(default, str) else f"positive {type(default).__name__}"
-            logger.warning("ignoring %s=%r, expected a %s", names[0], value, kind)
+            logger.warning("ignoring %s=%r, expected a %s", name, value, kind)
     if not values.get("project"):
         logger.warning("set PAWPRINT_PROJECT (or AKITA_SERVICE_NAME); the middleware is off")
         return None

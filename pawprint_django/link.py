@@ -31,6 +31,7 @@ SEND_TIMEOUT = 5.0
 MAX_REQUEST_BYTES = 1024 * 1024  # per events call; a batch is split to fit
 BATCH_ENTRIES = 200
 DROPS_EVERY = 2.0  # seconds between reports of drops that no entry carried
+YIELD_SECONDS = 0.001
 
 
 @dataclass(frozen=True)
@@ -208,10 +209,10 @@ class AgentLink:
         last_drops = time.monotonic()
         while not self.stopped.is_set():
             exchanges = self.queue.take(BATCH_ENTRIES, timeout=1.0)
-            batches: dict[str, list[dict[str, Any]]] = {}
+            batches: dict[str, list[bytes]] = {}
             for exchange in exchanges:
                 try:
-                    entry = redact_entry(har_entry(exchange))
+                    entry = json.dumps(redact_entry(har_entry(exchange))).encode()
                 except Exception as error:  # one odd request must not stop the sender
                     self.count_drop(exchange.traces, "capture_failed")
                     if self._every_minute.due("capture"):
@@ -219,6 +220,9 @@ class AgentLink:
                     continue
                 for name in exchange.traces:
                     batches.setdefault(name, []).append(entry)
+                # Pause between entries: a request thread waiting for the GIL gets it now rather than after the 5 ms
+                # switch interval, so a batch costs a request one entry's work at most (bench/middleware_latency.py).
+                time.sleep(YIELD_SECONDS)
             for name, entries in batches.items():
                 self._deliver(connection, name, entries)
             if time.monotonic() - last_drops >= DROPS_EVERY:
@@ -228,14 +232,13 @@ class AgentLink:
                 for name in pending:  # drops that no entry carried, e.g. everything was dropped
                     self._deliver(connection, name, [])
 
-    def _deliver(self, connection: AgentConnection, trace_name: str, entries: list[dict[str, Any]]) -> None:
+    def _deliver(self, connection: AgentConnection, trace_name: str, entries: list[bytes]) -> None:
         """Send a trace's entries (in calls of at most MAX_REQUEST_BYTES) with the drops since the last report."""
         path = self._events_path.format(quote(trace_name, safe=""))
         chunks: list[list[bytes]] = []
         chunk: list[bytes] = []
         size = 0
-        for entry in entries:
-            encoded = json.dumps(entry).encode()
+        for encoded in entries:
             if chunk and size + len(encoded) > MAX_REQUEST_BYTES:
                 chunks.append(chunk)
                 chunk, size = [], 0

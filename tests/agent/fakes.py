@@ -100,6 +100,14 @@ class FakeControlPlane:
         return [entry for call in self.uploads if call["trace_id"] == trace.trace_id for entry in call["entries"]]
 
 
+def post_events(daemon: Daemon, project: str, trace_name: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """What the middleware server does with an events call: the answer, then the work after it."""
+    answer = daemon.events(project, trace_name, body)
+    if answer.then is not None:
+        answer.then()
+    return answer.status, answer.body
+
+
 def eventually(predicate: Callable[[], object], timeout: float = 10.0) -> float:
     """Seconds until `predicate()` is true; fails after `timeout`."""
     started = time.monotonic()

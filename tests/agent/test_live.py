@@ -26,7 +26,7 @@ from agent.daemon import AgentConfig, Daemon
 from daemons.models import MiddlewareClient
 from projects.models import Project, User
 from projects.services import api_key_create
-from tests.agent.fakes import eventually, free_port, running
+from tests.agent.fakes import eventually, free_port, post_events, running
 from traces.models import Trace, WitnessBatch
 from traces.services import trace_start, trace_stop
 
@@ -144,11 +144,11 @@ def test_a_batch_for_a_closed_trace_is_counted_as_trace_closed(
     with running(Daemon(config, ControlPlaneClient(live_server.url, agent_key, timeout=10))) as daemon:
         trace = trace_start(project=project, user=alice, duration_minutes=15)
         eventually(lambda: daemon.project("shop").active())
-        daemon.events("shop", trace.name, {"client_name": "w", "trace_events": [entry()]})
+        post_events(daemon, "shop", trace.name, {"client_name": "w", "trace_events": [entry()]})
         trace_stop(trace=trace)
         eventually(lambda: daemon.accounting.project("shop")["dropped"] == {"trace_closed": 1})
         # later events of that trace are counted at once, without a trip to the server
-        daemon.events("shop", trace.name, {"client_name": "w", "trace_events": [entry()]})
+        post_events(daemon, "shop", trace.name, {"client_name": "w", "trace_events": [entry()]})
         assert daemon.accounting.project("shop")["dropped"] == {"trace_closed": 2}
     assert not WitnessBatch.objects.filter(trace=trace).exists()
 
