@@ -141,12 +141,6 @@ class Project:
                 "deactivated_traces": [trace_id for trace_id in known if trace_id not in self._active],
             }
 
-    def next_end(self, now: datetime) -> float | None:
-        """Seconds until the first active trace reaches its end time (None without active traces)."""
-        with self.changed:
-            ends = [t.ends_at for t in self._active.values() if t.trace_id not in self._expired_locally]
-        return max(0.0, (min(ends) + EXPIRY_SLACK - now).total_seconds()) if ends else None
-
     def client_seen(self, client_name: str, now: datetime, active_trace_ids: list[str] | None = None) -> Client:
         """Note a contact from a middleware client (a poll, or events)."""
         with self.changed:
