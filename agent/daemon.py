@@ -145,6 +145,7 @@ class Daemon:
         self._abort_uploads = threading.Event()
         self._spooled = threading.Event()  # wakes the uploader
         self._spooler_done = threading.Event()
+        self._intake_closed = threading.Event()  # no more entries will come: the spooler flushes and ends
         self._heartbeat_due = threading.Event()  # set for an early heartbeat: a new middleware client, or stopping
         self.uploader = Uploader(
             control_plane,
@@ -230,13 +231,16 @@ class Daemon:
         return f"{address[0]}:{address[1]}" if address else ""
 
     def _shutdown(self) -> None:
-        self._stopping.set()
+        self._stopping.set()  # from now on events are refused (503): pawprint_django keeps them and retries
         self._heartbeat_due.set()
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
         for project in self.projects():
             project.set_state(project.state)  # wakes the held middleware polls, which answer now
+        if self._server:
+            self._server.shutdown()
+            self._server.wait_idle(self.config.shutdown_timeout)  # events taken must reach the batcher
+            self._server.server_close()
+        self._intake_closed.set()
+        self.batcher.wakeup.set()
         for thread in self._threads:
             if thread.name == "agent-spool":
                 thread.join()
@@ -316,6 +320,8 @@ class Daemon:
         if not isinstance(body, dict) or not isinstance(entries, list):
             detail = "trace_events: a list of HAR entries is required"
             return Answer(400, {"message": "Bad request body", "detail": detail})
+        if self._stopping.is_set():
+            return Answer(503, {"message": "The agent is stopping."})
         project = self.project(service)
         if project.state is ProjectState.UNKNOWN:
             return Answer(404, {"message": "Service not found"})
@@ -531,7 +537,7 @@ class Daemon:
             log_event(logging.INFO, "trace_ended", project=project.name, trace_id=trace.trace_id)
 
     def _spool_loop(self) -> None:
-        while not self._stopping.is_set():
+        while not self._intake_closed.is_set():
             for project in self.projects():
                 self._expire(project)
             for batch in self.batcher.take():

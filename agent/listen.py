@@ -12,7 +12,9 @@ import http
 import json
 import logging
 import re
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
@@ -61,6 +63,25 @@ class MiddlewareServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], intake: Intake) -> None:
         super().__init__(address, _Handler)
         self.intake = intake
+        self._events_in_progress = 0
+        self._idle = threading.Condition()
+
+    @contextmanager
+    def taking_events(self) -> Iterator[None]:
+        """Marks an events call, from its body to the work after the reply, so that a shutdown can wait for it."""
+        with self._idle:
+            self._events_in_progress += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._events_in_progress -= 1
+                self._idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait for the events calls in progress to end; whether they did within `timeout`."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._events_in_progress == 0, timeout)
 
     @property
     def address(self) -> tuple[str, int]:
@@ -150,6 +171,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(404, {"message": "Not found: POST /v1/services/{service}/middleware or .../events."})
 
     def _events(self, service: str, trace_name: str) -> None:
+        with self.server.taking_events():
+            self._take_events(service, trace_name)
+
+    def _take_events(self, service: str, trace_name: str) -> None:
         intake = self.server.intake
         length = self._body_length(MAX_EVENTS_BYTES)
         if length is None:
