@@ -12,9 +12,11 @@ import http
 import json
 import logging
 import re
+import socket
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
@@ -28,6 +30,7 @@ MIDDLEWARE_PATH = re.compile(r"^/v1/services/([^/]+)/middleware/?$")
 EVENTS_PATH = re.compile(r"^/v1/services/([^/]+)/traces/([^/]+)/events/?$")
 MAX_POLL_BYTES = 64 * 1024
 MAX_EVENTS_BYTES = 16 * 1024 * 1024
+MAX_CONNECTIONS = 512  # at once; more wait for a thread (each middleware process holds one poll)
 # pawprint_django sends this User-Agent; it keeps a batch and retries on 503, where akita-django would lose it
 PAWPRINT_CLIENT = "pawprint-django/"
 
@@ -56,15 +59,39 @@ class Intake(Protocol):
 
 
 class MiddlewareServer(ThreadingHTTPServer):
-    """One thread per connection: the middleware opens one per call, and each held poll keeps its own."""
+    """A thread per connection, from a pool: akita-django opens a connection per call, and each held poll keeps
+    one. Reusing threads spares the accept loop a thread start (and its wait to be scheduled) per call."""
 
     daemon_threads = True
 
     def __init__(self, address: tuple[str, int], intake: Intake) -> None:
         super().__init__(address, _Handler)
         self.intake = intake
+        self._pool = ThreadPoolExecutor(max_workers=MAX_CONNECTIONS, thread_name_prefix="agent-connection")
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
         self._events_in_progress = 0
         self._idle = threading.Condition()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        self._pool.submit(self.process_request_thread, request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def server_close(self) -> None:
+        """Stop listening and end every connection: an idle keep-alive one would hold its thread (and exit)."""
+        super().server_close()
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
     @contextmanager
     def taking_events(self) -> Iterator[None]:
@@ -93,6 +120,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: MiddlewareServer
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
+    timeout = 300  # seconds a connection may sit idle (a client that went away without closing)
     server_version = f"pawprint-agent/{__version__}"
     sys_version = ""
 

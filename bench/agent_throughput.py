@@ -118,6 +118,12 @@ def agent_status(port: int) -> dict[str, Any]:
     return status
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -162,7 +168,7 @@ def run(mode: str, seconds: float, clients: int, max_memory_mb: int) -> dict[str
     with agent_with_a_trace("--max-memory-mb", str(max_memory_mb)) as (agent_port, agent, plane):
         if mode == "outage":
             plane.kill()
-        rss_start = peak_rss_mb(agent.pid)
+        rss_start, cpu_start = peak_rss_mb(agent.pid), cpu_seconds(agent.pid)
         results = context.Queue()
         workers = [context.Process(target=client, args=(mode, agent_port, seconds, results))
                    for _ in range(1 if mode == "keep-alive" else clients)]  # fmt: skip
@@ -172,6 +178,7 @@ def run(mode: str, seconds: float, clients: int, max_memory_mb: int) -> dict[str
         for worker in workers:
             worker.join()
         accepted = sum(n for n, _ in outcomes)
+        agent_cpu = cpu_seconds(agent.pid) - cpu_start
         deadline = time.monotonic() + 120
         while (project := agent_status(agent_port)["projects"][0])["uploaded"] + project["pending"] < accepted:
             assert time.monotonic() < deadline, project
@@ -184,6 +191,8 @@ def run(mode: str, seconds: float, clients: int, max_memory_mb: int) -> dict[str
         return {
             "mode": mode,
             "events_per_s": round(accepted / seconds),
+            "agent_cpu_per_s": round(agent_cpu / seconds, 2),  # 1.0: one core busy all along
+            "agent_cpu_us_per_event": round(agent_cpu / max(accepted, 1) * 1e6),
             "uploaded": status["projects"][0]["uploaded"],
             "spooled": status["projects"][0]["pending"],
             "dropped": status["projects"][0]["dropped"],
