@@ -218,7 +218,8 @@ def test_a_forked_worker_gets_its_own_link_and_captures(configure: Callable[...,
             os._exit(0)
     os.waitpid(child, 0)
     urls = [e["request"]["url"] for body in agent.bodies for e in body["trace_events"]]
-    assert urls == ["http://testserver/from-the-child"]
+    # the first request may or may not be captured: it races the new link's first poll (as with akita-django)
+    assert [url for url in urls if not url.endswith("/before")] == ["http://testserver/from-the-child"]
     agent.stop()
 
 
