@@ -241,9 +241,7 @@ class Daemon:
             self._server.server_close()
         self._intake_closed.set()
         self.batcher.wakeup.set()
-        for thread in self._threads:
-            if thread.name == "agent-spool":
-                thread.join()
+        next(t for t in self._threads if t.name == "agent-spool").join()  # every open batch goes to the spool
         upload = next(t for t in self._threads if t.name == "agent-upload")
         upload.join(self.config.shutdown_timeout)
         self._abort_uploads.set()
