@@ -1,11 +1,11 @@
-# Two commands: `make run` (embedded Pawprint) and `make test` (the whole suite).
+# Two commands: `make run` (embedded Pawprint) and `make test` (the whole suite); `make demo` shows the agent.
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test lint chromium eval bench
+.PHONY: run test lint chromium eval bench demo akita-venv bench-agent
 
 # make run installs what Pawprint needs to run; make test adds the test, lint and type-checking tools.
 $(BIN)/.installed: requirements.txt
@@ -32,8 +32,16 @@ chromium:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	  else echo "Browser tests need Debian's chromium: sudo apt-get install -y chromium" >&2; exit 1; fi; }
 
+# The unmodified akita-django needs pydantic 1: a venv of its own, var/venvs/akita-<hash of its requirements>.
+akita-venv: $(BIN)/.installed
+	$(BIN)/python -m demo.akita_venv
+
+# Control plane, agent, the demo shop with akita-django, and traffic; data under var/demo (see demo/__main__.py).
+demo: $(BIN)/.installed akita-venv
+	$(BIN)/python -m demo
+
 # Tests keep their own var/ (SQLite file, broker folder) so they never touch `make run`'s data.
-test: $(BIN)/.installed-dev chromium lint
+test: $(BIN)/.installed-dev chromium lint akita-venv
 	rm -rf var/test
 	PAWPRINT_VAR_DIR=$(CURDIR)/var/test $(BIN)/pytest $(PYTEST_ARGS)
 
@@ -41,3 +49,8 @@ test: $(BIN)/.installed-dev chromium lint
 # BENCH_ARGS='--witnesses 50000 --stored 20000 --rss-witnesses 200000' for a quick run; DATABASE_URL picks the database.
 bench: $(BIN)/.installed
 	$(BIN)/python -m bench.build_throughput $(BENCH_ARGS)
+
+# The agent's intake rate and memory, and pawprint_django's added latency (see bench/RESULTS.md); a few minutes.
+bench-agent: $(BIN)/.installed
+	$(BIN)/python -m bench.agent_throughput
+	$(BIN)/python -m bench.middleware_latency

@@ -1,6 +1,6 @@
-"""Pawprint's reference daemon: heartbeat, long-poll, capture, obfuscate, upload.
+"""Pawprint's agent: serves the akita-django middleware protocol, heartbeats, long-polls, obfuscates, spools, uploads.
 
-Plain Python (stdlib plus `apimodel`), no Django import: `python -m agent --help`.
+Plain Python (stdlib plus `apimodel`), no Django import: `pawprint-agent --help`.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -1,7 +1,6 @@
 """HTTP client of Pawprint's daemon API (`/api/v1`), on urllib only."""
 
 import base64
-import gzip
 import http.client
 import json
 import urllib.error
@@ -10,7 +9,7 @@ import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, Protocol
+from typing import Any
 
 from agent import __version__
 
@@ -18,12 +17,15 @@ from agent import __version__
 class ApiError(Exception):
     """The control plane answered with an error status; `message` is its `error.message`."""
 
-    def __init__(self, status: int, code: str, message: str, retry_after: float | None = None) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, retry_after: float | None = None, field: str | None = None
+    ) -> None:
         super().__init__(f"HTTP {status} {code}: {message}")
         self.status = status
         self.code = code
         self.message = message
         self.retry_after = retry_after
+        self.field = field
 
 
 class TransportError(Exception):
@@ -54,12 +56,12 @@ class UploadReply:
     duplicate: bool
 
 
-class WitnessSink(Protocol):
-    """Where batches go: the control plane, or a fake in tests."""
+@dataclass(frozen=True)
+class MiddlewareClient:
+    """A middleware that talked to the agent lately, as the heartbeat reports it."""
 
-    def upload(
-        self, *, project: str, trace_id: str, daemon_name: str, batch_id: str, entries: list[dict[str, Any]]
-    ) -> UploadReply: ...
+    project: str
+    client_name: str
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -99,15 +101,17 @@ def parse_time(value: object) -> datetime:
 
 def _error_from_http(error: urllib.error.HTTPError) -> ApiError:
     code, message = "http_error", error.reason if isinstance(error.reason, str) else f"HTTP {error.code}"
+    field = None
     try:
         body = json.loads(error.read() or b"{}")
         details = body.get("error", {}) if isinstance(body, dict) else {}
         if isinstance(details, dict):
             code = str(details.get("code", code))
             message = str(details.get("message", message))
+            field = str(details["field"]) if details.get("field") else None
     except (ValueError, OSError, http.client.HTTPException):
         pass
-    return ApiError(error.code, code, message, parse_retry_after(error.headers.get("Retry-After")))
+    return ApiError(error.code, code, message, parse_retry_after(error.headers.get("Retry-After")), field)
 
 
 class ControlPlaneClient:
@@ -121,16 +125,14 @@ class ControlPlaneClient:
         self._authorization = "Basic " + base64.b64encode(f"{key_id}:{secret}".encode()).decode()
         self.timeout = timeout
 
-    def _post(self, path: str, body: dict[str, Any], *, timeout: float | None = None, compress: bool = False) -> Any:
-        data = json.dumps(body, separators=(",", ":")).encode()
+    def _post(self, path: str, data: bytes, *, timeout: float | None = None, gzipped: bool = False) -> Any:
         headers = {
             "Authorization": self._authorization,
             "Content-Type": "application/json",
             "Accept": "application/json",
             "User-Agent": f"pawprint-agent/{__version__}",
         }
-        if compress:
-            data = gzip.compress(data, compresslevel=6)
+        if gzipped:
             headers["Content-Encoding"] = "gzip"
         request = urllib.request.Request(self.api + path, data=data, headers=headers, method="POST")  # noqa: S310
         try:
@@ -143,16 +145,36 @@ class ControlPlaneClient:
         except (OSError, http.client.HTTPException, ValueError) as error:
             raise TransportError(f"{type(error).__name__}: {error}") from error
 
-    def heartbeat(self, *, daemon_name: str, version: str, projects: list[str]) -> int:
-        """Report that the daemon is alive; returns the interval the server asks for, in seconds."""
-        reply = self._post("/daemon/heartbeat", {"daemon_name": daemon_name, "version": version, "projects": projects})
+    def _post_json(self, path: str, body: dict[str, Any], *, timeout: float | None = None) -> Any:
+        return self._post(path, json.dumps(body, separators=(",", ":")).encode(), timeout=timeout)
+
+    def heartbeat(
+        self,
+        *,
+        daemon_name: str,
+        version: str,
+        projects: list[str],
+        middleware: list[MiddlewareClient],
+        traffic: list[dict[str, Any]],
+    ) -> int:
+        """Report that the daemon is alive, its middleware clients and what became of the traffic (`traffic`, see
+        `agent.accounting`); returns the interval the server asks for, in seconds."""
+        body = {
+            "daemon_name": daemon_name,
+            "version": version,
+            "projects": projects,
+            "middleware": [{"project": m.project, "client_name": m.client_name} for m in middleware],
+            "traffic": traffic,
+        }
+        reply = self._post_json("/daemon/heartbeat", body)
         interval = reply.get("heartbeat_interval_seconds") if isinstance(reply, dict) else None
         return interval if isinstance(interval, int) and interval > 0 else 20
 
     def poll(self, *, project: str, daemon_name: str, active_trace_ids: list[str], timeout: float) -> PollReply:
         """Long-poll for trace changes; the server holds the request until one happens or ~25 s pass."""
         path = f"/projects/{urllib.parse.quote(project, safe='')}/daemon"
-        reply = self._post(path, {"daemon_name": daemon_name, "active_trace_ids": active_trace_ids}, timeout=timeout)
+        body = {"daemon_name": daemon_name, "active_trace_ids": active_trace_ids}
+        reply = self._post_json(path, body, timeout=timeout)
         if not isinstance(reply, dict):
             raise TransportError("the poll reply is not a JSON object")
         try:
@@ -170,13 +192,10 @@ class ControlPlaneClient:
             raise TransportError(f"malformed poll reply: {error!r}") from error
         return PollReply(activated, deactivated)
 
-    def upload(
-        self, *, project: str, trace_id: str, daemon_name: str, batch_id: str, entries: list[dict[str, Any]]
-    ) -> UploadReply:
-        """Upload one batch of (already obfuscated) HAR entries, gzip-compressed."""
+    def upload(self, *, project: str, trace_id: str, body: bytes) -> UploadReply:
+        """Upload one gzip-compressed witness batch (`agent.batches.Batch.body`) of a trace."""
         path = f"/projects/{urllib.parse.quote(project, safe='')}/traces/{urllib.parse.quote(trace_id, safe='')}"
-        body = {"daemon_name": daemon_name, "batch_id": batch_id, "entries": entries}
-        reply = self._post(path + "/witnesses", body, compress=True)
+        reply = self._post(path + "/witnesses", body, gzipped=True)
         if not isinstance(reply, dict):
             raise TransportError("the upload reply is not a JSON object")
         return UploadReply(accepted=int(reply.get("accepted", 0)), duplicate=bool(reply.get("duplicate", False)))

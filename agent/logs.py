@@ -1,7 +1,9 @@
-"""Structured log lines (`ts=… level=… event=… key=value`) on stderr."""
+"""Structured log lines (`ts=… level=… event=… key=value`) on stderr, some of them at most once a minute."""
 
 import logging
 import sys
+import threading
+import time
 
 logger = logging.getLogger("agent")
 
@@ -18,6 +20,30 @@ def log_event(level: int, event: str, **fields: object) -> None:
     if logger.isEnabledFor(level):
         pairs = " ".join(f"{key}={_quoted(value)}" for key, value in fields.items())
         logger.log(level, "event=%s%s", event, f" {pairs}" if pairs else "")
+
+
+class EveryMinute:
+    """Whether a recurring condition (any string key) is due to be logged again: at once, then once a minute."""
+
+    def __init__(self, interval: float = 60.0) -> None:
+        self.interval = interval
+        self._last: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def due(self, key: str) -> bool:
+        """True the first time, then again once `interval` seconds have passed since it last was."""
+        now = time.monotonic()
+        with self._lock:
+            last = self._last.get(key)
+            if last is not None and now - last < self.interval:
+                return False
+            self._last[key] = now
+            return True
+
+    def clear(self, key: str) -> bool:
+        """Forget a condition (it is over); whether it had been logged."""
+        with self._lock:
+            return self._last.pop(key, None) is not None
 
 
 def configure_logging(level: str = "INFO") -> None:

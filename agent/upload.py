@@ -1,17 +1,17 @@
-"""Batching and uploading witnesses: per-trace buffers, retries with backoff, what to drop."""
+"""Uploading spooled batches: retries with backoff, what to wait for and what to give up on."""
 
 import enum
 import logging
 import random
 import threading
 import time
-import uuid
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Protocol
 
-from agent.client import ApiError, TransportError, WitnessSink
+from agent.client import ApiError, TransportError, UploadReply
+from agent.health import ControlPlaneHealth
 from agent.logs import log_event
+from agent.spool import SpooledBatch
 
 
 class Clock(Protocol):
@@ -71,189 +71,82 @@ class Backoff:
         self._failures = 0
 
 
-@dataclass
-class Batch:
-    """Obfuscated HAR entries for one trace; `batch_id` stays the same across retries."""
+class Uploads(Protocol):
+    """Where batches go: the control plane (`agent.client.ControlPlaneClient`), or a fake in tests."""
 
-    trace_id: str
-    entries: list[dict[str, Any]]
-    batch_id: str = field(default_factory=lambda: uuid.uuid4().hex)
-
-
-class Batcher:
-    """Buffers entries per trace and cuts them into batches of `batch_size`, or older than `max_delay` s.
-
-    Live capture is bounded: beyond `max_buffered` pending entries, new ones are dropped (and counted
-    by the caller) rather than growing memory while the control plane is unreachable.
-    """
-
-    def __init__(self, *, batch_size: int, max_delay: float, max_buffered: int, clock: Clock) -> None:
-        self.batch_size = batch_size
-        self.max_delay = max_delay
-        self.max_buffered = max_buffered
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._open: dict[str, tuple[float, list[dict[str, Any]]]] = {}  # trace → (first entry at, entries)
-        self._ready: list[Batch] = []
-        self._pending = 0
-        self.wakeup = threading.Event()  # set when a batch is ready to go
-
-    @property
-    def pending(self) -> int:
-        """Entries buffered or in batches not yet sent."""
-        return self._pending
-
-    def add(self, trace_id: str, entries: list[dict[str, Any]], *, bounded: bool = True) -> int:
-        """Buffer entries for a trace; returns how many were kept (all of them when not `bounded`)."""
-        with self._lock:
-            if bounded:
-                entries = entries[: max(0, self.max_buffered - self._pending)]
-            if not entries:
-                return 0
-            now = self._clock.monotonic()
-            _, buffer = self._open.setdefault(trace_id, (now, []))
-            buffer.extend(entries)
-            self._pending += len(entries)
-            if len(buffer) >= self.batch_size:
-                while len(buffer) >= self.batch_size:
-                    self._ready.append(Batch(trace_id, buffer[: self.batch_size]))
-                    del buffer[: self.batch_size]
-                self.wakeup.set()
-                # what is left over starts a new batch, with its own max_delay
-                self._open[trace_id] = (now, buffer)
-            if not buffer:
-                del self._open[trace_id]
-            return len(entries)
-
-    def seal(self, trace_id: str | None = None) -> None:
-        """Make the partial batch of a trace (or of every trace) ready now, not after `max_delay`."""
-        with self._lock:
-            for key in [trace_id] if trace_id is not None else list(self._open):
-                opened = self._open.pop(key, None)
-                if opened is not None:
-                    self._ready.append(Batch(key, opened[1]))
-                    self.wakeup.set()
-
-    def take(self) -> list[Batch]:
-        """The batches due: full or sealed ones, and partial ones older than `max_delay`."""
-        with self._lock:
-            now = self._clock.monotonic()
-            for key, (started, entries) in list(self._open.items()):
-                if now - started >= self.max_delay:
-                    del self._open[key]
-                    self._ready.append(Batch(key, entries))
-            ready, self._ready = self._ready, []
-            self.wakeup.clear()
-            return ready
-
-    def next_due_in(self) -> float:
-        """Seconds until the oldest partial batch is due (`max_delay` when there is none)."""
-        with self._lock:
-            if self._ready:
-                return 0.0
-            now = self._clock.monotonic()
-            return min((self.max_delay - (now - started) for started, _ in self._open.values()), default=self.max_delay)
-
-    def done(self, batch: Batch) -> None:
-        """A batch was sent or dropped: it no longer counts as pending."""
-        with self._lock:
-            self._pending -= len(batch.entries)
-
-    def put_back(self, batches: list[Batch]) -> None:
-        """Batches not sent yet (the daemon is stopping) go first in line again."""
-        with self._lock:
-            self._ready[:0] = batches
+    def upload(self, *, project: str, trace_id: str, body: bytes) -> UploadReply: ...
 
 
 class Outcome(enum.Enum):
     SENT = "sent"
     DUPLICATE = "duplicate"  # the server had it already: a retry after a lost reply
-    DROPPED = "dropped"  # the server refused it for good (trace closed, bad input)
-    INTERRUPTED = "interrupted"  # the daemon is stopping; send it in the final flush
-    GAVE_UP = "gave_up"  # the final flush ran out of time
+    GONE = "gone"  # 410: the trace no longer accepts witnesses
+    REJECTED = "rejected"  # refused for good (bad input, unknown trace, too large)
+    INTERRUPTED = "interrupted"  # the agent gave up waiting at shutdown; the batch stays in the spool
 
 
 class Uploader:
-    """Sends one batch, retrying 5xx, 429 and network errors with backoff; 410 and other 4xx drop it."""
+    """Sends one spooled batch until the control plane takes it or refuses it for good.
+
+    Network errors, 5xx, 429 (after `Retry-After`) and a refused key (someone may fix it) are retried:
+    the batch stays first in the spool meanwhile, so batches go out in order.
+    """
 
     def __init__(
         self,
-        sink: WitnessSink,
+        sink: Uploads,
+        health: ControlPlaneHealth,
         *,
-        project: str,
-        daemon_name: str,
         clock: Clock,
-        stopping: threading.Event,
+        interrupt: threading.Event,
+        wake: threading.Event,
         backoff_initial: float = 1.0,
         backoff_max: float = 60.0,
     ) -> None:
         self.sink = sink
-        self.project = project
-        self.daemon_name = daemon_name
+        self.health = health
         self.clock = clock
-        self.stopping = stopping
+        self.interrupt = interrupt
+        self.wake = wake  # set to retry at once (the control plane is back) or to check `interrupt`
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
+        self.rate_limited = False  # whether the last answer was 429: the reason the spool fills, if it does
 
-    def send(self, batch: Batch, *, deadline: float | None = None) -> Outcome:
-        """Upload until it is accepted or refused for good.
-
-        Without a `deadline` (normal running), `stopping` interrupts the retries; with one
-        (the final flush, on the monotonic clock), retries go on until it would pass.
-        """
+    def send(self, item: SpooledBatch, *, spooled: int = 0) -> Outcome:
+        """Upload until accepted or refused for good, or until `interrupt` is set (INTERRUPTED)."""
         backoff = Backoff(self.backoff_initial, self.backoff_max)
+        body = item.body()
         attempt = 0
         while True:
             attempt += 1
             try:
-                reply = self.sink.upload(
-                    project=self.project,
-                    trace_id=batch.trace_id,
-                    daemon_name=self.daemon_name,
-                    batch_id=batch.batch_id,
-                    entries=batch.entries,
-                )
+                reply = self.sink.upload(project=item.project, trace_id=item.trace_id, body=body)
             except ApiError as error:
-                delay = self._retry_delay(batch, error, backoff, attempt)
-                if delay is None:
-                    return Outcome.DROPPED
+                self.rate_limited = error.status == 429
+                if error.status == 410:
+                    log_event(logging.WARNING, "batch_dropped_trace_closed", trace_id=item.trace_id,
+                              entries=item.entries, message=error.message)  # fmt: skip
+                    return Outcome.GONE
+                if error.status < 500 and error.status not in (401, 403, 429):
+                    log_event(logging.ERROR, "batch_rejected", trace_id=item.trace_id, entries=item.entries,
+                              status=error.status, message=error.message, field=error.field or "")  # fmt: skip
+                    return Outcome.REJECTED
+                self.health.failed(error, spooled=spooled)
+                delay = error.retry_after if error.status == 429 and error.retry_after is not None else backoff.next()
             except TransportError as error:
+                self.health.failed(error, spooled=spooled)
                 delay = backoff.next()
-                log_event(
-                    logging.WARNING, "upload_retry", trace_id=batch.trace_id, batch_id=batch.batch_id,
-                    attempt=attempt, error=error, retry_in=round(delay, 2),
-                )  # fmt: skip
             else:
+                self.rate_limited = False
+                self.health.ok()
                 log_event(
-                    logging.INFO, "batch_uploaded", trace_id=batch.trace_id, batch_id=batch.batch_id,
-                    entries=len(batch.entries), accepted=reply.accepted, duplicate=reply.duplicate,
+                    logging.INFO, "batch_uploaded", trace_id=item.trace_id, batch_id=item.batch_id,
+                    entries=item.entries, accepted=reply.accepted, duplicate=reply.duplicate,
                 )  # fmt: skip
                 return Outcome.DUPLICATE if reply.duplicate else Outcome.SENT
-            if deadline is not None:
-                if self.clock.monotonic() + delay > deadline:
-                    log_event(logging.ERROR, "batch_given_up", trace_id=batch.trace_id, batch_id=batch.batch_id)
-                    return Outcome.GAVE_UP
-                self.clock.wait(threading.Event(), delay)
-            elif self.clock.wait(self.stopping, delay):
-                return Outcome.INTERRUPTED
-
-    def _retry_delay(self, batch: Batch, error: ApiError, backoff: Backoff, attempt: int) -> float | None:
-        """Seconds to wait before retrying after an error reply, or None to drop the batch."""
-        fields: dict[str, object] = {
-            "trace_id": batch.trace_id,
-            "batch_id": batch.batch_id,
-            "status": error.status,
-            "code": error.code,
-            "message": error.message,
-        }
-        if error.status == 429:
-            delay = error.retry_after if error.retry_after is not None else backoff.next()
-        elif error.status >= 500:
-            delay = backoff.next()
-        else:
-            event = "batch_dropped_trace_closed" if error.status == 410 else "batch_dropped"
-            log_event(logging.WARNING if error.status == 410 else logging.ERROR, event, entries=len(batch.entries),
-                      **fields)  # fmt: skip
-            return None
-        log_event(logging.WARNING, "upload_retry", attempt=attempt, retry_in=round(delay, 2), **fields)
-        return delay
+            log_event(logging.DEBUG, "upload_retry", batch_id=item.batch_id, attempt=attempt, retry_in=round(delay, 2))
+            if self.clock.wait(self.wake, delay):
+                self.wake.clear()
+                if self.interrupt.is_set():
+                    return Outcome.INTERRUPTED
+                backoff.reset()

@@ -1,19 +1,20 @@
-"""The reference daemon against the real server (pytest-django's threaded live server, same process).
+"""The agent against the real server (pytest-django's threaded live server, same process).
 
-The long poll reaches the daemon through the in-process notifier; polls are held 1 s instead of
-25 so a stopped daemon's last poll ends quickly.
+The long poll reaches the agent through the in-process notifier (or Redis); polls are held 1 s instead of 25
+so a stopped agent's last poll ends quickly, and heartbeats come every second.
 """
 
+import gzip
+import http.client
 import json
+import os
 import re
 import signal
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -22,8 +23,10 @@ import pytest
 
 from agent.client import ControlPlaneClient, UploadReply
 from agent.daemon import AgentConfig, Daemon
+from daemons.models import MiddlewareClient
 from projects.models import Project, User
 from projects.services import api_key_create
+from tests.agent.fakes import eventually, free_port, post_events, running
 from traces.models import Trace, WitnessBatch
 from traces.services import trace_start, trace_stop
 
@@ -36,47 +39,13 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture(autouse=True)
 def short_polls(settings: Any) -> None:
     settings.LONG_POLL_SECONDS = 1.0
+    settings.HEARTBEAT_INTERVAL_SECONDS = 1
 
 
 @pytest.fixture
 def agent_key(alice: User, project: Project) -> str:
     key, secret = api_key_create(user=alice, name="agent", scope="ingest")
     return f"{key.public_id}:{secret}"
-
-
-class RecordingClient(ControlPlaneClient):
-    """The real client, remembering every entry it uploaded."""
-
-    def __init__(self, url: str, key: str) -> None:
-        super().__init__(url, key, timeout=10)
-        self.uploaded: list[dict[str, Any]] = []
-
-    def upload(self, **call: Any) -> UploadReply:
-        self.uploaded.extend(call["entries"])
-        return super().upload(**call)
-
-
-@contextmanager
-def running(daemon: Daemon) -> Iterator[Daemon]:
-    thread = threading.Thread(target=daemon.run, daemon=True)
-    thread.start()
-    assert daemon.started.wait(5)
-    try:
-        yield daemon
-    finally:
-        daemon.stop()
-        thread.join(30)
-        assert not thread.is_alive()
-        assert daemon.join(10)  # the last long poll ended too, before the test database goes
-
-
-def eventually(predicate: Callable[[], object], timeout: float = 10.0) -> float:
-    """Seconds until `predicate()` is true; fails after `timeout`."""
-    started = time.monotonic()
-    while not predicate():
-        assert time.monotonic() - started < timeout, "timed out"
-        time.sleep(0.02)
-    return time.monotonic() - started
 
 
 def stored_witnesses(trace: Trace) -> list[dict[str, Any]]:
@@ -92,112 +61,165 @@ def raw_secrets() -> set[str]:
     return secrets
 
 
-def post_entries(daemon: Daemon, body: object) -> dict[str, Any]:
-    assert daemon.listen_address is not None
-    host, port = daemon.listen_address
-    request = urllib.request.Request(
-        f"http://{host}:{port}/v1/entries", data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback
-        assert response.status == 202
-        reply: dict[str, Any] = json.loads(response.read())
-        return reply
+def middleware_call(daemon: Daemon, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    host, port = daemon.listen_address or ("", 0)
+    connection = http.client.HTTPConnection(host, port, timeout=30)
+    connection.request("POST", path, json.dumps(body).encode(), {"content-type": "application/json"})
+    response = connection.getresponse()
+    reply = response.status, json.loads(response.read())
+    connection.close()
+    return reply
 
 
-def test_the_daemon_learns_a_trace_uploads_the_har_obfuscated_and_drops_the_trace_when_stopped(
-    live_server: Any, alice: User, project: Project, agent_key: str
+def test_the_agent_learns_a_trace_uploads_the_har_obfuscated_and_drops_the_trace_when_stopped(
+    live_server: Any, alice: User, project: Project, agent_key: str, agent_config: Callable[..., AgentConfig]
 ) -> None:
-    client = RecordingClient(live_server.url, agent_key)
-    config = AgentConfig(project="shop", daemon_name="web-1", har_file=SMALL_HAR)
-    with running(Daemon(config, client)) as daemon:
-        eventually(lambda: project.daemons.filter(name="web-1").exists())  # the heartbeat arrived
-        time.sleep(0.2)  # let the first poll settle into its hold
+    config = agent_config(projects=["shop"], har_file=SMALL_HAR, listen=None)
+    with running(Daemon(config, ControlPlaneClient(live_server.url, agent_key, timeout=10))) as daemon:
+        eventually(lambda: project.daemons.filter(name="web-1").exists())  # the first poll touched it
         trace = trace_start(project=project, user=alice, duration_minutes=15)
-        learned_in = eventually(lambda: [t.trace_id for t in daemon.traces.current()] == [trace.public_id])
+        learned_in = eventually(lambda: [t.trace_id for t in daemon.project("shop").active()] == [trace.public_id])
         assert learned_in < 2.0  # the long poll replies at once; generous for a loaded machine
 
         entries = len(json.loads(SMALL_HAR.read_text())["log"]["entries"])
         eventually(lambda: len(stored_witnesses(trace)) == entries)
         assert set(WitnessBatch.objects.filter(trace=trace).values_list("daemon_name", flat=True)) == {"web-1"}
-        trace.refresh_from_db()
-        assert trace.witness_count == entries
-        sent, stored = json.dumps(client.uploaded), json.dumps(stored_witnesses(trace))
-        for secret in raw_secrets():
-            assert secret not in sent
-            assert secret not in stored
-
+        stored = json.dumps(stored_witnesses(trace))
+        assert not [secret for secret in raw_secrets() if secret in stored]
         trace_stop(trace=trace)
-        eventually(lambda: daemon.traces.current() == [])
-    assert daemon.stats.snapshot()["batches_sent"] == 1
+        eventually(lambda: daemon.project("shop").active() == [])
+    assert daemon.accounting.project("shop") | {"dropped": {}} == {"received": entries, "uploaded": entries,
+                                                                    "pending": 0, "dropped": {}}  # fmt: skip
 
 
-def test_entries_posted_to_the_listen_server_arrive_only_while_a_trace_is_active(
-    live_server: Any, alice: User, project: Project, agent_key: str, entry: Callable[..., dict]
-) -> None:
-    config = AgentConfig(project="shop", daemon_name="web-1", listen=("127.0.0.1", 0), batch_max_delay=0.2)
-    with running(Daemon(config, ControlPlaneClient(live_server.url, agent_key))) as daemon:
-        assert post_entries(daemon, [entry(), entry()]) == {"accepted": 0, "dropped": 2, "invalid": 0}
-
+def test_a_middleware_hears_of_a_start_at_once_and_its_events_become_witnesses(
+    live_server: Any, alice: User, project: Project, agent_key: str, agent_config: Callable[..., AgentConfig],
+    entry: Callable[..., dict],
+) -> None:  # fmt: skip
+    with running(Daemon(agent_config(), ControlPlaneClient(live_server.url, agent_key, timeout=10))) as daemon:
+        replies: list[tuple[int, dict[str, Any]]] = []
+        poll = {"client_name": "web-1.django", "active_trace_ids": []}
+        waiting = threading.Thread(target=lambda: replies.append(middleware_call(daemon, "/v1/services/shop/middleware",
+                                                                                 poll)))  # fmt: skip
+        waiting.start()
+        eventually(lambda: daemon.project("shop").state.value == "ok")
         trace = trace_start(project=project, user=alice, duration_minutes=15)
-        eventually(lambda: daemon.traces.current() != [])
-        assert post_entries(daemon, [entry(url="https://api.shop.test/v1/orders/17"), entry()])["accepted"] == 2
-        assert post_entries(daemon, entry(method="POST"))["accepted"] == 1  # one entry, not in a list
-        host, port = daemon.listen_address or ("", 0)
-        with urllib.request.urlopen(f"http://{host}:{port}/v1/status", timeout=10) as response:
-            assert [t["trace_id"] for t in json.loads(response.read())["active_traces"]] == [trace.public_id]
-        eventually(lambda: len(stored_witnesses(trace)) == 3)
+        assert eventually(lambda: replies) < 2.0
+        [(status, diff)] = replies
+        assert (status, diff["activated_traces"][0]["trace_name"]) == (202, trace.name)
+
+        events = {"client_name": "web-1.django", "trace_events": [entry(url="https://api.shop.test/v1/orders/17"),
+                  entry(method="POST")], "no_more_events": False, "dropped": {"queue_full": 1}}  # fmt: skip
+        path = f"/v1/services/shop/traces/{trace.name}/events"
+        assert middleware_call(daemon, path, events) == (202, {"trace_event_details": {"drops": 0}})
+        eventually(lambda: len(stored_witnesses(trace)) == 2)
         assert {(w["method"], w["path"]) for w in stored_witnesses(trace)} == {
             ("GET", "/v1/orders/17"),
-            ("GET", "/v1/products"),
             ("POST", "/v1/products"),
         }
-    assert daemon.stats.snapshot()["dropped_no_active_trace"] == 2
+        # the heartbeat names the client, so the console's Daemons page shows it
+        eventually(lambda: MiddlewareClient.objects.filter(daemon__project=project, client_name="web-1.django"))
+    assert daemon.accounting.project("shop")["dropped"] == {"queue_full": 1}
 
 
-def test_a_batch_for_a_closed_trace_is_dropped_on_410(
-    live_server: Any, alice: User, project: Project, agent_key: str, entry: Callable[..., dict], settings: Any
+def test_a_middleware_of_an_unknown_project_gets_a_404_and_the_other_projects_carry_on(
+    live_server: Any, project: Project, agent_key: str, agent_config: Callable[..., AgentConfig]
 ) -> None:
+    with running(Daemon(agent_config(), ControlPlaneClient(live_server.url, agent_key, timeout=10))) as daemon:
+        threading.Thread(target=middleware_call, args=(daemon, "/v1/services/shop/middleware",
+                         {"client_name": "web-1", "active_trace_ids": []}), daemon=True).start()  # fmt: skip
+        assert middleware_call(daemon, "/v1/services/shoq/middleware", {"client_name": "web-2"})[0] == 404
+        # the heartbeat that named shoq was refused: the next one, without it, names shop's client
+        eventually(lambda: MiddlewareClient.objects.filter(daemon__project=project, client_name="web-1"))
+    assert not MiddlewareClient.objects.filter(client_name="web-2").exists()
+
+
+def test_a_batch_for_a_closed_trace_is_counted_as_trace_closed(
+    live_server: Any, alice: User, project: Project, agent_key: str, agent_config: Callable[..., AgentConfig],
+    entry: Callable[..., dict], settings: Any,
+) -> None:  # fmt: skip
     settings.WITNESS_GRACE = timedelta(0)
     # batches wait for their trace to end, so the upload comes after the stop
-    config = AgentConfig(project="shop", daemon_name="web-1", listen=("127.0.0.1", 0), batch_max_delay=60)
-    with running(Daemon(config, ControlPlaneClient(live_server.url, agent_key))) as daemon:
+    config = agent_config(projects=["shop"], batch_max_delay=60)
+    with running(Daemon(config, ControlPlaneClient(live_server.url, agent_key, timeout=10))) as daemon:
         trace = trace_start(project=project, user=alice, duration_minutes=15)
-        eventually(lambda: daemon.traces.current() != [])
-        assert post_entries(daemon, [entry()])["accepted"] == 1
+        eventually(lambda: daemon.project("shop").active())
+        post_events(daemon, "shop", trace.name, {"client_name": "w", "trace_events": [entry()]})
         trace_stop(trace=trace)
-        eventually(lambda: daemon.stats.snapshot()["batches_dropped"] == 1)
-        assert daemon.batcher.pending == 0
+        eventually(lambda: daemon.accounting.project("shop")["dropped"] == {"trace_closed": 1})
+        # later events of that trace are counted at once, without a trip to the server
+        post_events(daemon, "shop", trace.name, {"client_name": "w", "trace_events": [entry()]})
+        assert daemon.accounting.project("shop")["dropped"] == {"trace_closed": 2}
     assert not WitnessBatch.objects.filter(trace=trace).exists()
 
 
-def test_the_server_counts_a_retried_batch_once(
+def test_the_server_counts_a_retried_batch_once_and_takes_the_dropped_field(
     live_server: Any, alice: User, project: Project, agent_key: str, entry: Callable[..., dict]
 ) -> None:
+
     trace = trace_start(project=project, user=alice, duration_minutes=15)
     client = ControlPlaneClient(live_server.url + "/api/v1/", agent_key)
-    call = {"project": "shop", "trace_id": trace.public_id, "daemon_name": "web-1", "batch_id": "b-1"}
-    assert client.upload(**call, entries=[entry(), entry()]) == UploadReply(accepted=2, duplicate=False)
-    assert client.upload(**call, entries=[entry(), entry()]) == UploadReply(accepted=0, duplicate=True)
+    body = {"daemon_name": "web-1", "batch_id": "b-1", "entries": [entry(), entry()], "dropped": {"queue_full": 3}}
+    gzipped = gzip.compress(json.dumps(body).encode())
+    assert client.upload(project="shop", trace_id=trace.public_id, body=gzipped) == UploadReply(
+        accepted=2, duplicate=False
+    )
+    assert client.upload(project="shop", trace_id=trace.public_id, body=gzipped) == UploadReply(
+        accepted=0, duplicate=True
+    )
     trace.refresh_from_db()
     assert trace.witness_count == 2
 
 
-def test_the_command_line_agent_uploads_a_har_and_stops_cleanly_on_sigterm(
-    live_server: Any, alice: User, project: Project, agent_key: str
+def test_a_refused_key_is_said_once_and_the_middleware_is_still_answered(
+    live_server: Any, project: Project, agent_config: Callable[..., AgentConfig], caplog: pytest.LogCaptureFixture
 ) -> None:
-    command = [sys.executable, "-m", "agent", "--url", live_server.url, "--key", agent_key, "--project", "shop"]
-    command += ["--daemon-name", "cli-1", "--har", str(SMALL_HAR)]
-    agent = subprocess.Popen(command, cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    bad_key = "apk_0000000000000000000000:not-the-secret"
+    config = agent_config(projects=["shop"], middleware_hold=1.0)
+    with running(Daemon(config, ControlPlaneClient(live_server.url, bad_key, timeout=10))) as daemon:
+        poll = {"client_name": "web", "active_trace_ids": []}
+        assert middleware_call(daemon, "/v1/services/shop/middleware", poll) == (
+            202,
+            {"activated_traces": [], "deactivated_traces": []},
+        )
+    assert caplog.text.count("event=api_key_refused status=401") == 1
+    assert "PAWPRINT_KEY (or AKITA_API_KEY_ID and AKITA_API_KEY_SECRET)" in caplog.text
+
+
+def test_the_command_line_agent_takes_akita_s_key_variables_and_flushes_on_sigterm(
+    live_server: Any, alice: User, project: Project, agent_key: str, tmp_path: Path, entry: Callable[..., dict]
+) -> None:
+    key_id, secret = agent_key.split(":")
+    env = {k: v for k, v in os.environ.items() if k != "PAWPRINT_KEY"}
+    env |= {"AKITA_API_KEY_ID": key_id, "AKITA_API_KEY_SECRET": secret, "PAWPRINT_URL": live_server.url}
+    port = free_port()
+    command = [sys.executable, "-m", "agent", "--project", "shop", "--daemon-name", "cli-1"]
+    command += ["--listen", f"127.0.0.1:{port}", "--spool-dir", str(tmp_path / "spool"), "--batch-delay", "60"]
+    agent = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
     try:
         eventually(lambda: project.daemons.filter(name="cli-1").exists(), timeout=20)
         trace = trace_start(project=project, user=alice, duration_minutes=15)
-        eventually(lambda: WitnessBatch.objects.filter(trace=trace, daemon_name="cli-1").exists(), timeout=20)
-        agent.send_signal(signal.SIGTERM)
+
+        def agent_status() -> dict[str, Any]:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            connection.request("GET", "/v1/status")
+            status: dict[str, Any] = json.loads(connection.getresponse().read())
+            return status
+
+        eventually(lambda: agent_status()["projects"][0]["active_traces"], timeout=20)
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        body = json.dumps({"client_name": "w", "trace_events": [entry(), entry(method="POST")]})
+        connection.request("POST", f"/v1/services/shop/traces/{trace.name}/events", body)
+        assert connection.getresponse().status == 202
+        agent.send_signal(signal.SIGTERM)  # the batch would wait 60 s: the flush sends it now
         _, log = agent.communicate(timeout=30)
+        time.sleep(1.2)  # the server still holds the long poll the agent left (1 s), and needs the test database
     finally:
         if agent.poll() is None:
             agent.kill()
             agent.wait()
-    assert agent.returncode == 0
+    assert agent.returncode == 0, log
     assert "event=trace_activated" in log and "event=batch_uploaded" in log
     assert "event=stopping signal=SIGTERM" in log and "event=agent_stopped" in log
+    assert len(stored_witnesses(trace)) == 2
+    assert not list((tmp_path / "spool").glob("*.batch"))

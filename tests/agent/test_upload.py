@@ -1,71 +1,44 @@
-"""The agent's retry rules, batching and capture, on a fake clock and a fake control plane: nothing sleeps."""
+"""Uploading from the spool, and the spool itself: retry rules on a fake clock, order and limits on a real disk."""
 
+import gzip
+import json
+import logging
 import random
 import threading
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from agent.client import Activation, ApiError, PollReply, TransportError, UploadReply, parse_retry_after
-from agent.daemon import ActiveTraces, AgentConfig, Daemon
-from agent.upload import Backoff, Batch, Batcher, Outcome, Uploader
-
-START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-
-
-class FakeClock:
-    """Time moves only when the code under test waits."""
-
-    def __init__(self) -> None:
-        self.seconds = 0.0
-        self.waits: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.seconds
-
-    def now(self) -> datetime:
-        return START + timedelta(seconds=self.seconds)
-
-    def wait(self, event: threading.Event, seconds: float) -> bool:
-        if event.is_set():
-            return True
-        self.waits.append(round(seconds, 3))
-        self.seconds += seconds
-        return event.is_set()
+from agent.client import ApiError, TransportError, UploadReply, parse_retry_after
+from agent.health import ControlPlaneHealth
+from agent.spool import Spool, SpooledBatch, SpoolError, SpoolFull
+from agent.upload import Backoff, Outcome, Uploader
+from tests.agent.fakes import START, FakeClock, FakeControlPlane
 
 
-class FakeControlPlane:
-    """Answers uploads from a script of replies or errors; records what it was sent."""
-
-    def __init__(self, *replies: UploadReply | Exception) -> None:
-        self.replies = list(replies)
-        self.uploads: list[dict[str, Any]] = []
-
-    def upload(self, **call: Any) -> UploadReply:
-        self.uploads.append(call)
-        reply = self.replies.pop(0) if self.replies else UploadReply(accepted=len(call["entries"]), duplicate=False)
-        if isinstance(reply, Exception):
-            raise reply
-        return reply
-
-    def heartbeat(self, *, daemon_name: str, version: str, projects: list[str]) -> int:
-        return 20
-
-    def poll(self, *, project: str, daemon_name: str, active_trace_ids: list[str], timeout: float) -> PollReply:
-        return PollReply([], [])
+def spooled(spool: Spool, trace_id: str = "trc_1", entries: int = 3) -> SpooledBatch:
+    body = gzip.compress(json.dumps({"batch_id": "b", "entries": [{"n": n} for n in range(entries)]}).encode())
+    return spool.append(project="shop", trace_id=trace_id, batch_id="b", entries=entries, dropped={}, body=body)
 
 
-def uploader(sink: FakeControlPlane, clock: FakeClock, stopping: threading.Event | None = None) -> Uploader:
+@pytest.fixture
+def spool(tmp_path: Path) -> Iterator[Spool]:
+    spool = Spool(tmp_path / "spool", max_bytes=1_000_000)
+    spool.open()
+    yield spool
+    spool.close()
+
+
+def uploader(sink: FakeControlPlane, clock: FakeClock, interrupt: threading.Event | None = None) -> Uploader:
+    interrupt = interrupt or threading.Event()
+    wake = threading.Event()
+    if interrupt.is_set():
+        wake.set()
     return Uploader(
-        sink, project="shop", daemon_name="web-1", clock=clock, stopping=stopping or threading.Event(),
+        sink, ControlPlaneHealth("http://pawprint.test", recovered=wake), clock=clock, interrupt=interrupt, wake=wake,
         backoff_initial=1.0, backoff_max=8.0,
     )  # fmt: skip
-
-
-def a_batch(size: int = 3) -> Batch:
-    return Batch("trc_1", [{"n": i} for i in range(size)])
 
 
 def server_error() -> ApiError:
@@ -86,52 +59,67 @@ def test_backoff_jitter_only_shortens_a_delay() -> None:
     assert len(set(delays)) > 1
 
 
-def test_it_retries_server_errors_and_network_errors_with_growing_delays() -> None:
+def test_it_retries_server_errors_and_network_errors_with_growing_delays(spool: Spool) -> None:
     clock = FakeClock()
     sink = FakeControlPlane(server_error(), TransportError("connection refused"), server_error())
-    batch = a_batch()
-    assert uploader(sink, clock).send(batch) is Outcome.SENT
+    assert uploader(sink, clock).send(spooled(spool)) is Outcome.SENT
     assert len(sink.uploads) == 4
-    assert {call["batch_id"] for call in sink.uploads} == {batch.batch_id}  # a retry is counted once by the server
+    assert {call["batch_id"] for call in sink.uploads} == {"b"}  # a retry is counted once by the server
     assert len(clock.waits) == 3
     assert 0.8 <= clock.waits[0] <= 1.0 and 1.6 <= clock.waits[1] <= 2.0 and 3.2 <= clock.waits[2] <= 4.0
 
 
-def test_it_honours_retry_after_on_429() -> None:
+def test_it_honours_retry_after_on_429_and_remembers_it_was_throttled(spool: Spool) -> None:
     clock = FakeClock()
     sink = FakeControlPlane(ApiError(429, "throttled", "Slow down.", retry_after=7.0))
-    assert uploader(sink, clock).send(a_batch()) is Outcome.SENT
-    assert clock.waits == [7.0]
+    send = uploader(sink, clock)
+    item = spooled(spool)
+    sink.replies.append(ApiError(429, "throttled", "Slow down.", retry_after=7.0))
+    sink.replies.append(TransportError("gone"))
+    assert send.send(item) is Outcome.SENT
+    assert clock.waits[:2] == [7.0, 7.0]
+    assert not send.rate_limited  # the last answer was a success
 
 
-def test_a_429_without_retry_after_backs_off() -> None:
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_refused_key_is_retried_since_someone_may_fix_it(status: int, spool: Spool, caplog) -> None:
     clock = FakeClock()
-    sink = FakeControlPlane(ApiError(429, "throttled", "Slow down."))
-    assert uploader(sink, clock).send(a_batch()) is Outcome.SENT
-    assert len(clock.waits) == 1 and 0.8 <= clock.waits[0] <= 1.0
+    sink = FakeControlPlane(ApiError(status, "nope", "Invalid key."), ApiError(status, "nope", "Invalid key."))
+    assert uploader(sink, clock).send(spooled(spool)) is Outcome.SENT
+    assert caplog.text.count("event=api_key_refused") == 1  # once a minute, not once per attempt
+    assert "AKITA_API_KEY_ID" in caplog.text
 
 
-@pytest.mark.parametrize("status", [410, 400, 401, 403, 404, 413])
-def test_it_drops_a_batch_the_server_refuses_for_good(status: int, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_closed_trace_is_gone_and_bad_input_is_rejected(spool: Spool, caplog) -> None:
     clock = FakeClock()
-    sink = FakeControlPlane(ApiError(status, "nope", "This trace is closed and no longer accepts witnesses."))
-    assert uploader(sink, clock).send(a_batch()) is Outcome.DROPPED
-    assert len(sink.uploads) == 1 and clock.waits == []
+    sink = FakeControlPlane(ApiError(410, "gone", "This trace is closed and no longer accepts witnesses."))
+    assert uploader(sink, clock).send(spooled(spool)) is Outcome.GONE
     assert "no longer accepts witnesses" in caplog.text  # the server's error.message is logged
+    for status in (400, 404, 413):
+        sink.replies.append(ApiError(status, "invalid", "entries[0].request.url: is required", field="entries[0]"))
+        assert uploader(sink, clock).send(spooled(spool)) is Outcome.REJECTED
+    assert clock.waits == []
 
 
-def test_a_duplicate_reply_counts_as_delivered() -> None:
+def test_a_duplicate_reply_counts_as_delivered(spool: Spool) -> None:
     sink = FakeControlPlane(UploadReply(accepted=0, duplicate=True))
-    assert uploader(sink, FakeClock()).send(a_batch()) is Outcome.DUPLICATE
+    assert uploader(sink, FakeClock()).send(spooled(spool)) is Outcome.DUPLICATE
 
 
-def test_stopping_interrupts_retries_and_the_final_flush_gives_up_at_its_deadline() -> None:
-    clock, stopping = FakeClock(), threading.Event()
-    stopping.set()
-    sink = FakeControlPlane(*[server_error()] * 20)
-    assert uploader(sink, clock, stopping).send(a_batch()) is Outcome.INTERRUPTED
-    assert uploader(sink, clock, stopping).send(a_batch(), deadline=clock.monotonic() + 10) is Outcome.GAVE_UP
-    assert sum(clock.waits) <= 10
+def test_an_interrupt_ends_the_retries_and_the_batch_stays_spooled(spool: Spool) -> None:
+    interrupt = threading.Event()
+    interrupt.set()
+    item = spooled(spool)
+    assert uploader(FakeControlPlane(server_error()), FakeClock(), interrupt).send(item) is Outcome.INTERRUPTED
+    assert spool.oldest() == item
+
+
+def test_an_unreachable_control_plane_is_reported_once_a_minute_and_its_return_once(spool: Spool, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="agent")
+    sink = FakeControlPlane(*[TransportError("connection refused")] * 5)
+    assert uploader(sink, FakeClock()).send(spooled(spool)) is Outcome.SENT
+    assert caplog.text.count("event=control_plane_unreachable") == 1
+    assert caplog.text.count("event=control_plane_reachable ") == 1
 
 
 @pytest.mark.parametrize(
@@ -143,67 +131,40 @@ def test_retry_after_is_read_as_seconds_or_an_http_date(header: str | None, seco
     assert parse_retry_after(header, now=START) == seconds
 
 
-def test_batches_are_cut_by_size_and_by_age() -> None:
-    clock = FakeClock()
-    batcher = Batcher(batch_size=2, max_delay=2.0, max_buffered=100, clock=clock)
-    batcher.add("trc_1", [{"n": 1}, {"n": 2}, {"n": 3}])
-    assert [len(b.entries) for b in batcher.take()] == [2]
-    assert batcher.next_due_in() == 2.0
-    clock.seconds += 1.0
-    assert batcher.take() == []
-    clock.seconds += 1.0
-    assert [b.entries for b in batcher.take()] == [[{"n": 3}]]
-    assert batcher.pending == 3
+def test_the_spool_gives_batches_back_in_order_even_after_a_restart(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool", max_bytes=1_000_000)
+    spool.open()
+    first, _, third = (spooled(spool, trace_id=f"trc_{n}") for n in range(3))
+    spool.remove(first)
+    spool.close()
+    again = Spool(tmp_path / "spool", max_bytes=1_000_000)
+    assert [item.trace_id for item in again.open()] == ["trc_1", "trc_2"]
+    oldest = again.oldest()
+    assert oldest is not None
+    assert json.loads(gzip.decompress(oldest.body()))["entries"] == [{"n": 0}, {"n": 1}, {"n": 2}]
+    fourth = spooled(again, trace_id="trc_3")
+    assert fourth.sequence == third.sequence + 1
+    again.close()
 
 
-def test_live_capture_stops_buffering_when_full_but_a_har_replay_does_not() -> None:
-    batcher = Batcher(batch_size=10, max_delay=2.0, max_buffered=5, clock=FakeClock())
-    assert batcher.add("trc_1", [{}] * 8) == 5
-    assert batcher.add("trc_1", [{}] * 8, bounded=False) == 8
+def test_the_spool_refuses_a_batch_over_its_size_and_a_second_agent(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool", max_bytes=300)
+    spool.open()
+    assert spooled(spool).size > 150
+    with pytest.raises(SpoolFull):
+        spooled(spool)
+    with pytest.raises(SpoolError, match="another agent uses the spool folder"):
+        Spool(tmp_path / "spool", max_bytes=300).open()
+    spool.close()
 
 
-def test_a_trace_is_dropped_locally_when_its_end_time_passes_unless_the_server_still_says_active() -> None:
-    traces = ActiveTraces()
-    trace = Activation("trc_1", "brisk-teal-heron-482", START + timedelta(minutes=15), 1.0)
-    assert traces.activate(trace)
-    assert traces.expire(START) == []
-    assert traces.expire(START + timedelta(minutes=15)) == [trace]
-    assert traces.current() == []
-    # our clock may run ahead of the server's: a trace it still announces stays until it says otherwise
-    traces.activate(trace)
-    assert traces.expire(START + timedelta(minutes=16)) == []
-    assert traces.deactivate("trc_1") == trace
-
-
-def daemon_with(rate: float, clock: FakeClock) -> Daemon:
-    config = AgentConfig(project="shop", daemon_name="web-1", batch_size=1000)
-    daemon = Daemon(config, FakeControlPlane(), clock=clock, rng=random.Random(3))
-    daemon.apply(PollReply([Activation("trc_1", "t", START + timedelta(minutes=5), rate)], []))
-    return daemon
-
-
-def test_capture_keeps_about_the_sampling_rate_of_entries(entry: Callable[..., dict]) -> None:
-    daemon = daemon_with(0.25, FakeClock())
-    result = daemon.capture([entry() for _ in range(2000)])
-    assert 400 <= result.accepted <= 600
-    assert daemon.stats.snapshot()["dropped_sampling"] == 2000 - result.accepted
-
-
-def test_capture_obfuscates_and_counts_entries_it_cannot_read(entry: Callable[..., dict]) -> None:
-    daemon = daemon_with(1.0, FakeClock())
-    secret = entry(body={"email": "ada.lovelace@mail.test", "card": "4111 1111 1111 1111"})
-    result = daemon.capture([secret, {"request": {}}, "not an entry"])
-    assert (result.accepted, result.invalid) == (1, 2)
-    daemon.batcher.seal()
-    [batch] = daemon.batcher.take()
-    text = str(batch.entries)
-    assert "ada.lovelace" not in text and "4111" not in text
-
-
-def test_capture_drops_everything_once_the_trace_has_ended(entry: Callable[..., dict]) -> None:
-    clock = FakeClock()
-    daemon = daemon_with(1.0, clock)
-    clock.seconds += 5 * 60 + 2  # the server's own deactivation gets a second to come first
-    result = daemon.capture([entry()])
-    assert (result.accepted, result.dropped) == (0, 1)
-    assert daemon.traces.current() == []
+def test_an_unreadable_spool_file_is_logged_and_skipped(tmp_path: Path, caplog) -> None:
+    folder = tmp_path / "spool"
+    folder.mkdir()
+    (folder / "000000000007.batch").write_bytes(b"not json\n")
+    (folder / "000000000008.tmp").write_bytes(b"half written")
+    spool = Spool(folder, max_bytes=1000)
+    assert spool.open() == []
+    assert "event=spool_file_unreadable" in caplog.text
+    assert sorted(p.name for p in folder.iterdir()) == [".lock"]
+    spool.close()
