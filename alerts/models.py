@@ -124,8 +124,10 @@ class Delivery(models.Model):
         ordering = ["-created_at", "-id"]
 
     @property
-    def is_final(self) -> bool:
-        return self.status in (self.Status.DELIVERED, self.Status.FAILED)
+    def last_attempt(self) -> "DeliveryAttempt | None":
+        """The latest attempt, from the prefetched log when there is one."""
+        attempts = list(self.attempt_log.all())
+        return attempts[-1] if attempts else None
 
 
 class DeliveryAttempt(models.Model):

@@ -17,7 +17,7 @@ from projects.models import Project, User
 from traces.models import Trace
 from traces.services import har_upload, trace_start, witnesses_ingest
 
-from ..conftest import Receiver, har_entry
+from ..conftest import FIXTURES, Receiver, har_entry
 
 API = "https://api.shop.test"
 Capture = Callable[..., Any]
@@ -37,30 +37,21 @@ def har(*entries: dict) -> bytes:
     ).encode()
 
 
-ORDERS_V1 = [
-    request("POST", "/v1/orders", {"sku": "a"}, {"id": 1, "sku": "a"}, 201),
-    request("POST", "/v1/orders", {"sku": "b", "note": "gift"}, {"id": 2, "sku": "b"}, 201),
-    request("GET", "/v1/orders/1", None, {"id": 1, "sku": "a", "status": "paid"}),
-    request("GET", "/v1/orders/2", None, {"id": 2, "sku": "b", "status": "new"}),
-]
-# The same API, except that a note is now always sent and an order no longer has a status.
-ORDERS_V2 = [
-    request("POST", "/v1/orders", {"sku": "a", "note": "x"}, {"id": 1, "sku": "a"}, 201),
-    request("POST", "/v1/orders", {"sku": "b", "note": "gift"}, {"id": 2, "sku": "b"}, 201),
-    request("GET", "/v1/orders/1", None, {"id": 1, "sku": "a"}),
-    request("GET", "/v1/orders/2", None, {"id": 2, "sku": "b"}),
-]
+# The orders API; then the same API, except that a note is now always sent and an order no longer has a status;
+# and the first one with one more endpoint.
+ORDERS, ORDERS_BREAKING, ORDERS_NEW_ENDPOINT = (
+    (FIXTURES / name).read_bytes() for name in ("orders.har", "orders-breaking.har", "orders-new-endpoint.har")
+)
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-CUSTOMERS = request("GET", "/v1/customers", None, [{"id": 7, "name": "Ada"}])
 
 
 @pytest.fixture
 def upload(project: Project, alice: User, django_capture_on_commit_callbacks: Capture) -> Callable[..., Trace]:
     """Upload a HAR whose model is built at once (eager tasks, after commit), as a worker would."""
 
-    def run(*entries: dict) -> Trace:
+    def run(content: bytes) -> Trace:
         with django_capture_on_commit_callbacks(execute=True):
-            trace = har_upload(project=project, user=alice, content=har(*entries))
+            trace = har_upload(project=project, user=alice, content=content)
         assert trace.model_versions.get().status == ModelVersion.BuildStatus.READY
         return trace
 
@@ -90,9 +81,9 @@ def webhook(project: Project, receiver: Receiver, settings: Any) -> AlertChannel
 def test_a_har_that_drops_a_response_field_and_requires_a_request_field_is_a_breaking_change(
     upload: Callable[..., Trace], beat: Callable[[], list[Alert]], webhook: AlertChannel, receiver: Receiver
 ) -> None:
-    before = upload(*ORDERS_V1)
+    before = upload(ORDERS)
     assert beat() == []  # the first model has nothing to differ from
-    after = upload(*ORDERS_V2)
+    after = upload(ORDERS_BREAKING)
     (alert,) = beat()
     assert alert.event == "model.changed"
     (received,) = receiver.wait_for(1)
@@ -123,9 +114,9 @@ def test_a_har_that_drops_a_response_field_and_requires_a_request_field_is_a_bre
 def test_a_har_that_only_adds_an_endpoint_is_not_breaking(
     upload: Callable[..., Trace], beat: Callable[[], list[Alert]]
 ) -> None:
-    upload(*ORDERS_V1)
+    upload(ORDERS)
     beat()
-    upload(*ORDERS_V1, CUSTOMERS)
+    upload(ORDERS_NEW_ENDPOINT)
     (alert,) = beat()
     assert alert.details["breaking"] is False
     assert [(e["method"], e["path"], e["breaking"]) for e in alert.details["added"]] == [
@@ -136,16 +127,16 @@ def test_a_har_that_only_adds_an_endpoint_is_not_breaking(
 
 
 def test_the_same_traffic_again_raises_nothing(upload: Callable[..., Trace], beat: Callable[[], list[Alert]]) -> None:
-    upload(*ORDERS_V1)
-    upload(*ORDERS_V1)
+    upload(ORDERS)
+    upload(ORDERS)
     assert beat() == []
 
 
 def test_a_rebuild_that_finds_the_same_changes_stays_quiet(
     upload: Callable[..., Trace], beat: Callable[[], list[Alert]], django_capture_on_commit_callbacks: Capture
 ) -> None:
-    upload(*ORDERS_V1)
-    after = upload(*ORDERS_V2)
+    upload(ORDERS)
+    after = upload(ORDERS_BREAKING)
     assert len(beat()) == 1
     with django_capture_on_commit_callbacks(execute=True):
         model_rebuild(trace=after)
@@ -156,8 +147,8 @@ def test_a_rebuild_that_finds_the_same_changes_stays_quiet(
 def test_the_comparison_waits_for_final_builds_still_pending(
     project: Project, alice: User, upload: Callable[..., Trace], beat: Callable[[], list[Alert]]
 ) -> None:
-    upload(*ORDERS_V1)
-    queued = har_upload(project=project, user=alice, content=har(*ORDERS_V2))  # its build is not run yet
+    upload(ORDERS)
+    queued = har_upload(project=project, user=alice, content=ORDERS_BREAKING)  # its build is not run yet
     assert beat() == []
     version = queued.model_versions.get()
     assert version.status == "queued"
@@ -169,7 +160,7 @@ def test_the_comparison_waits_for_final_builds_still_pending(
 def test_the_scan_remembers_only_versions_above_its_mark(
     upload: Callable[..., Trace], beat: Callable[[], list[Alert]]
 ) -> None:
-    upload(*ORDERS_V1)
+    upload(ORDERS)
     beat()
     assert not ScannedModel.objects.exists()  # nothing pending: the mark moved past every version
 
@@ -188,7 +179,7 @@ def test_an_endpoint_over_the_error_rate_raises_endpoint_errors_once_per_trace(
     django_capture_on_commit_callbacks: Capture,
 ) -> None:
     monitor = monitor_create(project=project, kind="errors", threshold=50, min_requests=4)
-    trace = upload(*FAILING, *ORDERS_V1[:2])
+    trace = upload(har(*FAILING, request("GET", "/v1/products", None, [])))
     (alert,) = beat()
     assert alert.event == "endpoint.errors"
     details = alert.details
@@ -223,7 +214,7 @@ def test_a_monitor_fires_only_over_its_threshold_among_enough_requests_of_its_en
     alerted: bool,
 ) -> None:
     monitor_create(project=project, kind="errors", threshold=threshold, min_requests=min_requests, endpoint=endpoint)
-    upload(*FAILING)
+    upload(har(*FAILING))
     assert len(beat()) == alerted
 
 
@@ -232,7 +223,7 @@ def test_a_slow_endpoint_raises_endpoint_latency(
 ) -> None:
     monitor_create(project=project, kind="latency", threshold=500, min_requests=50)
     reports = [request("GET", "/v1/reports", None, {"rows": []}, time_ms=40 if n < 48 else 2400) for n in range(50)]
-    upload(*reports, *ORDERS_V1)
+    upload(har(*reports, request("GET", "/v1/products", None, [])))
     (alert,) = beat()
     assert alert.event == "endpoint.latency"
     assert alert.details["endpoint"]["path"] == "/v1/reports"
