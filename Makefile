@@ -7,19 +7,25 @@ CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: run test lint chromium eval bench
 
+# make run installs what Pawprint needs to run; make test adds the test, lint and type-checking tools.
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(BIN)/.installed-dev: $(BIN)/.installed requirements-dev.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
 run: $(BIN)/.installed
 	$(BIN)/python manage.py migrate --noinput
 	PORT=$(PORT) $(BIN)/python -m controlplane.embedded
 
-lint: $(BIN)/.installed
+lint: $(BIN)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	PAWPRINT_VAR_DIR=$(CURDIR)/var/test $(BIN)/python manage.py spectacular --validate --fail-on-warn --file /dev/null
 
 chromium:
 	@test -x $(CHROMIUM) || { \
@@ -27,7 +33,7 @@ chromium:
 	  else echo "Browser tests need Debian's chromium: sudo apt-get install -y chromium" >&2; exit 1; fi; }
 
 # Tests keep their own var/ (SQLite file, broker folder) so they never touch `make run`'s data.
-test: $(BIN)/.installed chromium lint
+test: $(BIN)/.installed-dev chromium lint
 	rm -rf var/test
 	PAWPRINT_VAR_DIR=$(CURDIR)/var/test $(BIN)/pytest $(PYTEST_ARGS)
 

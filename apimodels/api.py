@@ -4,9 +4,8 @@ import yaml
 from django.http import HttpResponse
 from django.utils.text import slugify
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
-from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apimodel.diff import diff_models
@@ -22,49 +21,137 @@ from apimodels.selectors import (
 )
 from apimodels.services import model_rebuild, models_rebuild_all, project_model_enqueue, project_path_hints_update
 from controlplane.errors import Invalid, NotFound
+from controlplane.schema import errors
+from projects.auth import ApiRequest
 from projects.gate import ProjectApiView
 from projects.models import Project
-from traces.api import ModelBuildOutput
+from traces.api import ModelBuildSerializer
 from traces.models import Trace
 from traces.selectors import trace_for_project
 
-MODEL_FILTERS = ("method", "auth", "status", "host", "q")
+MODEL_FILTERS = {
+    "method": "Only endpoints of this HTTP method.",
+    "auth": "Only endpoints seen with this auth scheme (e.g. bearer, basic, none).",
+    "status": "Only endpoints that answered this status code.",
+    "host": "Only endpoints of this host.",
+    "q": "Only endpoints whose path contains this text.",
+}
+JSON_SCHEMA = {"type": "object", "description": "A JSON Schema (draft 2020-12) of what was seen."}
 
 
-class EndpointOutput(serializers.Serializer[Any]):
-    id = serializers.CharField(source="public_id")
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "required": ["name", "in", "required", "schema"],
+            "properties": {
+                "name": {"type": "string"},
+                "in": {"type": "string", "enum": ["path", "query", "header", "cookie"]},
+                "required": {"type": "boolean"},
+                "schema": JSON_SCHEMA,
+            },
+        },
+    }
+)
+class ParametersField(serializers.JSONField):
+    pass
+
+
+@extend_schema_field(
+    {"type": "object", "description": "Body schema by content type.", "additionalProperties": JSON_SCHEMA}
+)
+class BodiesField(serializers.JSONField):
+    pass
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "description": "By status code: how many responses, and body schema by content type.",
+        "additionalProperties": {
+            "type": "object",
+            "required": ["count", "content"],
+            "properties": {
+                "count": {"type": "integer"},
+                "content": {"type": "object", "additionalProperties": JSON_SCHEMA},
+            },
+        },
+    }
+)
+class ResponsesField(serializers.JSONField):
+    pass
+
+
+@extend_schema_field(
+    {"type": "object", "description": "OpenAPI security schemes by name.", "additionalProperties": {"type": "object"}}
+)
+class SecuritySchemesField(serializers.JSONField):
+    pass
+
+
+class LatencySerializer(serializers.Serializer[Any]):
+    p50 = serializers.FloatField(source="latency_p50_ms", allow_null=True)
+    p90 = serializers.FloatField(source="latency_p90_ms", allow_null=True)
+    p99 = serializers.FloatField(source="latency_p99_ms", allow_null=True)
+
+
+class ModelEndpointSerializer(serializers.Serializer[Any]):
+    id = serializers.CharField(source="public_id", help_text="ept_…")
     method = serializers.CharField()
     host = serializers.CharField()
-    path = serializers.CharField()
-    count = serializers.IntegerField()
+    path = serializers.CharField(help_text="A path template, e.g. /v1/users/{user_id}.")
+    count = serializers.IntegerField(help_text="Requests seen.")
     auth = serializers.ListField(source="auth_list", child=serializers.CharField())
     status_codes = serializers.ListField(source="status_code_list", child=serializers.CharField())
-    latency_ms = serializers.SerializerMethodField()
+    latency_ms = LatencySerializer(source="*")
     first_seen = serializers.DateTimeField(allow_null=True)
     last_seen = serializers.DateTimeField(allow_null=True)
-    parameters = serializers.JSONField(source="detail.parameters")
-    request_body = serializers.JSONField(source="detail.request_body")
-    responses = serializers.JSONField(source="detail.responses")
-
-    def get_latency_ms(self, endpoint: Any) -> dict[str, float | None]:
-        return {"p50": endpoint.latency_p50_ms, "p90": endpoint.latency_p90_ms, "p99": endpoint.latency_p99_ms}
+    parameters = ParametersField(source="detail.parameters")
+    request_body = BodiesField(source="detail.request_body")
+    responses = ResponsesField(source="detail.responses")
 
 
-class ModelOutput(serializers.Serializer[Any]):
-    id = serializers.CharField(source="public_id")
+class PathHintsSerializer(serializers.Serializer[Any]):
+    force = serializers.ListField(
+        child=serializers.CharField(max_length=500),
+        default=list,
+        help_text="Templates that win over inference; a {name} segment matches any one segment.",
+    )
+    static = serializers.ListField(
+        child=serializers.CharField(max_length=500), default=list, help_text="Paths whose segments stay static."
+    )
+    hidden = serializers.ListField(
+        child=serializers.CharField(max_length=500), default=list, help_text="Templates or prefixes left out."
+    )
+    show_default_hidden = serializers.BooleanField(default=False, help_text="Show health checks and static assets.")
+
+
+class ModelVersionSerializer(serializers.Serializer[Any]):
+    id = serializers.CharField(source="public_id", help_text="mdl_…")
     version = serializers.IntegerField()
-    trace_id = serializers.CharField(source="trace.public_id", allow_null=True, default=None)
+    trace_id = serializers.CharField(
+        source="trace.public_id", allow_null=True, default=None, help_text="None for the project's merged model."
+    )
     witness_count = serializers.IntegerField()
-    path_hints = serializers.JSONField()
+    path_hints = PathHintsSerializer(help_text="The path hints this version was built with.")
     finished_at = serializers.DateTimeField()
-    security_schemes = serializers.JSONField()
+    security_schemes = SecuritySchemesField()
+
+
+class ApiModelSerializer(ModelVersionSerializer):
+    endpoints = serializers.SerializerMethodField(help_text="Narrowed by the query's filters.")
+
+    @extend_schema_field(ModelEndpointSerializer(many=True))
+    def get_endpoints(self, version: ModelVersion) -> list[dict[str, Any]]:
+        return list(ModelEndpointSerializer(self.context["endpoints"], many=True).data)
 
 
 def model_data(version: ModelVersion, query: Any) -> dict[str, Any]:
     """A ready model with its endpoints narrowed by the query's filters."""
     filters = {name: query.get(name, "") for name in MODEL_FILTERS}
     endpoints = endpoints_filtered(version=version, **filters)
-    return {**ModelOutput(version).data, "endpoints": EndpointOutput(endpoints, many=True).data}
+    return dict(ApiModelSerializer(version, context={"endpoints": endpoints}).data)
 
 
 def openapi_response(version: ModelVersion, query: Any, *, name: str) -> HttpResponse:
@@ -81,9 +168,17 @@ def openapi_response(version: ModelVersion, query: Any, *, name: str) -> HttpRes
     return response
 
 
-MODEL_PARAMETERS = [OpenApiParameter(name, str, required=False) for name in MODEL_FILTERS]
-OPENAPI_PARAMETERS = [OpenApiParameter("format", str, enum=["json", "yaml"], required=False)]
-OPENAPI_RESPONSES = {(200, "application/json"): OpenApiTypes.OBJECT, (200, "application/yaml"): OpenApiTypes.STR}
+MODEL_PARAMETERS = [
+    OpenApiParameter(name, str, required=False, description=text) for name, text in MODEL_FILTERS.items()
+]
+OPENAPI_PARAMETERS = [
+    OpenApiParameter("format", str, enum=["json", "yaml"], required=False, description="json (the default) or yaml.")
+]
+OPENAPI_RESPONSES = {
+    (200, "application/json"): OpenApiResponse(OpenApiTypes.OBJECT, description="An OpenAPI 3.1 document."),
+    (200, "application/yaml"): OpenApiResponse(OpenApiTypes.STR, description="The same document as YAML."),
+    **{(status, "application/json"): response for status, response in errors(400, 401, 403, 404).items()},
+}
 
 
 def trace_ready_model(project: Project, trace_ref: str) -> tuple[Trace, ModelVersion]:
@@ -94,25 +189,48 @@ def trace_ready_model(project: Project, trace_ref: str) -> tuple[Trace, ModelVer
     return trace, version
 
 
+@extend_schema(tags=["models"])
 class TraceModelApi(ProjectApiView):
-    @extend_schema(parameters=MODEL_PARAMETERS, responses=ModelOutput, operation_id="trace_model_retrieve")
-    def get(self, request: Request, trace: str) -> Response:
+    @extend_schema(
+        operation_id="trace_model_retrieve",
+        summary="Read a trace's model",
+        description="The newest ready model built from the trace's traffic: endpoints with their parameters, "
+        "bodies, responses, auth and latency. While a newer version builds, this one is served.",
+        parameters=MODEL_PARAMETERS,
+        responses={200: ApiModelSerializer, **errors(401, 403, 404)},
+    )
+    def get(self, request: ApiRequest, trace: str) -> Response:
         _, version = trace_ready_model(self.project, trace)
         return Response(model_data(version, request.query_params))
 
 
+@extend_schema(tags=["models"])
 class TraceOpenApiApi(ProjectApiView):
-    @extend_schema(parameters=OPENAPI_PARAMETERS, responses=OPENAPI_RESPONSES, operation_id="trace_openapi_export")
-    def get(self, request: Request, trace: str) -> HttpResponse:
+    @extend_schema(
+        operation_id="trace_openapi_export",
+        summary="Export a trace's model as OpenAPI",
+        description="The trace's newest ready model as an OpenAPI 3.1 document, as a download.",
+        parameters=OPENAPI_PARAMETERS,
+        responses=OPENAPI_RESPONSES,
+    )
+    def get(self, request: ApiRequest, trace: str) -> HttpResponse:
         found, version = trace_ready_model(self.project, trace)
         return openapi_response(version, request.query_params, name=f"{found.project.name} {found.name}")
 
 
+@extend_schema(tags=["models"])
 class TraceRebuildApi(ProjectApiView):
-    @extend_schema(request=None, responses={202: ModelBuildOutput}, operation_id="trace_model_rebuild")
-    def post(self, request: Request, trace: str) -> Response:
+    @extend_schema(
+        operation_id="trace_model_rebuild",
+        summary="Rebuild a trace's model",
+        description="Queue a new version built from the trace's stored witnesses, with today's inference and path "
+        "hints. 409 once the witnesses are past retention.",
+        request=None,
+        responses={202: ModelBuildSerializer, **errors(401, 403, 404, 409)},
+    )
+    def post(self, request: ApiRequest, trace: str) -> Response:
         found = trace_for_project(project=self.project, trace_ref=trace)
-        return Response(ModelBuildOutput(model_rebuild(trace=found)).data, status=status.HTTP_202_ACCEPTED)
+        return Response(ModelBuildSerializer(model_rebuild(trace=found)).data, status=status.HTTP_202_ACCEPTED)
 
 
 def project_ready_model(project: Project) -> ModelVersion:
@@ -122,68 +240,158 @@ def project_ready_model(project: Project) -> ModelVersion:
     return version
 
 
+@extend_schema(tags=["models"])
 class ProjectModelApi(ProjectApiView):
-    @extend_schema(parameters=MODEL_PARAMETERS, responses=ModelOutput, operation_id="project_model_retrieve")
-    def get(self, request: Request) -> Response:
+    @extend_schema(
+        operation_id="project_model_retrieve",
+        summary="Read the project's merged model",
+        description="The project's model merged over all its stored traffic; it rebuilds after each trace's model.",
+        parameters=MODEL_PARAMETERS,
+        responses={200: ApiModelSerializer, **errors(401, 403, 404)},
+    )
+    def get(self, request: ApiRequest) -> Response:
         return Response(model_data(project_ready_model(self.project), request.query_params))
 
 
+@extend_schema(tags=["models"])
 class ProjectOpenApiApi(ProjectApiView):
-    @extend_schema(parameters=OPENAPI_PARAMETERS, responses=OPENAPI_RESPONSES, operation_id="project_openapi_export")
-    def get(self, request: Request) -> HttpResponse:
+    @extend_schema(
+        operation_id="project_openapi_export",
+        summary="Export the merged model as OpenAPI",
+        description="The project's merged model as an OpenAPI 3.1 document, as a download.",
+        parameters=OPENAPI_PARAMETERS,
+        responses=OPENAPI_RESPONSES,
+    )
+    def get(self, request: ApiRequest) -> HttpResponse:
         return openapi_response(project_ready_model(self.project), request.query_params, name=self.project.name)
 
 
+@extend_schema(tags=["models"])
 class ProjectModelRebuildApi(ProjectApiView):
-    @extend_schema(request=None, responses={202: ModelBuildOutput}, operation_id="project_model_rebuild")
-    def post(self, request: Request) -> Response:
+    @extend_schema(
+        operation_id="project_model_rebuild",
+        summary="Rebuild the merged model",
+        description="Queue a build of the project's merged model, unless one is already waiting to start.",
+        request=None,
+        responses={202: ModelBuildSerializer, **errors(401, 403, 404)},
+    )
+    def post(self, request: ApiRequest) -> Response:
         version = project_model_enqueue(project=self.project)
-        return Response(ModelBuildOutput(version).data, status=status.HTTP_202_ACCEPTED)
+        return Response(ModelBuildSerializer(version).data, status=status.HTTP_202_ACCEPTED)
 
 
+class PathHintsUpdateSerializer(PathHintsSerializer):
+    rebuild = serializers.BooleanField(default=True, help_text="Rebuild past traces from stored witnesses.")
+
+
+class PathHintsSavedSerializer(PathHintsSerializer):
+    rebuilds_queued = serializers.IntegerField(required=False, help_text="Traces queued to rebuild.")
+
+
+@extend_schema(tags=["models"])
 class PathHintsApi(ProjectApiView):
-    class PathHintsSerializer(serializers.Serializer[Any]):
-        force = serializers.ListField(child=serializers.CharField(max_length=500), default=list)
-        static = serializers.ListField(child=serializers.CharField(max_length=500), default=list)
-        hidden = serializers.ListField(child=serializers.CharField(max_length=500), default=list)
-        show_default_hidden = serializers.BooleanField(default=False)
+    @extend_schema(
+        operation_id="project_path_hints_retrieve",
+        summary="Read the path hints",
+        description="The project's corrections to path templating, applied on every build and rebuild.",
+        responses={200: PathHintsSerializer, **errors(401, 403, 404)},
+    )
+    def get(self, request: ApiRequest) -> Response:
+        return Response(PathHintsSerializer(path_hints_of(self.project)).data)
 
-    class InputSerializer(PathHintsSerializer):
-        rebuild = serializers.BooleanField(default=True, help_text="Rebuild past traces from stored witnesses.")
-
-    class OutputSerializer(PathHintsSerializer):
-        rebuilds_queued = serializers.IntegerField(required=False)
-
-    @extend_schema(responses=OutputSerializer, operation_id="project_path_hints_retrieve")
-    def get(self, request: Request) -> Response:
-        return Response(self.PathHintsSerializer(path_hints_of(self.project)).data)
-
-    @extend_schema(request=InputSerializer, responses=OutputSerializer, operation_id="project_path_hints_update")
-    def put(self, request: Request) -> Response:
-        serializer = self.InputSerializer(data=request.data)
+    @extend_schema(
+        operation_id="project_path_hints_update",
+        summary="Replace the path hints",
+        description="Save the project's path hints (templates like /files/{path}, starting with /); by default "
+        "every trace with stored witnesses is rebuilt with them, so they apply to past traffic too.",
+        request=PathHintsUpdateSerializer,
+        responses={200: PathHintsSavedSerializer, **errors(400, 401, 403, 404)},
+    )
+    def put(self, request: ApiRequest) -> Response:
+        serializer = PathHintsUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         rebuild = serializer.validated_data.pop("rebuild")
         project_path_hints_update(project=self.project, **serializer.validated_data)
-        data = dict(self.PathHintsSerializer(path_hints_of(self.project)).data)
+        data = dict(PathHintsSerializer(path_hints_of(self.project)).data)
         if rebuild:
             data["rebuilds_queued"] = models_rebuild_all(project=self.project)
         return Response(data)
 
 
+class EndpointRefSerializer(serializers.Serializer[Any]):
+    method = serializers.CharField()
+    host = serializers.CharField()
+    path = serializers.CharField()
+
+
+def _field_change(*types: str) -> dict[str, Any]:
+    properties = {
+        "in": {"type": "string", "description": "query, header, cookie, request or response NNN."},
+        "field": {"type": "string", "description": "A JSON path, e.g. $.items[].id."},
+        **{name: {"type": "string"} for name in types},
+    }
+    return {"type": "array", "items": {"type": "object", "required": list(properties), "properties": properties}}
+
+
+STRINGS = {"type": "array", "items": {"type": "string"}}
+
+
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "properties": {
+                "method": {"type": "string"},
+                "host": {"type": "string"},
+                "path": {"type": "string"},
+                "fields_added": _field_change("type"),
+                "fields_removed": _field_change("type"),
+                "fields_changed": _field_change("old_type", "new_type"),
+                "statuses_added": STRINGS,
+                "statuses_removed": STRINGS,
+                "auth_added": STRINGS,
+                "auth_removed": STRINGS,
+            },
+        },
+    }
+)
+class EndpointChangesField(serializers.JSONField):
+    """Endpoints found in both models whose fields, status codes or auth changed, as apimodel.diff reports them."""
+
+
+class ModelDiffSerializer(serializers.Serializer[Any]):
+    base = ModelVersionSerializer()
+    head = ModelVersionSerializer()
+    endpoints_added = EndpointRefSerializer(many=True)
+    endpoints_removed = EndpointRefSerializer(many=True)
+    endpoints_changed = EndpointChangesField()
+    security_schemes_added = serializers.ListField(child=serializers.CharField())
+    security_schemes_removed = serializers.ListField(child=serializers.CharField())
+
+
+MODEL_REF = "A trace id or name (its newest ready model), a model id (mdl_…), or `project` (the merged model)."
+
+
+@extend_schema(tags=["models"])
 class ModelDiffApi(ProjectApiView):
     @extend_schema(
-        parameters=[
-            OpenApiParameter("base", str, required=True, description="A trace id or name, a mdl_ id, or `project`."),
-            OpenApiParameter("head", str, required=True, description="A trace id or name, a mdl_ id, or `project`."),
-        ],
-        responses=OpenApiTypes.OBJECT,
         operation_id="project_models_diff",
+        summary="Compare two models",
+        description="What changed from the base model to the head: endpoints added and removed, and per endpoint "
+        "the fields added, removed or retyped, status codes and auth schemes. Endpoints match by method, host and "
+        "path template.",
+        parameters=[
+            OpenApiParameter("base", str, required=True, description=MODEL_REF),
+            OpenApiParameter("head", str, required=True, description=MODEL_REF),
+        ],
+        responses={200: ModelDiffSerializer, **errors(400, 401, 403, 404)},
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: ApiRequest) -> Response:
         refs = {side: request.query_params.get(side, "") for side in ("base", "head")}
         for side, ref in refs.items():
             if not ref:
                 raise Invalid("A trace id or name, a model id, or `project` is required.", field=side)
         models = {side: model_by_ref(project=self.project, ref=ref) for side, ref in refs.items()}
         diff = diff_models(model_document(models["base"]), model_document(models["head"]))
-        return Response({"base": ModelOutput(models["base"]).data, "head": ModelOutput(models["head"]).data, **diff})
+        return Response(ModelDiffSerializer({**models, **diff}).data)

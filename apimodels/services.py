@@ -142,7 +142,7 @@ def _resumable_build(version: ModelVersion, hints: dict[str, Any]) -> ModelVersi
     previous = (
         ModelVersion.objects.filter(
             project_id=version.project_id,
-            trace_id=version.trace_id,
+            trace=version.trace_id,
             version__lt=version.version,
             status=ModelVersion.BuildStatus.READY,
             incremental=True,
@@ -222,7 +222,7 @@ def _store(version: ModelVersion, document: ApiModel, **fields: Any) -> None:
             **fields,
         )
         older = ModelVersion.objects.filter(
-            project_id=version.project_id, trace_id=version.trace_id, version__lt=version.version
+            project_id=version.project_id, trace=version.trace_id, version__lt=version.version
         )
         # Live builds are previews, one every 30 s while a trace runs: keep only the newest.
         older.filter(incremental=True, status=ModelVersion.BuildStatus.READY).delete()

@@ -33,13 +33,14 @@ from apimodels.services import (
 )
 from controlplane.errors import Conflict, Invalid, NotFound
 from controlplane.polling import polled
+from projects.auth import ConsoleRequest
 from projects.models import Project
 from traces.selectors import trace_for_project, trace_rows
 
 ENDPOINT_FILTERS = ("method", "auth", "status", "host", "q")
 
 
-def _endpoints_context(request: HttpRequest, shown: ModelVersion | None) -> dict[str, Any]:
+def _endpoints_context(request: ConsoleRequest, shown: ModelVersion | None) -> dict[str, Any]:
     """The endpoints table of a model with the query's filters (trace page and project model page alike)."""
     filters = {name: request.GET.get(name, "").strip() for name in ENDPOINT_FILTERS}
     context: dict[str, Any] = {
@@ -49,7 +50,8 @@ def _endpoints_context(request: HttpRequest, shown: ModelVersion | None) -> dict
         "endpoints_url": request.path,
     }
     if shown is not None:
-        context["endpoints"] = endpoints_filtered(version=shown, **filters)
+        # The table shows none of each endpoint's JSON.
+        context["endpoints"] = endpoints_filtered(version=shown, **filters).defer("detail")
         context["options"] = endpoint_filter_options(version=shown)
     return context
 
@@ -63,7 +65,7 @@ def _refresh_if_newer(ready: ModelVersion | None, shown_id: str) -> HttpResponse
     return response
 
 
-def trace_detail(request: HttpRequest, project: Project, trace: str) -> HttpResponse:
+def trace_detail(request: ConsoleRequest, project: Project, trace: str) -> HttpResponse:
     found = trace_for_project(project=project, trace_ref=trace)
     ready = latest_ready_model(trace=found)
     context: dict[str, Any] = {
@@ -81,7 +83,7 @@ def trace_detail(request: HttpRequest, project: Project, trace: str) -> HttpResp
     return render(request, "apimodels/trace_detail.html", {**context, "poll": context["row"].can_change})
 
 
-def trace_live(request: HttpRequest, project: Project, trace: str) -> HttpResponse:
+def trace_live(request: ConsoleRequest, project: Project, trace: str) -> HttpResponse:
     """The polled part of the trace page: status, Stop, build progress; the page reloads when a new model is ready."""
     found = trace_for_project(project=project, trace_ref=trace)
     ready = latest_ready_model(trace=found)
@@ -92,7 +94,7 @@ def trace_live(request: HttpRequest, project: Project, trace: str) -> HttpRespon
     return polled(request, "apimodels/trace_detail.html#live", context, row.can_change)
 
 
-def trace_model_rebuild(request: HttpRequest, project: Project, trace: str) -> HttpResponse:
+def trace_model_rebuild(request: ConsoleRequest, project: Project, trace: str) -> HttpResponse:
     found = trace_for_project(project=project, trace_ref=trace)
     try:
         model_rebuild(trace=found)
@@ -108,7 +110,7 @@ def _project_model_live(project: Project) -> dict[str, Any]:
     return {"build": build, "pending": pending}
 
 
-def project_model(request: HttpRequest, project: Project) -> HttpResponse:
+def project_model(request: ConsoleRequest, project: Project) -> HttpResponse:
     """The project's model merged over all its stored traffic."""
     ready = latest_ready_project_model(project=project)
     context: dict[str, Any] = {
@@ -124,7 +126,7 @@ def project_model(request: HttpRequest, project: Project) -> HttpResponse:
     return render(request, "apimodels/project_model.html", {**context, "poll": context["pending"]})
 
 
-def project_model_live(request: HttpRequest, project: Project) -> HttpResponse:
+def project_model_live(request: ConsoleRequest, project: Project) -> HttpResponse:
     ready = latest_ready_project_model(project=project)
     if refresh := _refresh_if_newer(ready, request.GET.get("shown", "")):
         return refresh
@@ -132,7 +134,7 @@ def project_model_live(request: HttpRequest, project: Project) -> HttpResponse:
     return polled(request, "apimodels/project_model.html#live", context, context["pending"])
 
 
-def project_model_rebuild(request: HttpRequest, project: Project) -> HttpResponse:
+def project_model_rebuild(request: ConsoleRequest, project: Project) -> HttpResponse:
     project_model_enqueue(project=project)
     return redirect("project-model", project=project.public_id)
 
@@ -148,7 +150,7 @@ def _model_ref(version: ModelVersion) -> str:
     return "project" if version.trace is None else version.trace.public_id
 
 
-def model_diff(request: HttpRequest, project: Project) -> HttpResponse:
+def model_diff(request: ConsoleRequest, project: Project) -> HttpResponse:
     """Compare two models of the project: the merged one or a trace's latest ready one."""
     choices = [("project", "Project model (merged)")] + [
         (trace.public_id, trace.name) for trace in traces_with_ready_model(project=project)
@@ -242,7 +244,7 @@ def endpoint_detail(
     return render(request, "apimodels/endpoint_detail.html", context)
 
 
-def path_hints(request: HttpRequest, project: Project) -> HttpResponse:
+def path_hints(request: ConsoleRequest, project: Project) -> HttpResponse:
     """Settings → Path hints: they apply to past traffic too, by rebuilding every trace from stored witnesses."""
     form = PathHintsForm(
         request.POST if request.method == "POST" else None, initial=PathHintsForm.initial_from(path_hints_of(project))

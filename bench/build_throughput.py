@@ -90,7 +90,7 @@ def _throwaway_database() -> str:
 
     if connection.vendor != "sqlite":
         connection.settings_dict["TEST"]["NAME"] = f"pawprint_bench_{os.getpid()}"
-    return connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)  # type: ignore[no-any-return]
+    return connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
 
 
 def _warm_up(user: Any, witnesses: list[dict[str, Any]]) -> None:

@@ -7,6 +7,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import cast
 
 from controlplane.celery import Queue
 
@@ -96,7 +97,9 @@ def main() -> int:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
-    failed = [process.args[2] for process in processes if process.returncode not in (0, -signal.SIGTERM)]
+    failed = [
+        cast(list[str], process.args)[2] for process in processes if process.returncode not in (0, -signal.SIGTERM)
+    ]
     if failed and not stopping:
         print(f"stopped because {', '.join(map(str, failed))} exited", file=sys.stderr)
         return 1

@@ -82,8 +82,8 @@ class ConsoleErrorsMiddleware(MiddlewareMixin):
         if isinstance(exception, Forbidden):
             return defaults.permission_denied(request, exception)
         if isinstance(exception, DomainError):
-            context = {"message": exception.message, "status": HTTP_STATUS[type(exception)]}
-            return render(request, "error.html", context, status=context["status"])
+            status = HTTP_STATUS[type(exception)]
+            return render(request, "error.html", {"message": exception.message, "status": status}, status=status)
         return None
 
 

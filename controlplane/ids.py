@@ -1,9 +1,14 @@
 """Public ids: a type prefix and a base62 UUID, 22 characters after the prefix."""
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import models
+
+if TYPE_CHECKING:
+    CharField = models.CharField[str, str]
+else:
+    CharField = models.CharField
 
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 ID_LENGTH = 22
@@ -18,7 +23,7 @@ def new_public_id(prefix: str) -> str:
     return f"{prefix}_{''.join(reversed(digits))}"
 
 
-class PublicIdField(models.CharField):
+class PublicIdField(CharField):
     """A unique `prefix_…` id, filled in on first save; internal integer keys never leave the server."""
 
     def __init__(self, *args: Any, prefix: str = "", **kwargs: Any) -> None:
@@ -38,4 +43,4 @@ class PublicIdField(models.CharField):
         if not value:
             value = new_public_id(self.prefix)
             setattr(model_instance, self.attname, value)
-        return value
+        return str(value)

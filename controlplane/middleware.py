@@ -32,8 +32,8 @@ def inflate_gzip_body(request: HttpRequest) -> HttpResponse | None:
         return JsonResponse(error_body("invalid", "The body is not valid gzip."), status=400)
     if len(body) > limit:
         return JsonResponse(error_body("too_large", f"Inflated body exceeds {limit} bytes."), status=413)
-    request._body = body  # type: ignore[attr-defined]
-    request._stream = io.BytesIO(body)  # type: ignore[attr-defined]
+    request._body = body
+    request._stream = io.BytesIO(body)
     request.META["CONTENT_LENGTH"] = str(len(body))
     del request.META["HTTP_CONTENT_ENCODING"]
     return None
@@ -79,6 +79,5 @@ class StaticFilesMiddleware(WhiteNoiseMiddleware):
 
     async def serve_or_pass_async(self, request: HttpRequest) -> HttpResponse:
         static_file = self.find_file(request.path_info) if self.autorefresh else self.files.get(request.path_info)
-        if static_file is not None:
-            return self.serve(static_file, request)
-        return await self.get_response(request)
+        response: HttpResponse = self.serve(static_file, request) if static_file else await self.get_response(request)
+        return response

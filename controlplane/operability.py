@@ -22,4 +22,5 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
         allowed = request.META.get("REMOTE_ADDR") in {"127.0.0.1", "::1"}
     if not allowed:
         return JsonResponse(error_body("forbidden", "Metrics need the metrics token."), status=403)
-    return ExportToDjangoView(request)
+    response: HttpResponse = ExportToDjangoView(request)
+    return response

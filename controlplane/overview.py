@@ -3,35 +3,37 @@
 It gathers the state of traces, daemons and models, so it lives here with the URLconf, above the apps.
 """
 
-from collections import Counter
-from datetime import datetime
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from apimodels.selectors import latest_ready_project_model, newest_ready_trace_model
+from apimodels.selectors import latest_ready_project_model, newest_ready_trace_model, project_builds_pending
+from controlplane.polling import polled
 from daemons.models import DaemonStatus
-from daemons.selectors import daemons_for_project
+from daemons.selectors import daemon_status_counts
+from projects.auth import ConsoleRequest
 from projects.models import Project
 from traces.selectors import active_traces
 
 
-def _overview_live_context(project: Project, now: datetime) -> dict[str, Any]:
-    statuses = Counter(daemon.get_status(now) for daemon in daemons_for_project(project=project, now=now))
-    return {
+def project_overview(request: ConsoleRequest, project: Project) -> HttpResponse:
+    """The overview polls while something on it moves: a trace capturing, a build pending, a daemon whose
+    health changes with time. Once none does it stops; a reload shows what started meanwhile."""
+    now = timezone.now()
+    daemons = daemon_status_counts(project=project, now=now)
+    context: dict[str, Any] = {
+        "project": project,
+        "section": "overview",
         "active_traces": active_traces(project_id=project.pk, now=now),
-        "healthy_daemons": statuses[DaemonStatus.HEALTHY],
-        "unhealthy_daemons": statuses[DaemonStatus.UNHEALTHY],
+        "healthy_daemons": daemons[DaemonStatus.HEALTHY],
+        "unhealthy_daemons": daemons[DaemonStatus.UNHEALTHY],
         "latest_model": newest_ready_trace_model(project=project),
         "project_model": latest_ready_project_model(project=project),
         "now": now,
     }
-
-
-def project_overview(request: HttpRequest, project: Project) -> HttpResponse:
-    context = {"project": project, "section": "overview", **_overview_live_context(project, timezone.now())}
+    can_change = bool(context["active_traces"]) or any(daemons.values()) or project_builds_pending(project=project)
     if request.htmx:
-        return render(request, "projects/overview.html#live", context)
-    return render(request, "projects/overview.html", context)
+        return polled(request, "projects/overview.html#live", context, can_change)
+    return render(request, "projects/overview.html", {**context, "poll": can_change})

@@ -178,7 +178,11 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Pawprint API",
-    "DESCRIPTION": "Control plane for API observability: projects, daemons, traces, API models.",
+    "DESCRIPTION": (
+        "Control plane for API observability. Users manage projects, traces and API models with a session or a "
+        "`full`-scope API key; daemons heartbeat, long-poll for traces to capture and upload witnesses with any "
+        'key. Errors are JSON `{"error": {"code", "message", "field"}}`.'
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
@@ -189,17 +193,8 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "daemons.api.document_long_poll",
+        "controlplane.schema.describe_path_parameters",
     ],
-    "APPEND_COMPONENTS": {
-        "securitySchemes": {
-            "apiKey": {
-                "type": "http",
-                "scheme": "basic",
-                "description": "API key as KEY_ID:SECRET",
-            }
-        }
-    },
-    "SECURITY": [{"apiKey": []}],
     "ENUM_NAME_OVERRIDES": {
         "AlertChannelKindEnum": "alerts.models.AlertChannel.Kind",
         "MonitorKindEnum": "alerts.models.Monitor.Kind",

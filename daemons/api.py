@@ -9,45 +9,78 @@ from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
 from rest_framework import serializers
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from controlplane.error_handlers import error_body
 from controlplane.notify import project_subscription
+from controlplane.schema import ERROR_MEANINGS, errors
+from daemons.models import Daemon, DaemonStatus
 from daemons.selectors import daemons_for_project
 from daemons.services import daemon_heartbeat, daemon_touch
-from projects.auth import IngestAccess, IngestThrottle
+from projects.auth import ApiRequest, IngestAccess, IngestThrottle
 from projects.gate import ProjectApiView
 from projects.models import Project
 from traces.models import Trace
 from traces.selectors import active_traces
 
 
-class MiddlewareInput(serializers.Serializer[Any]):
-    project = serializers.CharField(max_length=64)
-    client_name = serializers.CharField(max_length=200)
+class MiddlewareClientSerializer(serializers.Serializer[Any]):
+    project = serializers.CharField(max_length=64, help_text="One of this heartbeat's projects.")
+    client_name = serializers.CharField(max_length=200, help_text="The middleware, e.g. akita-django.")
 
 
+class HeartbeatSerializer(serializers.Serializer[Any]):
+    daemon_name = serializers.CharField(max_length=200, help_text="Unique per project, e.g. the host name.")
+    version = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    projects = serializers.ListField(
+        child=serializers.CharField(max_length=64),
+        required=False,
+        default=list,
+        help_text="Project names or ids this daemon serves; left out, those it served before.",
+    )
+    middleware = MiddlewareClientSerializer(many=True, required=False, default=list)
+
+
+class HeartbeatReplySerializer(serializers.Serializer[Any]):
+    server_time = serializers.DateTimeField()
+    heartbeat_interval_seconds = serializers.IntegerField(help_text="When to send the next heartbeat.")
+
+
+@extend_schema(tags=["daemon"])
 class HeartbeatApi(APIView):
     permission_classes = [IngestAccess]
     throttle_classes = [IngestThrottle]
 
-    class InputSerializer(serializers.Serializer[Any]):
-        daemon_name = serializers.CharField(max_length=200)
-        version = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
-        projects = serializers.ListField(child=serializers.CharField(max_length=64), required=False, default=list)
-        middleware = MiddlewareInput(many=True, required=False, default=list)
-
-    class OutputSerializer(serializers.Serializer[Any]):
-        server_time = serializers.DateTimeField()
-        heartbeat_interval_seconds = serializers.IntegerField()
-
-    @extend_schema(request=InputSerializer, responses=OutputSerializer, operation_id="daemon_heartbeat")
-    def post(self, request: Request) -> Response:
-        serializer = self.InputSerializer(data=request.data)
+    @extend_schema(
+        operation_id="daemon_heartbeat",
+        summary="Heartbeat",
+        description="Tell the control plane a daemon is alive, for each of its projects (and which middleware "
+        "sends it traffic). The console shows it healthy for a minute after, unhealthy until an hour has passed.",
+        request=HeartbeatSerializer,
+        responses={200: HeartbeatReplySerializer, **errors(400, 401, 429)},
+        examples=[
+            OpenApiExample(
+                "A daemon of one project",
+                request_only=True,
+                value={
+                    "daemon_name": "web-1",
+                    "version": "0.1",
+                    "projects": ["shop"],
+                    "middleware": [{"project": "shop", "client_name": "akita-django"}],
+                },
+            ),
+            OpenApiExample(
+                "Next heartbeat in 20 s",
+                response_only=True,
+                value={"server_time": "2026-01-05T12:00:00Z", "heartbeat_interval_seconds": 20},
+            ),
+        ],
+    )
+    def post(self, request: ApiRequest) -> Response:
+        serializer = HeartbeatSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         now = timezone.now()
@@ -62,8 +95,8 @@ class HeartbeatApi(APIView):
         return Response({"server_time": now, "heartbeat_interval_seconds": settings.HEARTBEAT_INTERVAL_SECONDS})
 
 
-class DaemonOutput(serializers.Serializer[Any]):
-    id = serializers.CharField(source="public_id")
+class DaemonSerializer(serializers.Serializer[Any]):
+    id = serializers.CharField(source="public_id", help_text="dmn_…")
     name = serializers.CharField()
     version = serializers.CharField()
     status = serializers.SerializerMethodField()
@@ -71,19 +104,26 @@ class DaemonOutput(serializers.Serializer[Any]):
     last_heartbeat_at = serializers.DateTimeField()
     middleware_clients = serializers.SerializerMethodField()
 
-    def get_status(self, daemon: Any) -> str:
+    @extend_schema_field(serializers.ChoiceField(choices=[DaemonStatus.HEALTHY, DaemonStatus.UNHEALTHY]))
+    def get_status(self, daemon: Daemon) -> str:
         return str(daemon.get_status(self.context["now"]))
 
-    def get_middleware_clients(self, daemon: Any) -> list[str]:
+    def get_middleware_clients(self, daemon: Daemon) -> list[str]:
         return [client.client_name for client in daemon.middleware_clients.all()]
 
 
+@extend_schema(tags=["daemons"])
 class DaemonListApi(ProjectApiView):
-    @extend_schema(responses=DaemonOutput(many=True), operation_id="project_daemons_list")
-    def get(self, request: Request) -> Response:
+    @extend_schema(
+        operation_id="project_daemons_list",
+        summary="List a project's daemons",
+        description="The daemons heard from in the last hour, with their health and middleware clients.",
+        responses={200: DaemonSerializer(many=True), **errors(401, 403, 404)},
+    )
+    def get(self, request: ApiRequest) -> Response:
         now = timezone.now()
         daemons = daemons_for_project(project=self.project, now=now)
-        return Response(DaemonOutput(daemons, many=True, context={"now": now}).data)
+        return Response(DaemonSerializer(daemons, many=True, context={"now": now}).data)
 
 
 # The long poll is a plain async view (DRF is sync-only), so idle polls hold no thread.
@@ -151,63 +191,97 @@ async def daemon_long_poll(request: HttpRequest, project: Project) -> JsonRespon
 
 def document_long_poll(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
     """drf-spectacular sees only DRF views; describe the async long poll in the schema by hand."""
-    trace_activation = {
+    schemas = result["components"]["schemas"]
+    schemas["TraceActivation"] = {
         "type": "object",
         "required": ["trace_id", "trace_name", "ends_at", "sampling_rate"],
         "properties": {
-            "trace_id": {"type": "string"},
+            "trace_id": {"type": "string", "description": "trc_…: send it back in `active_trace_ids`."},
             "trace_name": {"type": "string"},
-            "ends_at": {"type": "string", "format": "date-time"},
-            "sampling_rate": {"type": "number"},
+            "ends_at": {"type": "string", "format": "date-time", "description": "When capture ends."},
+            "sampling_rate": {"type": "number", "description": "The share of requests to capture (0 to 1)."},
         },
     }
-    error = {"description": "Error", "content": {"application/json": {"schema": {"type": "object"}}}}
+    schemas["LongPoll"] = {
+        "type": "object",
+        "required": ["daemon_name"],
+        "properties": {
+            "daemon_name": {"type": "string", "minLength": 1, "maxLength": 200},
+            "active_trace_ids": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "The traces this daemon is capturing now.",
+            },
+        },
+    }
+    schemas["LongPollReply"] = {
+        "type": "object",
+        "required": ["activated_traces", "deactivated_traces"],
+        "properties": {
+            "activated_traces": {"type": "array", "items": {"$ref": "#/components/schemas/TraceActivation"}},
+            "deactivated_traces": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "Trace ids to stop capturing.",
+            },
+        },
+    }
+    error = {"$ref": "#/components/schemas/Error"}
     path = unquote(reverse("api:daemon-long-poll", kwargs={"project": "{project}"}))
     result["paths"][path] = {
         "post": {
             "operationId": "daemon_long_poll",
             "security": [{"apiKey": []}],
             "tags": ["daemon"],
-            "summary": "Long poll for trace activations and deactivations",
+            "summary": "Long poll for traces to capture",
             "description": (
-                "Replies at once when `active_trace_ids` differs from the project's active traces; "
-                "otherwise holds up to ~25 s for a change (a start, a stop or an end time reached)."
+                "Send the trace ids the daemon is capturing. The reply comes at once when that set is wrong, "
+                f"otherwise when a trace starts, stops or ends, or after ~{settings.LONG_POLL_SECONDS:.0f} s with "
+                "empty arrays. Re-poll right away. Takes any API key (ingest scope is enough), not a session."
             ),
             "parameters": [{"name": "project", "in": "path", "required": True, "schema": {"type": "string"}}],
             "requestBody": {
                 "required": True,
                 "content": {
                     "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["daemon_name"],
-                            "properties": {
-                                "daemon_name": {"type": "string", "minLength": 1, "maxLength": 200},
-                                "active_trace_ids": {"type": "array", "items": {"type": "string"}},
-                            },
-                        }
+                        "schema": {"$ref": "#/components/schemas/LongPoll"},
+                        "examples": {
+                            "Capturing nothing yet": {"value": {"daemon_name": "web-1", "active_trace_ids": []}}
+                        },
                     }
                 },
             },
             "responses": {
                 "200": {
-                    "description": "What changed",
+                    "description": "What the daemon should start and stop capturing.",
                     "content": {
                         "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "required": ["activated_traces", "deactivated_traces"],
-                                "properties": {
-                                    "activated_traces": {"type": "array", "items": trace_activation},
-                                    "deactivated_traces": {"type": "array", "items": {"type": "string"}},
-                                },
-                            }
+                            "schema": {"$ref": "#/components/schemas/LongPollReply"},
+                            "examples": {
+                                "A trace started": {
+                                    "value": {
+                                        "activated_traces": [
+                                            {
+                                                "trace_id": "trc_6hTe2AaQmNqP8xRkW1zY3b",
+                                                "trace_name": "brisk-teal-heron-482",
+                                                "ends_at": "2026-01-05T13:00:00Z",
+                                                "sampling_rate": 1.0,
+                                            }
+                                        ],
+                                        "deactivated_traces": [],
+                                    }
+                                }
+                            },
                         }
                     },
                 },
-                "400": error,
-                "401": error,
-                "404": error,
+                **{
+                    str(status): {
+                        "description": ERROR_MEANINGS[status],
+                        "content": {"application/json": {"schema": error}},
+                    }
+                    for status in (400, 401, 404, 429)
+                },
             },
         }
     }

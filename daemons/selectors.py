@@ -1,6 +1,8 @@
 from datetime import datetime
 
-from daemons.models import EXPIRES_AFTER, Daemon
+from django.db.models import Count, Q
+
+from daemons.models import EXPIRES_AFTER, HEALTHY_WITHIN, Daemon, DaemonStatus
 from projects.models import Project
 
 
@@ -11,3 +13,12 @@ def daemons_for_project(*, project: Project, now: datetime) -> list[Daemon]:
             "middleware_clients"
         )
     )
+
+
+def daemon_status_counts(*, project: Project, now: datetime) -> dict[DaemonStatus, int]:
+    """How many of the project's daemons are healthy and unhealthy now, counted in the database."""
+    healthy = Q(last_heartbeat_at__gt=now - HEALTHY_WITHIN)
+    counts = Daemon.objects.filter(project=project, last_heartbeat_at__gt=now - EXPIRES_AFTER).aggregate(
+        healthy=Count("pk", filter=healthy), unhealthy=Count("pk", filter=~healthy)
+    )
+    return {DaemonStatus.HEALTHY: counts["healthy"], DaemonStatus.UNHEALTHY: counts["unhealthy"]}

@@ -1,7 +1,7 @@
 from datetime import datetime
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from controlplane.errors import Invalid, NotFound
@@ -10,18 +10,27 @@ from projects.models import Project, User
 from projects.selectors import project_for_user, projects_for_user
 
 
-def daemon_touch(*, project: Project, daemon_name: str, now: datetime, version: str = "") -> Daemon:
-    """Record that a daemon of the project is alive (heartbeats and polls both count)."""
-    defaults: dict[str, object] = {"last_heartbeat_at": now}
+def daemon_touch(*, project: Project, daemon_name: str, now: datetime, version: str = "") -> None:
+    """Record that a daemon of the project is alive (heartbeats and polls both count): one conditional UPDATE,
+    and an INSERT only the first time."""
+    fields: dict[str, object] = {"last_heartbeat_at": now}
     if version:
-        defaults["version"] = version
-    daemon, _ = Daemon.objects.update_or_create(
-        project=project,
-        name=daemon_name,
-        defaults=defaults,
-        create_defaults={**defaults, "first_seen_at": now},
-    )
-    return daemon
+        fields["version"] = version
+    if Daemon.objects.filter(project=project, name=daemon_name).update(**fields):
+        return
+    try:
+        with transaction.atomic():
+            Daemon.objects.create(project=project, name=daemon_name, first_seen_at=now, **fields)
+    except IntegrityError:  # its first heartbeat and first poll raced; the other one created it
+        Daemon.objects.filter(project=project, name=daemon_name).update(**fields)
+
+
+def _middleware_client_seen(*, project: Project, daemon_name: str, client_name: str, now: datetime) -> None:
+    seen = MiddlewareClient.objects.filter(daemon__project=project, daemon__name=daemon_name, client_name=client_name)
+    if seen.update(last_seen_at=now):
+        return
+    daemon = Daemon.objects.get(project=project, name=daemon_name)
+    MiddlewareClient.objects.get_or_create(daemon=daemon, client_name=client_name, defaults={"last_seen_at": now})
 
 
 def daemon_heartbeat(
@@ -32,7 +41,7 @@ def daemon_heartbeat(
     version: str = "",
     project_refs: list[str] | None = None,
     middleware: list[dict[str, str]] | None = None,
-) -> list[Daemon]:
+) -> None:
     """A heartbeat for each named project, or for the projects this daemon already serves."""
     projects = []
     for index, ref in enumerate(project_refs or []):
@@ -47,17 +56,12 @@ def daemon_heartbeat(
         if client["project"] not in by_ref:
             raise Invalid("Not one of this heartbeat's projects.", field=f"middleware[{index}].project")
     with transaction.atomic():
-        daemons = {
-            project.pk: daemon_touch(project=project, daemon_name=daemon_name, now=now, version=version)
-            for project in projects
-        }
+        for project in projects:
+            daemon_touch(project=project, daemon_name=daemon_name, now=now, version=version)
         for client in middleware or []:
-            MiddlewareClient.objects.update_or_create(
-                daemon=daemons[by_ref[client["project"]].pk],
-                client_name=client["client_name"],
-                defaults={"last_seen_at": now},
+            _middleware_client_seen(
+                project=by_ref[client["project"]], daemon_name=daemon_name, client_name=client["client_name"], now=now
             )
-    return list(daemons.values())
 
 
 def daemons_delete_expired(*, now: datetime | None = None) -> int:

@@ -1,18 +1,19 @@
 """Console page Diagnostics → Daemons."""
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 
 from daemons.selectors import daemons_for_project
+from projects.auth import ConsoleRequest
 from projects.models import Project
 
 DAEMON_REFRESH_SECONDS = 10
 
 
-def daemon_list(request: HttpRequest, project: Project) -> HttpResponse:
+def daemon_list(request: ConsoleRequest, project: Project) -> HttpResponse:
     now = timezone.now()
     daemons = daemons_for_project(project=project, now=now)
     context = {

@@ -7,7 +7,9 @@ from datetime import timedelta
 from typing import Any
 
 from django.db.models import Q
+from django.http import HttpRequest
 from django.utils import timezone
+from django_htmx.middleware import HtmxDetails
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 from rest_framework.throttling import UserRateThrottle
@@ -17,6 +19,19 @@ from projects.services import hash_secret
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 REALM = 'Basic realm="pawprint"'
+
+
+class ConsoleRequest(HttpRequest):
+    """The request of a console view that requires a login (for type checking): a user, and htmx's details."""
+
+    user: User
+    htmx: HtmxDetails
+
+
+class ApiRequest(Request):
+    """The request of an API view whose permission requires authentication (for type checking)."""
+
+    user: User
 
 
 def parse_basic_credentials(header: str) -> tuple[str, str] | None:

@@ -17,7 +17,7 @@ from asgiref.sync import iscoroutinefunction, sync_to_async
 from django.contrib.auth.decorators import login_required
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
-from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseNotAllowed, JsonResponse
 from django.urls import URLPattern, URLResolver, get_resolver, path
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions
@@ -50,25 +50,29 @@ def _access_of(methods: dict[str, Access], method: str | None) -> Access | None:
     return methods.get("GET" if method == "HEAD" else (method or ""))
 
 
+def _declared(callback: Callable[..., Any], methods: dict[str, Access]) -> Callable[..., Any]:
+    """Mark a view as gated, with its access per method, for the system check and the access-matrix test."""
+    callback.project_access = methods  # type: ignore[attr-defined]
+    return callback
+
+
 # Console
 
 
-def project_page(route: str, view: Callable[..., HttpResponse], *, name: str, **methods: Access) -> URLPattern:
+def project_page(route: str, view: Callable[..., HttpResponseBase], *, name: str, **methods: Access) -> URLPattern:
     """A console page: `view(request, project, **url_kwargs)` for a logged-in member; others are sent to log in."""
     if Access.DAEMON in methods.values():
         raise ImproperlyConfigured(f"{name}: console pages take sessions, not daemon keys")
 
     @functools.wraps(view)
-    def gated(request: HttpRequest, project: str, **kwargs: Any) -> HttpResponse:
+    def gated(request: HttpRequest, project: str, **kwargs: Any) -> HttpResponseBase:
         access = _access_of(methods, request.method)
         if access is None:
             return HttpResponseNotAllowed(list(methods))
-        user = cast(User, request.user)
+        user = cast(User, request.user)  # login_required let only users in
         return view(request, project_for_access(user=user, project_ref=project, access=access), **kwargs)
 
-    callback = login_required(gated)
-    callback.project_access = methods  # type: ignore[attr-defined]
-    return path(route, callback, name=name)
+    return path(route, _declared(login_required(gated), methods), name=name)
 
 
 # API
@@ -81,7 +85,7 @@ class ProjectApiView(APIView):
     project_access: dict[str, Access] = {}
     project: Project
 
-    def dispatch(self, request: HttpRequest, *args: Any, project: str = "", **kwargs: Any) -> HttpResponse:
+    def dispatch(self, request: HttpRequest, *args: Any, project: str = "", **kwargs: Any) -> HttpResponseBase:
         self.project_ref = project
         return super().dispatch(request, *args, **kwargs)
 
@@ -95,7 +99,8 @@ class ProjectApiView(APIView):
         access = _access_of(self.project_access, request.method)
         if access is None:
             raise exceptions.MethodNotAllowed(request.method or "")
-        self.project = project_for_access(user=request.user, project_ref=self.project_ref, access=access)
+        user = cast(User, request.user)  # both permissions require authentication
+        self.project = project_for_access(user=user, project_ref=self.project_ref, access=access)
 
 
 def _handled_methods(view: type[APIView]) -> set[str]:
@@ -150,13 +155,10 @@ def project_api(
     if isinstance(view, type) and issubclass(view, ProjectApiView):
         if _handled_methods(view) != set(methods):
             raise ImproperlyConfigured(f"{name}: {view.__name__} handles {sorted(_handled_methods(view))}")
-        callback = view.as_view(project_access=methods)
-    elif iscoroutinefunction(view):
-        callback = _gate_async(cast(AsyncProjectView, view), methods)
-    else:
-        raise ImproperlyConfigured(f"{name}: project API views are ProjectApiView subclasses or async views")
-    callback.project_access = methods  # type: ignore[attr-defined]
-    return path(route, callback, name=name)
+        return path(route, _declared(view.as_view(project_access=methods), methods), name=name)
+    if iscoroutinefunction(view):
+        return path(route, _declared(_gate_async(cast(AsyncProjectView, view), methods), methods), name=name)
+    raise ImproperlyConfigured(f"{name}: project API views are ProjectApiView subclasses or async views")
 
 
 # What the gate covers

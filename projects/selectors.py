@@ -1,4 +1,4 @@
-from django.db.models import Q, QuerySet
+from django.db.models import Case, Q, QuerySet, Value, When
 
 from controlplane.errors import NotFound
 from projects.models import ApiKey, Project, User
@@ -10,11 +10,11 @@ def projects_for_user(*, user: User) -> QuerySet[Project]:
 
 def project_for_user(*, user: User, project_ref: str) -> Project:
     """A project by id or name, visible to its owner and members; NotFound otherwise (see projects.gate)."""
-    projects = projects_for_user(user=user)
     field = "public_id" if project_ref.startswith("prj_") else "name"
-    matches = projects.filter(**{field: project_ref})
+    matches = projects_for_user(user=user).filter(**{field: project_ref})
     # An owned project wins over a same-named project the user is a member of.
-    project = matches.filter(owner=user).first() or matches.order_by("id").first()
+    owned_first = Case(When(owner=user, then=Value(0)), default=Value(1))
+    project = matches.annotate(owned_first=owned_first).order_by("owned_first", "id").first()
     if project is None:
         raise NotFound("No such project.")
     return project

@@ -8,6 +8,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from controlplane.errors import Invalid
 from controlplane.forms import add_invalid
+from projects.auth import ConsoleRequest
 from projects.forms import ApiKeyForm, MemberForm, ProjectForm, SignUpForm
 from projects.models import Project
 from projects.selectors import api_keys_for_user, project_members, projects_for_user
@@ -38,20 +39,20 @@ def signup(request: HttpRequest) -> HttpResponse:
     return render(request, "registration/signup.html", {"form": form}, status=400 if form.errors else 200)
 
 
-def _project_list(request: HttpRequest, form: ProjectForm, status: int = 200) -> HttpResponse:
+def _project_list(request: ConsoleRequest, form: ProjectForm, status: int = 200) -> HttpResponse:
     projects = projects_for_user(user=request.user).order_by("name", "owner__username")
     return render(request, "projects/project_list.html", {"projects": projects, "form": form}, status=status)
 
 
 @login_required
 @require_GET
-def project_list(request: HttpRequest) -> HttpResponse:
+def project_list(request: ConsoleRequest) -> HttpResponse:
     return _project_list(request, ProjectForm())
 
 
 @login_required
 @require_POST
-def project_new(request: HttpRequest) -> HttpResponse:
+def project_new(request: ConsoleRequest) -> HttpResponse:
     form = ProjectForm(request.POST)
     if form.is_valid():
         try:
@@ -63,12 +64,12 @@ def project_new(request: HttpRequest) -> HttpResponse:
     return _project_list(request, form, status=400)
 
 
-def project_remove(request: HttpRequest, project: Project) -> HttpResponse:
+def project_remove(request: ConsoleRequest, project: Project) -> HttpResponse:
     project_delete(project=project)
     return redirect("project-list")
 
 
-def _members_page(request: HttpRequest, project: Project, form: MemberForm, status: int = 200) -> HttpResponse:
+def _members_page(request: ConsoleRequest, project: Project, form: MemberForm, status: int = 200) -> HttpResponse:
     context = {
         "project": project,
         "section": "members",
@@ -79,11 +80,11 @@ def _members_page(request: HttpRequest, project: Project, form: MemberForm, stat
     return render(request, "projects/members.html", context, status=status)
 
 
-def member_list(request: HttpRequest, project: Project) -> HttpResponse:
+def member_list(request: ConsoleRequest, project: Project) -> HttpResponse:
     return _members_page(request, project, MemberForm())
 
 
-def member_add(request: HttpRequest, project: Project) -> HttpResponse:
+def member_add(request: ConsoleRequest, project: Project) -> HttpResponse:
     form = MemberForm(request.POST)
     if form.is_valid():
         try:
@@ -95,13 +96,13 @@ def member_add(request: HttpRequest, project: Project) -> HttpResponse:
     return _members_page(request, project, form, status=400)
 
 
-def member_remove(request: HttpRequest, project: Project, username: str) -> HttpResponse:
+def member_remove(request: ConsoleRequest, project: Project, username: str) -> HttpResponse:
     membership_remove(project=project, username=username)
     return redirect("member-list", project=project.public_id)
 
 
 def _api_keys_page(
-    request: HttpRequest, form: ApiKeyForm, status: int = 200, new_key: str | None = None
+    request: ConsoleRequest, form: ApiKeyForm, status: int = 200, new_key: str | None = None
 ) -> HttpResponse:
     context = {"keys": api_keys_for_user(user=request.user), "form": form, "new_key": new_key, "section": "api-keys"}
     return render(request, "projects/api_keys.html", context, status=status)
@@ -109,13 +110,13 @@ def _api_keys_page(
 
 @login_required
 @require_GET
-def api_key_list(request: HttpRequest) -> HttpResponse:
+def api_key_list(request: ConsoleRequest) -> HttpResponse:
     return _api_keys_page(request, ApiKeyForm())
 
 
 @login_required
 @require_POST
-def api_key_new(request: HttpRequest) -> HttpResponse:
+def api_key_new(request: ConsoleRequest) -> HttpResponse:
     form = ApiKeyForm(request.POST)
     if not form.is_valid():
         return _api_keys_page(request, form, status=400)
@@ -130,6 +131,6 @@ def api_key_new(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def api_key_remove(request: HttpRequest, key_id: str) -> HttpResponse:
+def api_key_remove(request: ConsoleRequest, key_id: str) -> HttpResponse:
     api_key_revoke(user=request.user, key_id=key_id)
     return redirect("api-key-list")

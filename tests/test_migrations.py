@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-BEFORE = [("projects", "0001_initial"), ("traces", "0001_initial"), ("apimodels", None)]
+BEFORE: list[tuple[str, str | None]] = [("projects", "0001_initial"), ("traces", "0001_initial"), ("apimodels", None)]
 T0 = datetime(2026, 1, 5, 12, tzinfo=UTC)
 HINTS = {"force": ["/files/{path}"], "static": ["/users/me"], "hidden": [], "show_default_hidden": True}
 
@@ -31,7 +31,7 @@ def migrate_to_latest(executor: MigrationExecutor) -> Any:
 
 
 def test_models_endpoints_and_path_hints_survive_the_move(migrator: MigrationExecutor) -> None:
-    old = migrator.loader.project_state([node for node in BEFORE if node[1]]).apps
+    old = migrator.loader.project_state([(app, name) for app, name in BEFORE if name]).apps
     user = old.get_model("projects", "User").objects.create(username="alice", public_id="usr_1")
     project = old.get_model("projects", "Project").objects.create(
         owner=user, name="shop", public_id="prj_1", path_hints=HINTS

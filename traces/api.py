@@ -1,110 +1,151 @@
-from collections.abc import Sequence
+from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
-from rest_framework.request import Request
 from rest_framework.response import Response
 
 from controlplane.errors import TooLarge
-from projects.auth import IngestThrottle
+from controlplane.schema import errors
+from projects.auth import ApiRequest, IngestThrottle
 from projects.gate import ProjectApiView
 from traces.builds import Build, model_builds
-from traces.models import Trace
+from traces.models import Trace, TraceStatus
 from traces.selectors import trace_for_project, traces_for_project
-from traces.services import har_upload, trace_start, trace_stop, witnesses_ingest
+from traces.services import MAX_DURATION_MINUTES, har_upload, trace_start, trace_stop, witnesses_ingest
 
 TRACE_LIST_LIMIT = 200
 
 
-class ModelBuildOutput(serializers.Serializer[Build]):
-    id = serializers.CharField(source="public_id")
+class ModelBuildSerializer(serializers.Serializer[Build]):
+    id = serializers.CharField(source="public_id", help_text="mdl_…: this version of the model.")
     version = serializers.IntegerField()
-    status = serializers.CharField()
-    processed = serializers.IntegerField()
-    total = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=["queued", "building", "ready", "failed"])
+    processed = serializers.IntegerField(help_text="Witnesses folded so far.")
+    total = serializers.IntegerField(help_text="Witnesses this build folds.")
     progress_percent = serializers.IntegerField()
-    error = serializers.CharField()
+    error = serializers.CharField(help_text="Why the build failed; empty otherwise.")
     created_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True)
 
 
-class TraceOutput(serializers.Serializer[Trace]):
-    id = serializers.CharField(source="public_id")
-    name = serializers.CharField()
-    source = serializers.CharField()
+class TraceSerializer(serializers.Serializer[Any]):
+    id = serializers.CharField(source="public_id", help_text="trc_…")
+    name = serializers.CharField(help_text="Unique in the project, e.g. brisk-teal-heron-482.")
+    # DRF takes declared fields off the class; this is the trace's source (live or har), not Field.source.
+    source = serializers.ChoiceField(choices=Trace.Source.values)  # type: ignore[assignment]
     status = serializers.SerializerMethodField()
     started_at = serializers.DateTimeField()
     ends_at = serializers.DateTimeField()
     stopped_at = serializers.DateTimeField(allow_null=True)
     sampling_rate = serializers.FloatField()
     witness_count = serializers.IntegerField()
-    model_build = serializers.SerializerMethodField()
+    model_build = serializers.SerializerMethodField(help_text="The newest build of the trace's model, if any.")
 
+    @extend_schema_field(serializers.ChoiceField(choices=TraceStatus.values))
     def get_status(self, trace: Trace) -> str:
         return str(trace.get_status(self.context["now"]))
 
-    @extend_schema(responses=ModelBuildOutput(allow_null=True))  # type: ignore[misc]
+    @extend_schema_field(ModelBuildSerializer(allow_null=True))
     def get_model_build(self, trace: Trace) -> dict[str, Any] | None:
         build = self.context["builds"].get(trace.pk)
-        return ModelBuildOutput(build).data if build else None
+        return ModelBuildSerializer(build).data if build else None
 
 
-def traces_data(traces: Sequence[Trace]) -> list[dict[str, Any]]:
+def traces_data(traces: Iterable[Trace]) -> list[dict[str, Any]]:
     """Traces as the API shows them, with their newest builds read in one query."""
     traces = list(traces)
     context = {"now": timezone.now(), "builds": model_builds().latest_builds(traces)}
-    return list(TraceOutput(traces, many=True, context=context).data)
+    return list(TraceSerializer(traces, many=True, context=context).data)
 
 
 def trace_data(trace: Trace) -> dict[str, Any]:
     return traces_data([trace])[0]
 
 
-class TraceListStartApi(ProjectApiView):
-    class InputSerializer(serializers.Serializer[Any]):
-        duration_minutes = serializers.IntegerField()
-        name = serializers.RegexField(r"^[a-z0-9][a-z0-9-]{0,98}[a-z0-9]$", required=False)
+class TraceStartSerializer(serializers.Serializer[Any]):
+    duration_minutes = serializers.IntegerField(
+        min_value=1, max_value=MAX_DURATION_MINUTES, help_text="How long daemons capture."
+    )
+    name = serializers.RegexField(
+        r"^[a-z0-9][a-z0-9-]{0,98}[a-z0-9]$", required=False, help_text="Chosen for you when left out."
+    )
 
-    @extend_schema(responses=TraceOutput(many=True), operation_id="traces_list")
-    def get(self, request: Request) -> Response:
+
+@extend_schema(tags=["traces"])
+class TraceListStartApi(ProjectApiView):
+    @extend_schema(
+        operation_id="traces_list",
+        summary="List traces",
+        description=f"The project's newest {TRACE_LIST_LIMIT} traces, each with its status and newest model build.",
+        responses={200: TraceSerializer(many=True), **errors(401, 403, 404)},
+    )
+    def get(self, request: ApiRequest) -> Response:
         return Response(traces_data(traces_for_project(project=self.project)[:TRACE_LIST_LIMIT]))
 
-    @extend_schema(request=InputSerializer, responses={201: TraceOutput}, operation_id="traces_start")
-    def post(self, request: Request) -> Response:
-        serializer = self.InputSerializer(data=request.data)
+    @extend_schema(
+        operation_id="traces_start",
+        summary="Start a trace",
+        description="Every daemon of the project learns it within a second (its long poll returns) and captures "
+        "traffic until the trace ends or is stopped.",
+        request=TraceStartSerializer,
+        responses={201: TraceSerializer, **errors(400, 401, 403, 404, 409)},
+    )
+    def post(self, request: ApiRequest) -> Response:
+        serializer = TraceStartSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         trace = trace_start(project=self.project, user=request.user, **serializer.validated_data)
         return Response(trace_data(trace), status=status.HTTP_201_CREATED)
 
 
+@extend_schema(tags=["traces"])
 class TraceDetailApi(ProjectApiView):
-    @extend_schema(responses=TraceOutput, operation_id="traces_retrieve")
-    def get(self, request: Request, trace: str) -> Response:
+    @extend_schema(
+        operation_id="traces_retrieve",
+        summary="Read a trace",
+        description="A trace with its status and the newest build of its model.",
+        responses={200: TraceSerializer, **errors(401, 403, 404)},
+    )
+    def get(self, request: ApiRequest, trace: str) -> Response:
         return Response(trace_data(trace_for_project(project=self.project, trace_ref=trace)))
 
 
+@extend_schema(tags=["traces"])
 class TraceStopApi(ProjectApiView):
-    @extend_schema(request=None, responses=TraceOutput, operation_id="traces_stop")
-    def post(self, request: Request, trace: str) -> Response:
+    @extend_schema(
+        operation_id="traces_stop",
+        summary="Stop a trace",
+        description="Stop capturing and queue the trace's final model build. Stopping a closed trace changes nothing.",
+        request=None,
+        responses={200: TraceSerializer, **errors(401, 403, 404)},
+    )
+    def post(self, request: ApiRequest, trace: str) -> Response:
         found = trace_for_project(project=self.project, trace_ref=trace)
         return Response(trace_data(trace_stop(trace=found)))
 
 
+class HarUploadSerializer(serializers.Serializer[Any]):
+    file = serializers.FileField(help_text="A HAR 1.2 file, e.g. exported from a browser's dev tools.")
+
+
+@extend_schema(tags=["traces"])
 class HarUploadApi(ProjectApiView):
     parser_classes = [MultiPartParser, FormParser]
 
-    class InputSerializer(serializers.Serializer[Any]):
-        file = serializers.FileField()
-
     @extend_schema(
-        request={"multipart/form-data": InputSerializer}, responses={201: TraceOutput}, operation_id="traces_upload_har"
+        operation_id="traces_upload_har",
+        summary="Upload a HAR file",
+        description="The file's HTTP exchanges become a finished trace whose model build is queued; entries "
+        f"without a response (data: URLs, blocked requests) are skipped. At most {settings.HAR_UPLOAD_MAX_BYTES} "
+        "bytes.",
+        request={"multipart/form-data": HarUploadSerializer},
+        responses={201: TraceSerializer, **errors(400, 401, 403, 404, 413)},
     )
-    def post(self, request: Request) -> Response:
-        serializer = self.InputSerializer(data=request.data)
+    def post(self, request: ApiRequest) -> Response:
+        serializer = HarUploadSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         upload = serializer.validated_data["file"]
         if upload.size > settings.HAR_UPLOAD_MAX_BYTES:
@@ -113,25 +154,65 @@ class HarUploadApi(ProjectApiView):
         return Response(trace_data(trace), status=status.HTTP_201_CREATED)
 
 
+@extend_schema_field({"type": "array", "items": {"type": "object", "description": "A HAR 1.2 entry."}})
+class HarEntriesField(serializers.ListField):
+    """HAR entries, checked one by one by the service (which names the entry and field at fault)."""
+
+    child = serializers.JSONField()
+
+
+class WitnessBatchSerializer(serializers.Serializer[Any]):
+    daemon_name = serializers.CharField(max_length=200)
+    batch_id = serializers.CharField(max_length=100, help_text="The same batch_id again is counted once.")
+    entries = HarEntriesField(allow_empty=True, help_text=f"At most {settings.WITNESS_BATCH_MAX_ENTRIES}.")
+    no_more_events = serializers.BooleanField(required=False, default=False)
+
+
+class WitnessBatchAcceptedSerializer(serializers.Serializer[Any]):
+    accepted = serializers.IntegerField(help_text="Entries stored (0 for a duplicate batch).")
+    duplicate = serializers.BooleanField(help_text="This batch_id was stored before.")
+
+
+WITNESS_EXAMPLE = {
+    "startedDateTime": "2026-01-05T12:00:00.000Z",
+    "time": 12.5,
+    "request": {"method": "GET", "url": "https://api.shop.test/v1/products/7", "headers": [], "queryString": []},
+    "response": {
+        "status": 200,
+        "headers": [{"name": "Content-Type", "value": "application/json"}],
+        "content": {"mimeType": "application/json", "text": '{"id": 7, "name": "Lamp"}'},
+    },
+}
+
+
+@extend_schema(tags=["daemon"])
 class WitnessUploadApi(ProjectApiView):
     throttle_classes = [IngestThrottle]
 
-    class InputSerializer(serializers.Serializer[Any]):
-        daemon_name = serializers.CharField(max_length=200)
-        batch_id = serializers.CharField(max_length=100)
-        entries = serializers.ListField(child=serializers.JSONField(), allow_empty=True)
-        no_more_events = serializers.BooleanField(required=False, default=False)
-
-    class OutputSerializer(serializers.Serializer[Any]):
-        accepted = serializers.IntegerField()
-        duplicate = serializers.BooleanField()
-
-    @extend_schema(request=InputSerializer, responses={202: OutputSerializer}, operation_id="trace_witnesses_upload")
-    def post(self, request: Request, trace: str) -> Response:
+    @extend_schema(
+        operation_id="trace_witnesses_upload",
+        summary="Upload witnesses",
+        description="A daemon's batch of HAR entries captured for an active trace (accepted for 5 minutes after it "
+        "closed). Values are obfuscated before they are stored. The body may be sent with "
+        f"`Content-Encoding: gzip`; at most {settings.WITNESS_BATCH_MAX_BYTES} bytes inflated.",
+        request=WitnessBatchSerializer,
+        responses={202: WitnessBatchAcceptedSerializer, **errors(400, 401, 404, 410, 413, 429)},
+        examples=[
+            OpenApiExample(
+                "A batch of one entry",
+                request_only=True,
+                value={"daemon_name": "web-1", "batch_id": "web-1-0001", "entries": [WITNESS_EXAMPLE]},
+            ),
+            OpenApiExample(
+                "Stored", response_only=True, status_codes=["202"], value={"accepted": 1, "duplicate": False}
+            ),
+        ],
+    )
+    def post(self, request: ApiRequest, trace: str) -> Response:
         found = trace_for_project(project=self.project, trace_ref=trace)
         if int(request.META.get("CONTENT_LENGTH") or 0) > settings.WITNESS_BATCH_MAX_BYTES:
             raise TooLarge(f"A witness batch is limited to {settings.WITNESS_BATCH_MAX_BYTES} bytes.")
-        serializer = self.InputSerializer(data=request.data)
+        serializer = WitnessBatchSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         if len(data["entries"]) > settings.WITNESS_BATCH_MAX_ENTRIES:

@@ -1,4 +1,4 @@
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -65,7 +65,7 @@ class TraceRow:
         return awaits_final_build and self.now < self.trace.closed_at + FINAL_BUILD_WAIT
 
 
-def trace_rows(*, traces: Sequence[Trace], now: datetime) -> list[TraceRow]:
+def trace_rows(*, traces: Iterable[Trace], now: datetime) -> list[TraceRow]:
     """Rows for these traces, with their newest builds read in one query."""
     traces = list(traces)
     builds = model_builds().latest_builds(traces)

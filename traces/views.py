@@ -1,7 +1,7 @@
 """Console pages for traces: the list with Start and HAR upload, and Stop."""
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -9,6 +9,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from controlplane.errors import Conflict, Invalid
 from controlplane.forms import add_invalid
 from controlplane.polling import polled
+from projects.auth import ConsoleRequest
 from projects.models import Project
 from traces.forms import HarUploadForm, TraceStartForm
 from traces.selectors import trace_for_project, trace_rows, traces_for_project
@@ -18,23 +19,24 @@ TRACE_LIST_LIMIT = 200
 
 
 def _trace_list_page(
-    request: HttpRequest, project: Project, start_form: TraceStartForm, har_form: HarUploadForm, status: int = 200
+    request: ConsoleRequest, project: Project, start_form: TraceStartForm, har_form: HarUploadForm, status: int = 200
 ) -> HttpResponse:
     rows = trace_rows(traces=traces_for_project(project=project)[:TRACE_LIST_LIMIT], now=timezone.now())
+    poll = any(row.can_change for row in rows)
     context = {
         "project": project,
         "section": "traces",
         "rows": rows,
-        "poll": any(row.can_change for row in rows),
+        "poll": poll,
         "start_form": start_form,
         "har_form": har_form,
     }
     if request.htmx and request.htmx.target == "trace-table":
-        return polled(request, "traces/trace_list.html#trace-table", context, context["poll"])
+        return polled(request, "traces/trace_list.html#trace-table", context, poll)
     return render(request, "traces/trace_list.html", context, status=status)
 
 
-def trace_list(request: HttpRequest, project: Project) -> HttpResponse:
+def trace_list(request: ConsoleRequest, project: Project) -> HttpResponse:
     """The traces; POST starts one (on the list URL, so no action word can clash with a trace's name)."""
     if request.method == "GET":
         return _trace_list_page(request, project, TraceStartForm(), HarUploadForm())
@@ -51,7 +53,7 @@ def trace_list(request: HttpRequest, project: Project) -> HttpResponse:
     return _trace_list_page(request, project, form, HarUploadForm(), status=400)
 
 
-def trace_har_upload(request: HttpRequest, project: Project) -> HttpResponse:
+def trace_har_upload(request: ConsoleRequest, project: Project) -> HttpResponse:
     form = HarUploadForm(request.POST, request.FILES)
     if form.is_valid():
         upload = form.cleaned_data["file"]
@@ -66,7 +68,7 @@ def trace_har_upload(request: HttpRequest, project: Project) -> HttpResponse:
     return _trace_list_page(request, project, TraceStartForm(), form, status=400)
 
 
-def trace_end(request: HttpRequest, project: Project, trace: str) -> HttpResponse:
+def trace_end(request: ConsoleRequest, project: Project, trace: str) -> HttpResponse:
     found = trace_for_project(project=project, trace_ref=trace)
     trace_stop(trace=found)
     back = request.POST.get("next", "")

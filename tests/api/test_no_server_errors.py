@@ -1,12 +1,14 @@
 """Schemathesis sends generated input to every documented operation: none may answer 5xx."""
 
 import base64
+import re
 from collections.abc import Iterator
 
 import pytest
 import schemathesis
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
+from django.urls import URLResolver, get_resolver
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
@@ -50,3 +52,19 @@ def test_no_generated_input_causes_a_server_error(case, auth_header: dict[str, s
     assert response.status_code < 500, f"{case.method} {case.formatted_path}: {response.text[:500]}"
     if response.status_code >= 400 and response.headers.get("Content-Type", "").startswith("application/json"):
         assert "error" in response.json()
+
+
+def api_paths(patterns: list, prefix: str = "") -> set[str]:
+    paths = set()
+    for pattern in patterns:
+        route = prefix + str(pattern.pattern)
+        if isinstance(pattern, URLResolver):
+            paths |= api_paths(pattern.url_patterns, route)
+        else:
+            paths.add("/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route))
+    return paths
+
+
+def test_the_fuzzed_schema_has_every_api_route() -> None:
+    (api,) = [p for p in get_resolver().url_patterns if isinstance(p, URLResolver) and p.namespace == "api"]
+    assert api_paths(api.url_patterns, str(api.pattern)) == set(schema.raw_schema["paths"])

@@ -1,9 +1,14 @@
 import base64
+import inspect
 
+import pytest
 import yaml
 from rest_framework.test import APIClient
+from rest_framework.views import APIView
 
+from projects.gate import ProjectApiView
 from projects.models import ApiKey, Project
+from projects.services import project_create
 
 
 def test_it_rejects_a_request_without_a_key_with_www_authenticate(db) -> None:
@@ -106,3 +111,52 @@ def test_the_schema_documents_every_endpoint_including_the_long_poll(db) -> None
     assert "/api/v1/projects/{project}/daemon" in schema["paths"]
     assert "/api/v1/projects/{project}/traces/{trace}/witnesses" in schema["paths"]
     assert APIClient().get("/api/docs/").status_code == 200
+
+
+def operations(schema: dict) -> list[tuple[str, dict]]:
+    return [
+        (f"{method.upper()} {path}", operation)
+        for path, item in schema["paths"].items()
+        for method, operation in item.items()
+    ]
+
+
+def test_every_operation_says_what_it_does_and_takes_its_own_body(db) -> None:
+    schema = yaml.safe_load(APIClient().get("/api/schema/").content)
+    docstrings = {inspect.getdoc(view) for view in (ProjectApiView, APIView)}
+    bodies = []
+    for name, operation in operations(schema):
+        assert operation.get("summary") and operation.get("description"), name
+        assert operation["description"] not in docstrings, name
+        assert {"apiKey": []} in operation["security"], name
+        assert "401" in operation["responses"], name
+        if "requestBody" in operation:
+            content = next(iter(operation["requestBody"]["content"].values()))
+            bodies.append(content["schema"]["$ref"])
+    assert len(bodies) == len(set(bodies)), "operations share a request schema"
+    assert schema["components"]["securitySchemes"]["apiKey"] == {
+        "type": "http",
+        "scheme": "basic",
+        "description": schema["components"]["securitySchemes"]["apiKey"]["description"],
+    }
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/daemon/heartbeat",
+        "/api/v1/projects/{project}/daemon",
+        "/api/v1/projects/{project}/traces/{trace}/witnesses",
+    ],
+)
+def test_the_daemon_endpoints_show_examples(db, path: str) -> None:
+    operation = yaml.safe_load(APIClient().get("/api/schema/").content)["paths"][path]["post"]
+    assert operation["requestBody"]["content"]["application/json"]["examples"]
+    success = next(response for status, response in operation["responses"].items() if status.startswith("2"))
+    assert success["content"]["application/json"]["examples"]
+
+
+def test_a_name_means_the_users_own_project_before_one_they_are_a_member_of(bob, project, key_client) -> None:
+    own = project_create(owner=bob, name=project.name)
+    assert key_client(bob).get(f"/api/v1/projects/{project.name}").json()["id"] == own.public_id
+    assert key_client(bob).get(f"/api/v1/projects/{project.public_id}").json()["id"] == project.public_id

@@ -1,5 +1,6 @@
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -23,10 +24,10 @@ def login(client: Client) -> Callable[[User], Client]:
     return as_user
 
 
-HTMX = {"HTTP_HX_REQUEST": "true"}
+HTMX: dict[str, Any] = {"HTTP_HX_REQUEST": "true"}
 
 
-def htmx(target: str) -> dict[str, str]:
+def htmx(target: str) -> dict[str, Any]:
     """Headers of an htmx request whose target is the element with this id."""
     return {**HTMX, "HTTP_HX_TARGET": target}
 

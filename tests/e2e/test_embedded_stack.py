@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -26,7 +27,7 @@ class Stack:
     url: str
     auth: tuple[str, str]
 
-    def api(self, method: str, path: str, **kwargs: object) -> requests.Response:
+    def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         return requests.request(method, f"{self.url}/api/v1{path}", auth=self.auth, timeout=40, **kwargs)
 
 
