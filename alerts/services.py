@@ -1,5 +1,6 @@
 """Channels and monitors (what users set up), alerts (raised once) and their deliveries (sent once per channel)."""
 
+import functools
 import hashlib
 import hmac
 import logging
@@ -162,7 +163,7 @@ def alert_raise(
     except IntegrityError:
         return None
     for delivery in deliveries:
-        transaction.on_commit(lambda pk=delivery.pk: delivery_send.delay(pk))
+        transaction.on_commit(functools.partial(delivery_send.delay, delivery.pk))
     logger.info("alert %s %s raised for project %s", alert.public_id, event, project.public_id)
     return alert
 

@@ -1,7 +1,7 @@
 """Console pages: Alerts → History, Channels (with each channel's delivery log) and Monitors."""
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 
 from alerts.forms import ChannelForm, MonitorForm
@@ -17,12 +17,13 @@ from alerts.selectors import (
 from alerts.services import channel_create, channel_delete, channel_test, monitor_create, monitor_delete
 from controlplane.errors import Invalid
 from controlplane.forms import add_invalid
+from projects.auth import ConsoleRequest
 from projects.models import Project
 
 HISTORY_REFRESH_SECONDS = 10
 
 
-def alert_list(request: HttpRequest, project: Project) -> HttpResponse:
+def alert_list(request: ConsoleRequest, project: Project) -> HttpResponse:
     """What happened and where it was sent; refreshes while the page is open."""
     context = {
         "project": project,
@@ -36,7 +37,7 @@ def alert_list(request: HttpRequest, project: Project) -> HttpResponse:
 
 
 def _channels_page(
-    request: HttpRequest,
+    request: ConsoleRequest,
     project: Project,
     form: ChannelForm,
     status: int = 200,
@@ -53,7 +54,7 @@ def _channels_page(
     return render(request, "alerts/channel_list.html", context, status=status)
 
 
-def channel_list(request: HttpRequest, project: Project) -> HttpResponse:
+def channel_list(request: ConsoleRequest, project: Project) -> HttpResponse:
     """GET lists the channels; POST (the owner) adds one, showing a webhook's secret in this reply only."""
     if request.method != "POST":
         return _channels_page(request, project, ChannelForm())
@@ -68,7 +69,7 @@ def channel_list(request: HttpRequest, project: Project) -> HttpResponse:
     return _channels_page(request, project, form, status=400)
 
 
-def channel_detail(request: HttpRequest, project: Project, channel: str) -> HttpResponse:
+def channel_detail(request: ConsoleRequest, project: Project, channel: str) -> HttpResponse:
     found = channel_for_project(project=project, channel_id=channel)
     context = {
         "project": project,
@@ -83,19 +84,19 @@ def channel_detail(request: HttpRequest, project: Project, channel: str) -> Http
     return render(request, "alerts/channel_detail.html", context)
 
 
-def channel_send_test(request: HttpRequest, project: Project, channel: str) -> HttpResponse:
+def channel_send_test(request: ConsoleRequest, project: Project, channel: str) -> HttpResponse:
     found = channel_for_project(project=project, channel_id=channel)
     channel_test(channel=found)
     messages.success(request, "Test notification queued; its delivery appears below.")
     return redirect("alert-channel-detail", project=project.public_id, channel=found.public_id)
 
 
-def channel_remove(request: HttpRequest, project: Project, channel: str) -> HttpResponse:
+def channel_remove(request: ConsoleRequest, project: Project, channel: str) -> HttpResponse:
     channel_delete(channel=channel_for_project(project=project, channel_id=channel))
     return redirect("alert-channel-list", project=project.public_id)
 
 
-def _monitors_page(request: HttpRequest, project: Project, form: MonitorForm, status: int = 200) -> HttpResponse:
+def _monitors_page(request: ConsoleRequest, project: Project, form: MonitorForm, status: int = 200) -> HttpResponse:
     context = {
         "project": project,
         "section": "monitors",
@@ -106,7 +107,7 @@ def _monitors_page(request: HttpRequest, project: Project, form: MonitorForm, st
     return render(request, "alerts/monitor_list.html", context, status=status)
 
 
-def monitor_list(request: HttpRequest, project: Project) -> HttpResponse:
+def monitor_list(request: ConsoleRequest, project: Project) -> HttpResponse:
     if request.method != "POST":
         return _monitors_page(request, project, MonitorForm())
     form = MonitorForm(request.POST)
@@ -120,6 +121,6 @@ def monitor_list(request: HttpRequest, project: Project) -> HttpResponse:
     return _monitors_page(request, project, form, status=400)
 
 
-def monitor_remove(request: HttpRequest, project: Project, monitor: str) -> HttpResponse:
+def monitor_remove(request: ConsoleRequest, project: Project, monitor: str) -> HttpResponse:
     monitor_delete(monitor=monitor_for_project(project=project, monitor_id=monitor))
     return redirect("monitor-list", project=project.public_id)

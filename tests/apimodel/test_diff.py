@@ -85,7 +85,9 @@ def test_it_matches_templates_whatever_their_parameter_names(make_entry, model_o
 # Classification by direction, on made-up one-endpoint models.
 
 
-def model(*, parameters: list[dict[str, Any]] = (), request: dict[str, Any] | None = None, **responses: Any) -> dict:
+def model(
+    *, parameters: tuple[dict[str, Any], ...] = (), request: dict[str, Any] | None = None, **responses: Any
+) -> dict:
     endpoint = {
         "method": "POST",
         "host": "a.example",
@@ -161,8 +163,8 @@ def test_response_changes_break_clients_when_they_get_what_they_did_not_before(o
     ],
 )
 def test_a_parameter_that_became_required_breaks_clients(old: bool, new: bool, breaking: bool, reason: str) -> None:
-    def limit(required: bool) -> list[dict[str, Any]]:
-        return [{"name": "limit", "in": "query", "required": required, "schema": INT}]
+    def limit(required: bool) -> tuple[dict[str, Any], ...]:
+        return ({"name": "limit", "in": "query", "required": required, "schema": INT},)
 
     change = only_change(model(parameters=limit(old), s200=obj()), model(parameters=limit(new), s200=obj()))
     assert (change["change"], change["field"], change["breaking"], change["reason"]) == (
