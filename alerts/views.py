@@ -1,5 +1,6 @@
 """Console pages: Alerts → History, Channels (with each channel's delivery log) and Monitors."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
@@ -50,6 +51,7 @@ def _channels_page(
         "is_owner": project.owner_id == request.user.pk,
         "form": form,
         "created": created,
+        "private_urls_allowed": settings.ALERTS_ALLOW_PRIVATE_URLS,
     }
     return render(request, "alerts/channel_list.html", context, status=status)
 
