@@ -199,11 +199,11 @@ def _change_summary(project: Project, changes: dict[str, Any]) -> str:
     if not changes["breaking"]:
         return f"The API of {project.name} changed compatibly: {', '.join(counts)}."
     first, *others = [c for c in changes["removed"] + changes["changed"] if c["breaking"]]
-    more = f" and {len(others)} more breaking change{'s' if len(others) != 1 else ''}" if others else ""
-    field = f" {first['field']}" if "field" in first else ""
+    more = f", and {len(others)} more breaking change{'s' if len(others) != 1 else ''}" if others else ""
+    field = f" ({first['field']})" if "field" in first else ""
     return (
         f"The API of {project.name} changed in a way that breaks clients: {first['method']} {first['path']}"
-        f"{field}: {first['reason']}{more} ({', '.join(counts)})."
+        f"{field}: {first['reason']}{more}; {', '.join(counts)}."
     )
 
 

@@ -106,7 +106,10 @@ def test_a_har_that_drops_a_response_field_and_requires_a_request_field_is_a_bre
     assert status["path"].startswith("/v1/orders/{")
     assert details["base"]["trace"]["id"] == before.public_id
     assert details["head"]["trace"]["id"] == after.public_id
-    assert "breaks clients" in payload["summary"]
+    assert payload["summary"] == (
+        "The API of shop changed in a way that breaks clients: POST /v1/orders ($.note): request field became "
+        "required, and 1 more breaking change; 2 changes in endpoints."
+    )
     assert f"/diff/?base={details['base']['model']}&head={details['head']['model']}" in payload["url"]
     assert beat() == []  # nothing new, nothing repeated
 
