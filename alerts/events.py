@@ -3,7 +3,6 @@ versions, and a project's finished model changing. Each remembers only what was 
 
 import hashlib
 import json
-from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -259,9 +258,8 @@ def _scan_mark() -> ModelScan:
     return scan
 
 
-def _settled_through(versions: Iterable[ModelVersion], mark: int, now: datetime) -> int:
+def _settled_through(versions: list[ModelVersion], mark: int, now: datetime) -> int:
     """The highest pk below which no version can still become ready (stuck builds aside)."""
-    versions = list(versions)
     waiting = [v.pk for v in versions if v.is_pending and v.created_at > now - STUCK_BUILD]
     if waiting:
         return min(waiting) - 1
@@ -292,5 +290,6 @@ def models_watch(*, now: datetime | None = None) -> int:
     ScannedModel.objects.bulk_create([ScannedModel(pk=v.pk) for v in fresh], ignore_conflicts=True)
     settled = _settled_through(versions, scan.settled_through, now)
     ScannedModel.objects.filter(pk__lte=settled).delete()
-    ModelScan.objects.filter(pk=scan.pk).update(settled_through=settled)
+    # Forward only: a slower beat that overlapped this one must not move the mark back.
+    ModelScan.objects.filter(pk=scan.pk, settled_through__lt=settled).update(settled_through=settled)
     return raised

@@ -242,7 +242,9 @@ def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> float 
     now = now or timezone.now()
     if not _claim(delivery_id, now):
         return None
-    delivery = Delivery.objects.select_related("alert__project", "channel").get(pk=delivery_id)
+    delivery = Delivery.objects.select_related("alert__project", "channel").filter(pk=delivery_id).first()
+    if delivery is None:  # its channel was deleted meanwhile
+        return None
     outcome = _send(delivery.channel, alert_payload(delivery.alert))
     retry_in = None
     if outcome.delivered:

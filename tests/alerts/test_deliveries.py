@@ -12,7 +12,7 @@ import pytest
 from django.core import mail
 
 from alerts.models import AlertChannel, Delivery, DeliveryAttempt
-from alerts.services import channel_create, channel_test, delivery_attempt, retry_delay
+from alerts.services import channel_create, channel_test, delivery_attempt, retry_delay, slack_message
 from controlplane.errors import Invalid
 from projects.models import Project
 
@@ -210,3 +210,19 @@ def test_the_secret_is_never_logged(
     assert len(receiver.wait_for(2)) == 2
     assert caplog.records
     assert not [record for record in caplog.records if secret in record.getMessage()]
+
+
+def test_a_slack_message_of_a_breaking_change_lists_what_breaks() -> None:
+    change = {"method": "GET", "path": "/v1/orders/{id}", "breaking": True, "reason": "response field removed"}
+    payload = {
+        "event": "model.changed",
+        "project": {"id": "prj_1", "name": "shop"},
+        "summary": "The API of shop changed in a way that breaks clients.",
+        "url": "http://pawprint.test/projects/prj_1/diff/",
+        "details": {"removed": [], "changed": [change, {**change, "path": "/v1/ok", "breaking": False}]},
+    }
+    message = slack_message(payload)
+    assert message["blocks"][0]["text"]["text"] == (
+        "*The API of shop changed in a way that breaks clients.*\n• GET /v1/orders/{id}: response field removed"
+    )
+    assert message["blocks"][1]["elements"][0]["text"] == "`model.changed` · shop"
