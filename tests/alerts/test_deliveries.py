@@ -196,7 +196,7 @@ def test_the_address_is_checked_again_at_delivery(
     assert receiver.requests == []
 
 
-def test_the_secret_is_never_logged(
+def test_secrets_and_slack_tokens_are_never_logged(
     project: Project,
     receiver: Receiver,
     private_urls: Any,
@@ -206,10 +206,14 @@ def test_the_secret_is_never_logged(
     caplog.set_level(logging.DEBUG)
     receiver.statuses = [500]
     channel, secret = channel_create(project=project, kind="webhook", url=receiver.url)
+    slack, _ = channel_create(project=project, kind="slack", url=receiver.url + "/T0/B0/slack-token")
     send_test(channel, django_capture_on_commit_callbacks)
-    assert len(receiver.wait_for(2)) == 2
+    send_test(slack, django_capture_on_commit_callbacks)
+    assert len(receiver.wait_for(3)) == 3
     assert caplog.records
-    assert not [record for record in caplog.records if secret in record.getMessage()]
+    assert not [
+        record for record in caplog.records if secret in record.getMessage() or "slack-token" in record.getMessage()
+    ]
 
 
 def test_a_slack_message_of_a_breaking_change_lists_what_breaks() -> None:
