@@ -324,16 +324,41 @@ class EndpointRefSerializer(serializers.Serializer[Any]):
     path = serializers.CharField()
 
 
-def _field_change(*types: str) -> dict[str, Any]:
-    properties = {
-        "in": {"type": "string", "description": "query, header, cookie, request or response NNN."},
-        "field": {"type": "string", "description": "A JSON path, e.g. $.items[].id."},
-        **{name: {"type": "string"} for name in types},
-    }
+class ChangeMarkSerializer(serializers.Serializer[Any]):
+    breaking = serializers.BooleanField(help_text="Whether the change can break existing clients.")
+    reason = serializers.CharField(help_text="Why, e.g. `response field removed`, `new optional request field`.")
+
+
+class EndpointChangeSerializer(EndpointRefSerializer, ChangeMarkSerializer):
+    pass
+
+
+class SchemeChangeSerializer(ChangeMarkSerializer):
+    scheme = serializers.CharField()
+
+
+MARK = {
+    "breaking": {"type": "boolean", "description": "Whether the change can break existing clients."},
+    "reason": {"type": "string", "description": "Why, e.g. `response field removed`."},
+}
+
+
+def _changes(**properties: dict[str, Any]) -> dict[str, Any]:
+    properties = {**properties, **MARK}
     return {"type": "array", "items": {"type": "object", "required": list(properties), "properties": properties}}
 
 
-STRINGS = {"type": "array", "items": {"type": "string"}}
+def _field_change(**properties: dict[str, Any]) -> dict[str, Any]:
+    return _changes(
+        **{
+            "in": {"type": "string", "description": "query, header, cookie, request or response NNN."},
+            "field": {"type": "string", "description": "A JSON path, e.g. $.items[].id."},
+        },
+        **properties,
+    )
+
+
+STRING, BOOLEAN = {"type": "string"}, {"type": "boolean"}
 
 
 @extend_schema_field(
@@ -345,13 +370,16 @@ STRINGS = {"type": "array", "items": {"type": "string"}}
                 "method": {"type": "string"},
                 "host": {"type": "string"},
                 "path": {"type": "string"},
-                "fields_added": _field_change("type"),
-                "fields_removed": _field_change("type"),
-                "fields_changed": _field_change("old_type", "new_type"),
-                "statuses_added": STRINGS,
-                "statuses_removed": STRINGS,
-                "auth_added": STRINGS,
-                "auth_removed": STRINGS,
+                "fields_added": _field_change(type=STRING, required=BOOLEAN),
+                "fields_removed": _field_change(type=STRING, required=BOOLEAN),
+                "fields_changed": _field_change(
+                    old_type=STRING, new_type=STRING, old_required=BOOLEAN, new_required=BOOLEAN
+                ),
+                "statuses_added": _changes(status=STRING),
+                "statuses_removed": _changes(status=STRING),
+                "auth_added": _changes(scheme=STRING),
+                "auth_removed": _changes(scheme=STRING),
+                "breaking": {"type": "boolean", "description": "Whether any of its changes is breaking."},
             },
         },
     }
@@ -363,11 +391,12 @@ class EndpointChangesField(serializers.JSONField):
 class ModelDiffSerializer(serializers.Serializer[Any]):
     base = ModelVersionSerializer()
     head = ModelVersionSerializer()
-    endpoints_added = EndpointRefSerializer(many=True)
-    endpoints_removed = EndpointRefSerializer(many=True)
+    endpoints_added = EndpointChangeSerializer(many=True)
+    endpoints_removed = EndpointChangeSerializer(many=True)
     endpoints_changed = EndpointChangesField()
-    security_schemes_added = serializers.ListField(child=serializers.CharField())
-    security_schemes_removed = serializers.ListField(child=serializers.CharField())
+    security_schemes_added = SchemeChangeSerializer(many=True)
+    security_schemes_removed = SchemeChangeSerializer(many=True)
+    breaking = serializers.BooleanField(help_text="Whether any change can break existing clients.")
 
 
 MODEL_REF = "A trace id or name (its newest ready model), a model id (mdl_…), or `project` (the merged model)."
@@ -379,8 +408,9 @@ class ModelDiffApi(ProjectApiView):
         operation_id="project_models_diff",
         summary="Compare two models",
         description="What changed from the base model to the head: endpoints added and removed, and per endpoint "
-        "the fields added, removed or retyped, status codes and auth schemes. Endpoints match by method, host and "
-        "path template.",
+        "the fields added, removed, retyped or newly required, status codes and auth schemes; each change says "
+        "whether it can break clients (`breaking`) and why (`reason`). Endpoints match by method, host and path "
+        "template.",
         parameters=[
             OpenApiParameter("base", str, required=True, description=MODEL_REF),
             OpenApiParameter("head", str, required=True, description=MODEL_REF),

@@ -11,12 +11,16 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "controlplane.settings")
 class Queue(StrEnum):
     INGEST = "ingest"
     MODELS = "models"
+    ALERTS = "alerts"
 
 
 app = Celery("pawprint")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_default_queue = Queue.INGEST
-app.conf.task_routes = {"apimodels.tasks.model_build": {"queue": Queue.MODELS}}
+app.conf.task_routes = {
+    "apimodels.tasks.model_build": {"queue": Queue.MODELS},
+    "alerts.tasks.delivery_send": {"queue": Queue.ALERTS},
+}
 app.conf.beat_schedule = {
     "close-ended-traces": {
         "task": "traces.tasks.traces_close_ended",
@@ -27,6 +31,17 @@ app.conf.beat_schedule = {
         "task": "apimodels.tasks.models_build_live",
         "schedule": 30.0,
         "options": {"expires": 30.0},
+    },
+    # Daemon status transitions are notified within 30 s: beat reads them every 10 s.
+    "watch-daemons": {
+        "task": "alerts.tasks.daemons_watch",
+        "schedule": 10.0,
+        "options": {"expires": 10.0},
+    },
+    "watch-models": {
+        "task": "alerts.tasks.models_watch",
+        "schedule": 10.0,
+        "options": {"expires": 10.0},
     },
     "delete-expired-daemons": {
         "task": "daemons.tasks.daemons_delete_expired",

@@ -3,6 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from alerts import views as alert_views
 from apimodels import views as model_views
 from controlplane import overview
 from daemons import views as daemon_views
@@ -14,6 +15,7 @@ from traces import views as trace_views
 project = "projects/<str:project>"
 trace = f"{project}/traces/<str:trace>"
 model = f"{project}/models/<str:model>"
+channel = f"{project}/alerts/channels/<str:channel>"
 MEMBER, OWNER = Access.MEMBER, Access.OWNER
 
 # Every page with a project goes through the gate (projects.gate), which names the access of each method.
@@ -54,6 +56,20 @@ urlpatterns = [
     ),
     project_page(f"{model}/endpoints/<str:endpoint>/", model_views.endpoint_detail, name="endpoint-detail", GET=MEMBER),
     project_page(f"{project}/diff/", model_views.model_diff, name="model-diff", GET=MEMBER),
+    project_page(f"{project}/alerts/", alert_views.alert_list, name="alert-list", GET=MEMBER),
+    project_page(
+        f"{project}/alerts/channels/", alert_views.channel_list, name="alert-channel-list", GET=MEMBER, POST=OWNER
+    ),
+    project_page(f"{channel}/", alert_views.channel_detail, name="alert-channel-detail", GET=MEMBER),
+    project_page(f"{channel}/test/", alert_views.channel_send_test, name="alert-channel-test", POST=MEMBER),
+    project_page(f"{channel}/delete/", alert_views.channel_remove, name="alert-channel-delete", POST=OWNER),
+    project_page(f"{project}/alerts/monitors/", alert_views.monitor_list, name="monitor-list", GET=MEMBER, POST=MEMBER),
+    project_page(
+        f"{project}/alerts/monitors/<str:monitor>/delete/",
+        alert_views.monitor_remove,
+        name="monitor-delete",
+        POST=OWNER,
+    ),
     path("settings/api-keys/", project_views.api_key_list, name="api-key-list"),
     path("settings/api-keys/new/", project_views.api_key_new, name="api-key-new"),
     path("settings/api-keys/<str:key_id>/revoke/", project_views.api_key_remove, name="api-key-revoke"),

@@ -9,6 +9,8 @@ import urllib.request
 from pathlib import Path
 from typing import cast
 
+from controlplane.celery import Queue
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -26,7 +28,14 @@ def wait_until_serving(url: str, web: subprocess.Popen[bytes], timeout: float = 
 def main() -> int:
     port = os.environ.get("PORT", "8000")
     url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "controlplane.settings"}
+    # On a laptop: webhooks to local receivers are allowed, mail lands in var/mail/, links point here.
+    env = {
+        "ALERTS_ALLOW_PRIVATE_URLS": "1",
+        "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+        "SITE_URL": url,
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "controlplane.settings",
+    }
     python = sys.executable
     processes = [
         subprocess.Popen(
@@ -55,7 +64,7 @@ def main() -> int:
                 "worker",
                 "--beat",
                 "-Q",
-                "ingest,models",
+                ",".join(Queue),
                 "--concurrency",
                 "2",
                 "--loglevel",
@@ -75,6 +84,8 @@ def main() -> int:
     signal.signal(signal.SIGTERM, stop)
     if wait_until_serving(url, processes[0]):
         print(f"\nPawprint is running: {url}  (sign up at {url}/signup/, API docs at {url}/api/docs/)")
+        mail = Path(os.environ.get("PAWPRINT_VAR_DIR", ROOT / "var")) / "mail"
+        print(f"Alert emails are written to {mail}/; webhooks may go to local addresses.")
         print("Press Ctrl-C to stop the web server, the worker and beat.\n", flush=True)
     while not stopping and all(process.poll() is None for process in processes):
         time.sleep(0.5)

@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "traces",
     "daemons",
     "apimodels",
+    "alerts",
 ]
 
 MIDDLEWARE = [
@@ -194,6 +195,12 @@ SPECTACULAR_SETTINGS = {
         "daemons.api.document_long_poll",
         "controlplane.schema.describe_path_parameters",
     ],
+    "ENUM_NAME_OVERRIDES": {
+        "AlertChannelKindEnum": "alerts.models.AlertChannel.Kind",
+        "MonitorKindEnum": "alerts.models.Monitor.Kind",
+        "DeliveryStatusEnum": "alerts.models.Delivery.Status",
+        "AlertEventEnum": "alerts.models.Event",
+    },
 }
 
 CELERY_BROKER_URL = REDIS_URL or "filesystem://"
@@ -234,6 +241,26 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.request": {"handlers": ["console", "mail_admins"], "propagate": False},
+        # Its debug lines carry the paths of webhook URLs, and a Slack URL's path is its token.
+        "urllib3": {"level": "WARNING"},
     },
 }
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# Where the file backend (the embedded `make run` uses it) writes each mail.
+EMAIL_FILE_PATH = VAR_DIR / "mail"
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", 25))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Pawprint <alerts@pawprint.localhost>")
+
+# Alerts. Console links in notifications start with SITE_URL.
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
+# Webhooks to private, loopback or link-local addresses are refused unless this is on (`make run` turns it on).
+ALERTS_ALLOW_PRIVATE_URLS = env_bool("ALERTS_ALLOW_PRIVATE_URLS", False)
+ALERTS_TIMEOUT_SECONDS = float(os.environ.get("ALERTS_TIMEOUT_SECONDS", 5))
+ALERTS_MAX_ATTEMPTS = int(os.environ.get("ALERTS_MAX_ATTEMPTS", 6))
+# Retries wait this, then twice as long each time (10 s, 20 s, … 160 s with the defaults).
+ALERTS_RETRY_BASE_SECONDS = float(os.environ.get("ALERTS_RETRY_BASE_SECONDS", 10))

@@ -3,6 +3,14 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from health_check.views import HealthCheckView
 
+from alerts.api import (
+    AlertChannelDetailApi,
+    AlertChannelListCreateApi,
+    AlertChannelTestApi,
+    AlertListApi,
+    MonitorDeleteApi,
+    MonitorListCreateApi,
+)
 from apimodels.api import (
     ModelDiffApi,
     PathHintsApi,
@@ -22,6 +30,7 @@ from traces.api import HarUploadApi, TraceDetailApi, TraceListStartApi, TraceSto
 
 project = "projects/<str:project>"
 trace = f"{project}/traces/<str:trace>"
+channel = f"{project}/alert-channels/<str:channel>"
 MEMBER, OWNER, DAEMON = Access.MEMBER, Access.OWNER, Access.DAEMON
 
 # Every route with a project goes through the gate (projects.gate), which names the access of each method.
@@ -44,6 +53,12 @@ api_v1 = [
     project_api(f"{project}/diff", ModelDiffApi, name="model-diff", GET=MEMBER),
     project_api(f"{project}/daemons", DaemonListApi, name="daemons", GET=MEMBER),
     project_api(f"{project}/daemon", daemon_long_poll, name="daemon-long-poll", POST=DAEMON),
+    project_api(f"{project}/alert-channels", AlertChannelListCreateApi, name="alert-channels", GET=MEMBER, POST=OWNER),
+    project_api(channel, AlertChannelDetailApi, name="alert-channel", GET=MEMBER, DELETE=OWNER),
+    project_api(f"{channel}/test", AlertChannelTestApi, name="alert-channel-test", POST=MEMBER),
+    project_api(f"{project}/monitors", MonitorListCreateApi, name="monitors", GET=MEMBER, POST=MEMBER),
+    project_api(f"{project}/monitors/<str:monitor>", MonitorDeleteApi, name="monitor", DELETE=OWNER),
+    project_api(f"{project}/alerts", AlertListApi, name="alerts", GET=MEMBER),
     path("daemon/heartbeat", HeartbeatApi.as_view(), name="daemon-heartbeat"),
     path("api-keys", ApiKeyListCreateApi.as_view(), name="api-keys"),
     path("api-keys/<str:key_id>", ApiKeyRevokeApi.as_view(), name="api-key"),

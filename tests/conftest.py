@@ -5,8 +5,11 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -14,6 +17,7 @@ from django.conf import settings
 from django.db import connection
 from rest_framework.test import APIClient
 
+from controlplane.celery import Queue
 from controlplane.celery import app as celery_app
 from projects.models import ApiKey, Project, User
 from projects.services import api_key_create, membership_add, project_create
@@ -110,7 +114,13 @@ def subprocess_env() -> dict[str, str]:
 
 
 @pytest.fixture
-def celery_worker(transactional_db: None) -> Iterator[subprocess.Popen[bytes]]:
+def worker_env() -> dict[str, str]:
+    """Settings of the `celery_worker` process, as environment variables; a test module may override it."""
+    return {}
+
+
+@pytest.fixture
+def celery_worker(transactional_db: None, worker_env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
     """A real Celery worker process on the test database and the configured broker."""
     celery_app.conf.task_always_eager = False
     log = settings.VAR_DIR / "test-worker.log"
@@ -124,7 +134,7 @@ def celery_worker(transactional_db: None) -> Iterator[subprocess.Popen[bytes]]:
                 "controlplane",
                 "worker",
                 "-Q",
-                "ingest,models",
+                ",".join(Queue),
                 "--pool",
                 "solo",
                 "--without-gossip",
@@ -133,7 +143,7 @@ def celery_worker(transactional_db: None) -> Iterator[subprocess.Popen[bytes]]:
                 "INFO",
             ],
             cwd=ROOT,
-            env=subprocess_env(),
+            env={**subprocess_env(), **worker_env},
             stdout=output,
             stderr=subprocess.STDOUT,
         )
@@ -190,3 +200,63 @@ def har_entry(
 @pytest.fixture
 def entry() -> Callable[..., dict]:
     return har_entry
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    at: float  # time.monotonic() on arrival
+
+    def json(self) -> dict:
+        return json.loads(self.body)
+
+
+@dataclass
+class Receiver:
+    """A local HTTP server that records each POST and answers with the next of `statuses` (then 200)."""
+
+    url: str
+    requests: list[Received] = field(default_factory=list)
+    statuses: list[int] = field(default_factory=list)
+    reply: bytes = b"ok"
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+
+    def wait_for(self, count: int, timeout: float = 30) -> list[Received]:
+        deadline = time.monotonic() + timeout
+        while len(self.requests) < count:
+            assert time.monotonic() < deadline, f"{len(self.requests)} of {count} requests after {timeout} s"
+            time.sleep(0.05)
+        return self.requests
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A real webhook receiver on 127.0.0.1 (a free port); tests that send to it allow private URLs."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    found = Receiver(url=f"http://127.0.0.1:{server.server_port}/hook")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            found.requests.append(Received(self.path, dict(self.headers), body, time.monotonic()))
+            time.sleep(found.delay)
+            status = found.statuses.pop(0) if found.statuses else 200
+            self.send_response(status)
+            for name, value in found.headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(found.reply)))
+            self.end_headers()
+            self.wfile.write(found.reply)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server.RequestHandlerClass = Handler
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield found
+    server.shutdown()
+    server.server_close()

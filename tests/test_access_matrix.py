@@ -18,6 +18,8 @@ from django.test import Client
 from django.urls import path, reverse
 from rest_framework.test import APIClient
 
+from alerts.models import Alert, AlertChannel, Monitor
+from alerts.services import channel_create, monitor_create
 from apimodels.models import ModelVersion
 from apimodels.selectors import path_hints_of
 from projects.gate import Access, Route, check_project_routes, project_routes
@@ -39,6 +41,10 @@ REACHED = {
     ("trace-har-upload", "POST"): 400,  # no file sent
     ("trace-list", "POST"): 400,  # no duration
     ("member-add", "POST"): 400,  # no username
+    ("api:alert-channels", "POST"): 400,  # no kind
+    ("api:monitors", "POST"): 400,  # no kind
+    ("alert-channel-list", "POST"): 400,  # no kind
+    ("monitor-list", "POST"): 400,  # no kind
 }
 # Kept here as well as in the route table, so that loosening an owner-only action, or opening a route to
 # ingest keys, takes two deliberate edits.
@@ -48,6 +54,14 @@ OWNER_ONLY = {
     ("project-delete", "POST"),
     ("member-add", "POST"),
     ("member-remove", "POST"),
+    # Channels decide where the project's data is sent and hold signing secrets; deleting a channel or a
+    # monitor silences alerts for everyone. Members may add monitors and send test notifications.
+    ("api:alert-channels", "POST"),
+    ("api:alert-channel", "DELETE"),
+    ("api:monitor", "DELETE"),
+    ("alert-channel-list", "POST"),
+    ("alert-channel-delete", "POST"),
+    ("monitor-delete", "POST"),
 }
 DAEMON_KEYS = {("api:trace-witnesses", "POST"), ("api:daemon-long-poll", "POST")}
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
@@ -62,6 +76,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
 class World:
     project: Project
     trace: Trace
+    channel: AlertChannel
+    monitor: Monitor
     users: dict[str, User]
 
     def state(self) -> tuple[object, ...]:
@@ -73,6 +89,9 @@ class World:
             ModelVersion.objects.count(),
             path_hints_of(self.project),
             Trace.objects.filter(stopped_at__isnull=False).count(),
+            AlertChannel.objects.count(),
+            Monitor.objects.count(),
+            Alert.objects.count(),
         )
 
     def url(self, route: Route) -> str:
@@ -83,6 +102,8 @@ class World:
             "model": model.public_id,
             "endpoint": model.endpoints.first().public_id,  # type: ignore[union-attr]
             "username": "bob",
+            "channel": self.channel.public_id,
+            "monitor": self.monitor.public_id,
         }
         missing = route.parameters - values.keys()
         assert not missing, f"{route.name}: give the access matrix a value for {sorted(missing)}"
@@ -96,7 +117,11 @@ def world(
     settings.LONG_POLL_SECONDS = 0
     with django_capture_on_commit_callbacks(execute=True):
         trace = har_upload(project=project, user=alice, content=(FIXTURES / "small.har").read_bytes())
-    return World(project=project, trace=trace, users={"alice": alice, "bob": bob, "charlie": charlie})
+    # An email channel: sending it a test notification reaches Django's test mail outbox, not the network.
+    channel, _ = channel_create(project=project, kind="email", email="ops@example.com")
+    monitor = monitor_create(project=project, kind="errors", threshold=5)
+    users = {"alice": alice, "bob": bob, "charlie": charlie}
+    return World(project=project, trace=trace, channel=channel, monitor=monitor, users=users)
 
 
 def console_client(user: User | None) -> Client:

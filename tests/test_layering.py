@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-LAYERS = ["apimodel", "agent", "controlplane", "projects", "traces", "daemons", "apimodels"]
+LAYERS = ["apimodel", "agent", "controlplane", "projects", "traces", "daemons", "apimodels", "alerts"]
 COMPOSITION_ROOT = {
     "controlplane.urls",
     "controlplane.console_urls",

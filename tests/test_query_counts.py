@@ -13,6 +13,8 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from alerts.models import AlertChannel
+from alerts.services import channel_create, channel_test, monitor_create
 from daemons.services import daemon_heartbeat
 from projects.models import Project, User
 from projects.services import api_key_create, membership_add, project_create
@@ -34,6 +36,7 @@ class World:
     entry: Callable[..., dict[str, Any]]
     size: int = 0
     wide: Trace | None = None  # the newest uploaded trace: its model has `size` endpoints
+    channel: AlertChannel | None = None  # the first alert channel: it has `size` deliveries
     console: Client = field(default_factory=Client)
     api: APIClient = field(default_factory=APIClient)
 
@@ -57,6 +60,12 @@ class World:
             membership_add(project=project, username=make_user(f"member{index}").username)
             api_key_create(user=alice, name=f"key{index}")
             project_create(owner=alice, name=f"other-{index}")
+            channel, _ = channel_create(project=project, kind="email", email=f"ops{index}@example.com")
+            self.channel = self.channel or channel
+            monitor_create(project=project, kind="errors", threshold=5)
+            with self.capture(execute=True):  # alerts, each delivered (to a mail outbox) in one attempt
+                channel_test(channel=self.channel)
+                channel_test(channel=channel)
         self.size = size
 
 
@@ -71,9 +80,14 @@ def world(
     return world
 
 
-def page(name: str, *, api: bool = False, trace: bool = False, **headers: Any) -> Callable[[World], Any]:
+def page(
+    name: str, *, api: bool = False, trace: bool = False, channel: bool = False, **headers: Any
+) -> Callable[[World], Any]:
     def get(world: World) -> Any:
         kwargs = {"project": world.project.public_id}
+        if channel:
+            assert world.channel is not None
+            kwargs["channel"] = world.channel.public_id
         if trace:
             assert world.wide is not None
             kwargs["trace"] = world.wide.public_id if api else world.wide.name
@@ -94,6 +108,15 @@ PAGES = {
     "console daemons": page("daemon-list"),
     "console daemon table (polled)": page("daemon-list", HTTP_HX_TARGET="daemon-table", **HTMX),
     "console members": page("member-list"),
+    "console alerts": page("alert-list"),
+    "console alert table (polled)": page("alert-list", HTTP_HX_TARGET="alert-table", **HTMX),
+    "console alert channels": page("alert-channel-list"),
+    "console alert channel and its log": page("alert-channel-detail", channel=True),
+    "console monitors": page("monitor-list"),
+    "api alerts": page("api:alerts", api=True),
+    "api alert channels": page("api:alert-channels", api=True),
+    "api alert channel and its log": page("api:alert-channel", api=True, channel=True),
+    "api monitors": page("api:monitors", api=True),
     "api traces": page("api:traces", api=True),
     "api daemons": page("api:daemons", api=True),
     "api trace model": page("api:trace-model", api=True, trace=True),

@@ -149,6 +149,38 @@ def test_a_diff_shows_added_and_removed_endpoints_and_changed_fields(client, ent
     assert [e["path"] for e in against_project["endpoints_added"]] == ["/v1/new"]
 
 
+def test_a_diff_marks_each_change_breaking_or_not_and_why(client) -> None:
+    before, after = (
+        upload(client, json.loads((FIXTURES / name).read_text())["log"]["entries"])
+        for name in ("orders.har", "orders-breaking.har")
+    )
+    diff = client.get(f"{PROJECT}/diff?base={before['id']}&head={after['id']}").json()
+    assert diff["breaking"] is True
+    post, get = diff["endpoints_changed"]
+    assert post["breaking"] and post["path"] == "/v1/orders"
+    (note,) = post["fields_changed"]
+    assert note == {
+        "in": "request application/json",
+        "field": "$.note",
+        "old_type": "string",
+        "new_type": "string",
+        "old_required": False,
+        "new_required": True,
+        "breaking": True,
+        "reason": "request field became required",
+    }
+    assert [(f["field"], f["breaking"], f["reason"]) for f in get["fields_removed"]] == [
+        ("$.status", True, "response field removed")
+    ]
+    compatible = client.get(f"{PROJECT}/diff?base={after['id']}&head={before['id']}").json()
+    assert compatible["breaking"] is False
+    more = upload(client, json.loads((FIXTURES / "orders-new-endpoint.har").read_text())["log"]["entries"])
+    added = client.get(f"{PROJECT}/diff?base={before['id']}&head={more['id']}").json()["endpoints_added"]
+    assert added == [
+        {"method": "GET", "host": "api.shop.test", "path": "/v1/customers", "breaking": False, "reason": "new endpoint"}
+    ]
+
+
 @pytest.mark.parametrize(("query", "field"), [("head=project", "base"), ("base=project", "head")])
 def test_a_diff_needs_both_sides(client, query: str, field: str) -> None:
     response = client.get(f"{PROJECT}/diff?{query}")

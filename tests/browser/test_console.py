@@ -1,13 +1,20 @@
-"""The console in real Chromium: sign up, project, key, live trace, HAR upload, model, endpoints, path hints, diff."""
+"""The console in real Chromium: sign up, project, key, live trace, HAR upload, model, endpoints, path hints, diff,
+alert channels and monitors."""
 
+import hmac
 import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
 from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from projects.models import Project
+
+from ..conftest import PASSWORD, Receiver
 
 pytestmark = pytest.mark.browser
 
@@ -177,3 +184,55 @@ def test_a_user_goes_from_sign_up_to_an_endpoint(
     expect(page.locator("tr.diff-added")).to_have_count(6)
     expect(page.locator("#diff-summary")).to_contain_text("6 added, 0 removed, 0 changed")
     shot(page, "diff-added")
+
+
+@pytest.fixture
+def worker_env() -> dict[str, str]:
+    return {"ALERTS_ALLOW_PRIVATE_URLS": "1"}  # the test's webhook receiver listens on 127.0.0.1
+
+
+def test_an_owner_adds_a_webhook_sends_it_a_test_and_adds_a_monitor(
+    project: Project,  # made before Playwright starts its event loop in this thread
+    settings: Any,
+    receiver: Receiver,
+    live_server: object,
+    celery_worker: subprocess.Popen[bytes],
+    page: Page,
+) -> None:
+    settings.ALERTS_ALLOW_PRIVATE_URLS = True
+    base = str(live_server)
+    page.goto(f"{base}/login/")
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.goto(f"{base}/projects/shop/")
+    page.locator(".sidenav").get_by_role("link", name="Channels").click()
+    expect(page.get_by_text("No channels yet")).to_be_visible()
+    page.get_by_label("Kind").select_option("webhook")
+    page.get_by_label("Name").fill("ops")
+    page.get_by_label("URL").fill(receiver.url)
+    page.get_by_role("button", name="Add channel").click()
+    expect(page.locator("#new-secret")).to_have_text(re.compile(r"^whsec_\S{40,}$"))
+    secret = page.locator("#new-secret").inner_text()
+    shot(page, "alert-channel-created")
+
+    page.get_by_role("link", name="ops").click()
+    page.get_by_role("button", name="Send test notification").click()
+    expect(page.get_by_role("status")).to_contain_text("Test notification queued")
+    # The delivery log refreshes itself until the worker has sent it.
+    expect(page.locator(".delivery-row .badge.delivery-delivered")).to_have_count(1, timeout=30_000)
+    expect(page.locator(".delivery-row .attempt")).to_contain_text("200")
+    shot(page, "alert-channel-delivered")
+    (received,) = receiver.wait_for(1)
+    assert received.headers["X-Pawprint-Signature"] == hmac.new(secret.encode(), received.body, "sha256").hexdigest()
+
+    page.locator(".sidenav").get_by_role("link", name="Monitors").click()
+    page.get_by_label("Kind").select_option("errors")
+    page.get_by_label("Threshold").fill("5")
+    page.get_by_role("button", name="Add monitor").click()
+    expect(page.locator("tbody tr")).to_contain_text("5xx rate over 5% among at least 20 requests")
+    shot(page, "monitors")
+    page.locator(".sidenav").get_by_role("link", name="History").click()
+    expect(page.locator(".alert-row")).to_have_count(1)
+    expect(page.locator(".alert-row")).to_contain_text("test")
+    shot(page, "alert-history")

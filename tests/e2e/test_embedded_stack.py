@@ -16,8 +16,10 @@ from typing import Any
 import pytest
 import requests
 
+from ..conftest import FIXTURES, Receiver
+
 ROOT = Path(__file__).resolve().parent.parent.parent
-FIXTURE = ROOT / "tests" / "fixtures" / "small.har"
+FIXTURE = FIXTURES / "small.har"
 
 
 @dataclass
@@ -98,3 +100,30 @@ def test_the_embedded_stack_serves_a_poll_a_start_and_a_model(stack: Stack) -> N
         time.sleep(0.3)
     assert len(stack.api("GET", f"/projects/shop/traces/{trace['id']}/model").json()["endpoints"]) == 7
     assert requests.get(f"{stack.url}/static/vendor/htmx.min.js", timeout=10).status_code == 200
+
+
+@pytest.mark.worker
+def test_the_embedded_stack_tells_a_local_webhook_and_a_mail_file_that_the_api_broke(
+    stack: Stack, receiver: Receiver, tmp_path: Path
+) -> None:
+    assert stack.api("POST", "/projects", json={"name": "shop"}).status_code == 201
+    webhook = stack.api("POST", "/projects/shop/alert-channels", json={"kind": "webhook", "url": receiver.url})
+    assert webhook.status_code == 201, webhook.text  # make run allows local receivers
+    mail = stack.api("POST", "/projects/shop/alert-channels", json={"kind": "email", "email": "ops@example.com"})
+    assert mail.status_code == 201
+    for name in ("orders.har", "orders-breaking.har"):
+        with (FIXTURES / name).open("rb") as har:
+            assert stack.api("POST", "/projects/shop/traces/har", files={"file": har}).status_code == 201
+    (received,) = receiver.wait_for(1, timeout=90)
+    payload = received.json()
+    assert (payload["event"], payload["details"]["breaking"]) == ("model.changed", True)
+    reasons = {change["reason"] for change in payload["details"]["changed"]}
+    assert {"response field removed", "request field became required"} <= reasons
+    assert payload["url"].startswith(stack.url + "/projects/")
+    (alert,) = stack.api("GET", "/projects/shop/alerts").json()
+    deadline = time.monotonic() + 30
+    while not list((tmp_path / "mail").glob("*.log")):
+        assert time.monotonic() < deadline, alert
+        time.sleep(0.3)
+    (written,) = (tmp_path / "mail").glob("*.log")
+    assert "Subject: [Pawprint] shop: model.changed" in written.read_text()
