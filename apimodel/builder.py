@@ -80,7 +80,7 @@ class ModelBuilder:
         trie = self._tries.get(host)
         if trie is None:
             trie = self._tries[host] = PathTrie(self._forced, self._static)
-        node = trie.insert(segments)
+        node = trie.insert(segments, witness.get("path_echoes", ()))
         stats = node.endpoints.get(witness["method"])
         if stats is None:
             stats = node.endpoints[witness["method"]] = EndpointStats()

@@ -1,17 +1,20 @@
 """Path templating: a trie of path segments that turns concrete paths into templates.
 
 A segment becomes a parameter when its value is an id (integer, uuid, hex or base62
-token, date, email, …; `formats.id_kind`), or when one parent has many look-alike static
-children (usernames, slugs). Static segments win over parameters: `/users/me` stays beside
-`/users/{user_id}`. Memory is bounded: a node keeps at most `MAX_STATIC_CHILDREN` static
-children before folding them into its parameter.
+token, date, email, …; `formats.id_kind`). A segment that reads like a word stays a static
+route unless the traffic shows it is a value (`_values`): a body names it as an identifier,
+it is percent-encoded, it has the format of the API's ids, or one parent has many look-alike
+static children (usernames, slugs). Static segments win over parameters: `/users/me` stays
+beside `/users/{user_id}`. Memory is bounded: a node keeps at most `MAX_STATIC_CHILDREN`
+static children before folding them into its parameter.
 """
 
+import bisect
 import functools
 import pickle
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, Self, TypeVar
 from urllib.parse import unquote
@@ -21,6 +24,8 @@ from apimodel.schema import Schema, meld, text_schema
 
 MAX_STATIC_CHILDREN = 100
 MAX_SUFFIXES = 8
+# formats remembered per parameter (the first in sorted order, so the set does not depend on arrival order)
+MAX_SHAPES = 4
 # below this many look-alike static siblings, words stay static routes; under a
 # collection (a plural word or a parameter) values come sooner than under other words
 FANOUT_MIN = 10
@@ -29,6 +34,11 @@ FANOUT_SHARE = 0.75
 
 _FILE_EXTENSION = re.compile(r"(.+)(\.[A-Za-z][A-Za-z0-9]{0,5})")
 _VERSION = re.compile(r"v\d+(\.\d+)*|\d+\.\d+")
+# first segments are where versions live (`/2/tweets` beside `/1.1/statuses`): no id is that high up
+_ROOT_VERSION = re.compile(r"[vV]?\d+(\.\d+)*")
+_SHAPE = str.maketrans(dict.fromkeys("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", "x"))
+# a format long enough to tell ids from words even without separators
+LONG_SHAPE = 16
 _PARAM = re.compile(r"\{([^{}/]*)\}")
 _NAME_CHARS = re.compile(r"[^a-z0-9]+")
 
@@ -52,6 +62,10 @@ class PathNode(Generic[T]):
     forced_name: str | None = None
     pinned: bool = False
     folded: bool = False
+    # a body named this (static) segment as an identifier (`witness.path_echoes`)
+    echoed: bool = False
+    # formats (`shape`) of the ids this parameter took, the MAX_SHAPES first in sorted order
+    shapes: list[str] = field(default_factory=list)
     endpoints: dict[str, T] = field(default_factory=dict)
 
     def merge(self, other: "PathNode[T]") -> None:
@@ -67,11 +81,31 @@ class PathNode(Generic[T]):
         self.forced_name = self.forced_name or other.forced_name
         self.pinned = self.pinned or other.pinned
         self.folded = self.folded or other.folded
+        self.echoed = self.echoed or other.echoed
+        for shape in other.shapes:
+            self.add_shape(shape)
         for method, stats in other.endpoints.items():
             if method in self.endpoints:
                 self.endpoints[method].merge(stats)
             else:
                 self.endpoints[method] = stats
+
+    def add_shape(self, shape: str) -> None:
+        """Remember one more format of this parameter's ids."""
+        shapes = self.shapes
+        if shape not in shapes and (len(shapes) < MAX_SHAPES or shape < shapes[-1]):
+            bisect.insort(shapes, shape)
+            del shapes[MAX_SHAPES:]
+
+
+def shape_of(segment: str) -> str:
+    """The format of a segment: letters and digits become `x` (`0vk-kph-3ri` → `xxx-xxx-xxx`)."""
+    return segment.translate(_SHAPE)
+
+
+def _distinctive(segment_shape: str) -> bool:
+    """Whether ids of this format could hardly be mistaken for route words."""
+    return len(segment_shape) >= LONG_SHAPE or segment_shape.strip("x") != ""
 
 
 def _absorb(children: dict[str, PathNode[T]], key: str, child: PathNode[T]) -> None:
@@ -164,8 +198,10 @@ class PathTrie(Generic[T]):
     def _pinned(self, segments: list[str], length: int) -> bool:
         return any(matches(p, segments) for p in self._static_by_length.get(length, ()))
 
-    def insert(self, segments: list[str]) -> PathNode[T]:
-        """Walk (and grow) the trie along a concrete path; return the node of its endpoint."""
+    def insert(self, segments: list[str], echoes: Collection[int] = ()) -> PathNode[T]:
+        """Walk (and grow) the trie along a concrete path; return the node of its endpoint.
+
+        `echoes`: the indexes of segments that a body named as an identifier."""
         node = self.root
         forced = self._forced_for(segments) if self._forced else None
         hinted = forced is not None or bool(self._static_by_length)
@@ -178,19 +214,23 @@ class PathTrie(Generic[T]):
             existing = node.static.get(segment)
             if existing is not None or pinned:
                 node = existing if existing is not None else node.static.setdefault(segment, PathNode())
-                if pinned:
-                    node.pinned = True
+                node.pinned = node.pinned or pinned
+                node.echoed = node.echoed or depth in echoes
                 continue
-            classified = None if node.folded else classify_segment(segment)
+            if node.folded or (depth == 0 and _ROOT_VERSION.fullmatch(segment)):
+                classified = None
+            else:
+                classified = classify_segment(segment)
             if classified is not None:
                 suffix, schema = classified
                 if suffix not in node.params and len(node.params) >= MAX_SUFFIXES:
                     suffix = ""
                 node = self._param_child(node, suffix, schema)
+                node.add_shape(shape_of(segment))
             elif node.folded:
                 node = self._param_child(node, "", _word_schema(segment))
             else:
-                child: PathNode[T] = PathNode()
+                child: PathNode[T] = PathNode(echoed=depth in echoes)
                 node.static[segment] = child
                 if len(node.static) > MAX_STATIC_CHILDREN:
                     _fold_static(node, [key for key, c in node.static.items() if not c.pinned])
@@ -210,10 +250,10 @@ class PathTrie(Generic[T]):
 
     def templates(self) -> Iterator[tuple[str, list[PathParam], PathNode[T]]]:
         """(template, path parameters, node) of every node with endpoints, after folding
-        look-alike static siblings into parameters. The trie itself is left as it was."""
+        static children that are values into parameters. The trie itself is left as it was."""
         # a pickle round trip is a deep copy, several times faster than copy.deepcopy
         root = pickle.loads(pickle.dumps(self.root, pickle.HIGHEST_PROTOCOL))  # noqa: S301 - made just now
-        _fold_lookalikes(root, None)
+        _fold_values(root, None, _id_shapes(root))
         yield from _walk(root, [], [], None)
 
 
@@ -226,31 +266,88 @@ def _fold_static(node: PathNode[T], literals: list[str]) -> None:
         _absorb(node.params, "", child)
 
 
+def _nodes(root: PathNode[T]) -> Iterator[PathNode[T]]:
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(node.static.values())
+        stack.extend(node.params.values())
+
+
+def _candidates(node: PathNode[Any]) -> list[str]:
+    """Static children that may be values: not pinned by a hint, not versions."""
+    return [key for key, child in node.static.items() if not child.pinned and not _VERSION.fullmatch(key)]
+
+
+def _sibling_id_shapes(node: PathNode[Any]) -> set[str]:
+    """Distinctive formats shared by several static children, one of them with a digit: ids minted in a
+    format of their own (`0vk-kph-3ri` beside `hvb-for-lpm`), which no two route words share."""
+    groups: dict[str, list[str]] = {}
+    for key in _candidates(node):
+        key_shape = shape_of(key)
+        if _distinctive(key_shape):
+            groups.setdefault(key_shape, []).append(key)
+    return {s for s, keys in groups.items() if len(keys) > 1 and any(c.isdigit() for key in keys for c in key)}
+
+
+def _id_shapes(root: PathNode[Any]) -> set[str]:
+    """The formats of this API's ids: those its parameters took, and those of `_sibling_id_shapes`."""
+    shapes: set[str] = set()
+    for node in _nodes(root):
+        shapes.update(s for s in node.shapes if _distinctive(s))
+        shapes |= _sibling_id_shapes(node)
+    return shapes
+
+
+def _values(node: PathNode[Any], id_shapes: set[str]) -> list[str]:
+    """Static children of a node below the root that the traffic shows are values: a body names them as
+    identifiers, they are percent-encoded (no route word needs escaping), they have the format of the ids
+    beside them, or they have a digit and the format of the API's ids elsewhere."""
+    local = _sibling_id_shapes(node).union(*(p.shapes for p in node.params.values()))
+    values = []
+    for key in _candidates(node):
+        key_shape = shape_of(key)
+        if (
+            node.static[key].echoed
+            or "%" in key
+            or (key_shape in local and _distinctive(key_shape))
+            or (key_shape in id_shapes and any(c.isdigit() for c in key))
+        ):
+            values.append(key)
+    return values
+
+
 def _signature(node: PathNode[Any]) -> tuple[frozenset[str], int, bool]:
     return frozenset(node.endpoints), min(len(node.static), 2), bool(node.params)
 
 
-def _fold_lookalikes(node: PathNode[T], literal: str | None) -> None:
-    """Fold look-alike static children of `node` (reached by `literal`: None for the root,
-    "" for a parameter) into a parameter. Top-down, so that folding owners exposes the
-    fan-out of their repositories below."""
-    candidates = [key for key, child in node.static.items() if not child.pinned]
-    if literal is None or _VERSION.fullmatch(literal):
-        threshold = MAX_STATIC_CHILDREN + 1
-    elif literal == "" or singular(literal.lower()) != literal.lower():
-        threshold = FANOUT_MIN
-    else:
-        threshold = FANOUT_MIN_UNDER_WORD
-    if len(candidates) >= threshold:
-        signatures = Counter(_signature(node.static[key]) for key in candidates)
-        signature, count = signatures.most_common(1)[0]
-        # collections (children with ids below) are routes, not values
-        if count >= FANOUT_SHARE * len(candidates) and not signature[2]:
-            _fold_static(node, candidates)
+def _lookalikes(node: PathNode[Any], literal: str) -> list[str]:
+    """Many static children alike (same methods, same sub-route count, no ids below: usernames, slugs)."""
+    candidates = _candidates(node)
+    if _VERSION.fullmatch(literal):
+        return []
+    collection = literal == "" or singular(literal.lower()) != literal.lower()
+    if len(candidates) < (FANOUT_MIN if collection else FANOUT_MIN_UNDER_WORD):
+        return []
+    signatures = Counter(_signature(node.static[key]) for key in candidates)
+    signature, count = signatures.most_common(1)[0]
+    # collections (children with ids below) are routes, not values
+    if count < FANOUT_SHARE * len(candidates) or signature[2]:
+        return []
+    return [key for key in candidates if _signature(node.static[key]) == signature]
+
+
+def _fold_values(node: PathNode[T], literal: str | None, id_shapes: set[str]) -> None:
+    """Fold the static children of `node` (reached by `literal`: None for the root, "" for a parameter)
+    that are values into its parameter. Top-down, so that folding owners exposes their repositories."""
+    if literal is not None:
+        values = set(_values(node, id_shapes)).union(_lookalikes(node, literal))
+        _fold_static(node, sorted(values))
     for key, child in node.static.items():
-        _fold_lookalikes(child, key)
+        _fold_values(child, key, id_shapes)
     for child in node.params.values():
-        _fold_lookalikes(child, "")
+        _fold_values(child, "", id_shapes)
 
 
 def param_name(parent: str | None) -> str:

@@ -128,3 +128,49 @@ def test_it_treats_code_like_ids_as_parameters(templates_of) -> None:
     assert templates_of(["https://a.example/invoices/INV-00123", "https://a.example/invoices/INV-00124"]) == {
         "/invoices/{invoice_id}"
     }
+
+
+def test_a_segment_that_a_body_names_is_a_value_even_seen_once(make_entry, model_of) -> None:
+    entries = [
+        make_entry(url="https://a.example/licenses", response_json=[{"key": "mit"}, {"key": "gpl-3.0"}]),
+        make_entry(url="https://a.example/licenses/mit", response_json={"key": "mit", "name": "MIT License"}),
+        make_entry(url="https://a.example/licenses/popular", response_json=[{"key": "mit"}]),
+    ]
+    assert {e["path"] for e in model_of(entries)["endpoints"]} == {
+        "/licenses",
+        "/licenses/{license_id}",
+        "/licenses/popular",
+    }
+
+
+def test_percent_encoded_segments_are_values(templates_of) -> None:
+    urls = ["https://a.example/users/%5Bsop%5Drocky/playlists", "https://a.example/users/me/playlists"]
+    assert templates_of(urls) == {"/users/{user_id}/playlists", "/users/me/playlists"}
+
+
+def test_siblings_sharing_a_format_of_their_own_with_digits_are_ids(templates_of) -> None:
+    ids = ["0vk-kph-3ri", "hvb-for-lpm", "abc-def-ghi"]
+    urls = [f"https://a.example/rules/{i}" for i in ids] + ["https://a.example/rules/validation"]
+    assert templates_of(urls) == {"/rules/{rule_id}", "/rules/validation"}
+    words = ["made-up-id", "get-all-ids"]  # no digit: nothing says these are minted
+    assert templates_of([f"https://a.example/rules/{w}" for w in words]) == {f"/rules/{w}" for w in words}
+
+
+def test_a_lone_segment_in_the_format_of_the_apis_ids_is_an_id(templates_of) -> None:
+    urls = [f"https://a.example/rules/{i}" for i in ("0vk-kph-3ri", "shm-tx8-e8x")]
+    urls += ["https://a.example/tests/network/c7a-uwa-wn2", "https://a.example/tests/top-ten-all"]
+    # without a digit, a word in that format stays a word
+    assert templates_of(urls) == {"/rules/{rule_id}", "/tests/network/{network_id}", "/tests/top-ten-all"}
+
+
+def test_a_word_in_the_format_of_its_siblings_ids_is_an_id(templates_of) -> None:
+    # cus_JGwHbSlIvxVtff has no digit, so alone it reads as a word; its siblings' ids have its format
+    ids = ["cus_HwGDNK3PKM6Ryk", "cus_Qm5LrT8vWx2Zab", "cus_JGwHbSlIvxVtff"]
+    urls = [f"https://a.example/v1/customers/{i}" for i in ids] + ["https://a.example/v1/customers/search"]
+    assert templates_of(urls) == {"/v1/customers/{customer_id}", "/v1/customers/search"}
+
+
+def test_versions_in_the_first_segment_stay_static(templates_of) -> None:
+    urls = ["https://a.example/2/tweets/1460323737035677698", "https://a.example/2/tweets/1460323737035677699"]
+    urls += ["https://a.example/1.1/statuses/show.json", "https://a.example/3/users"]
+    assert templates_of(urls) == {"/2/tweets/{tweet_id}", "/1.1/statuses/show.json", "/3/users"}
