@@ -20,7 +20,7 @@ _DEFAULT_HIDDEN_EXTENSIONS = re.compile(
 
 MAX_SEGMENTS = 48
 # Bump when ModelBuilder's fields change: stored (pickled) builders of another version are not resumed.
-STATE_VERSION = 2
+STATE_VERSION = 3
 
 
 @dataclass
