@@ -13,6 +13,7 @@ import bisect
 import functools
 import pickle
 import re
+import zlib
 from collections import Counter
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
@@ -39,6 +40,8 @@ _ROOT_VERSION = re.compile(r"[vV]?\d+(\.\d+)*")
 _SHAPE = str.maketrans(dict.fromkeys("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", "x"))
 # a format long enough to tell ids from words even without separators
 LONG_SHAPE = 16
+# how deep below two siblings their sub-routes are compared
+MAX_TAIL = 3
 _PARAM = re.compile(r"\{([^{}/]*)\}")
 _NAME_CHARS = re.compile(r"[^a-z0-9]+")
 
@@ -64,8 +67,10 @@ class PathNode(Generic[T]):
     folded: bool = False
     # a body named this (static) segment as an identifier (`witness.path_echoes`)
     echoed: bool = False
-    # formats (`shape`) of the ids this parameter took, the MAX_SHAPES first in sorted order
+    # formats (`shape_of`) of the ids this parameter took, the MAX_SHAPES first in sorted order
     shapes: list[str] = field(default_factory=list)
+    # hashes of up to two distinct segments seen before this one, below a parameter or a folded word
+    parent_values: list[int] = field(default_factory=list)
     endpoints: dict[str, T] = field(default_factory=dict)
 
     def merge(self, other: "PathNode[T]") -> None:
@@ -84,11 +89,22 @@ class PathNode(Generic[T]):
         self.echoed = self.echoed or other.echoed
         for shape in other.shapes:
             self.add_shape(shape)
+        for value in other.parent_values:
+            self._add_parent_hash(value)
         for method, stats in other.endpoints.items():
             if method in self.endpoints:
                 self.endpoints[method].merge(stats)
             else:
                 self.endpoints[method] = stats
+
+    def add_parent_value(self, segment: str) -> None:
+        """Note the segment this node was reached from (only whether there were several is kept)."""
+        if len(self.parent_values) < 2:
+            self._add_parent_hash(zlib.crc32(segment.encode()))
+
+    def _add_parent_hash(self, value: int) -> None:
+        if value not in self.parent_values and len(self.parent_values) < 2:
+            self.parent_values.append(value)
 
     def add_shape(self, shape: str) -> None:
         """Remember one more format of this parameter's ids."""
@@ -206,38 +222,42 @@ class PathTrie(Generic[T]):
         forced = self._forced_for(segments) if self._forced else None
         hinted = forced is not None or bool(self._static_by_length)
         for depth, segment in enumerate(segments):
+            parent = node
             if forced is not None and forced.pattern[depth] is None:
                 node = self._param_child(node, "", _word_schema(segment))
                 node.forced_name = forced.names[depth]
-                continue
-            pinned = hinted and (forced is not None or self._pinned(segments, depth + 1))
-            existing = node.static.get(segment)
-            if existing is not None or pinned:
-                node = existing if existing is not None else node.static.setdefault(segment, PathNode())
-                node.pinned = node.pinned or pinned
-                node.echoed = node.echoed or depth in echoes
-                continue
-            if node.folded or (depth == 0 and _ROOT_VERSION.fullmatch(segment)):
-                classified = None
             else:
-                classified = classify_segment(segment)
-            if classified is not None:
-                suffix, schema = classified
-                if suffix not in node.params and len(node.params) >= MAX_SUFFIXES:
-                    suffix = ""
-                node = self._param_child(node, suffix, schema)
-                node.add_shape(shape_of(segment))
-            elif node.folded:
-                node = self._param_child(node, "", _word_schema(segment))
-            else:
-                child: PathNode[T] = PathNode(echoed=depth in echoes)
-                node.static[segment] = child
-                if len(node.static) > MAX_STATIC_CHILDREN:
-                    _fold_static(node, [key for key, c in node.static.items() if not c.pinned])
-                    node.folded = True
-                    child = node.params[""]
-                node = child
+                pinned = hinted and (forced is not None or self._pinned(segments, depth + 1))
+                node = self._child(node, segment, depth == 0, pinned, depth in echoes)
+            if depth and parent.value_schema is not None:
+                # a child that recurs under several values of a parameter is a route, not a value
+                node.add_parent_value(segments[depth - 1])
         return node
+
+    def _child(self, node: PathNode[T], segment: str, first: bool, pinned: bool, echoed: bool) -> PathNode[T]:
+        """The child of `node` that `segment` leads to, made if new."""
+        existing = node.static.get(segment)
+        if existing is not None or pinned:
+            child = existing if existing is not None else node.static.setdefault(segment, PathNode())
+            child.pinned = child.pinned or pinned
+            child.echoed = child.echoed or echoed
+            return child
+        classified = None if node.folded or (first and _ROOT_VERSION.fullmatch(segment)) else classify_segment(segment)
+        if classified is not None:
+            suffix, schema = classified
+            if suffix not in node.params and len(node.params) >= MAX_SUFFIXES:
+                suffix = ""
+            child = self._param_child(node, suffix, schema)
+            child.add_shape(shape_of(segment))
+            return child
+        if node.folded:
+            return self._param_child(node, "", _word_schema(segment))
+        child = node.static[segment] = PathNode(echoed=echoed)
+        if len(node.static) > MAX_STATIC_CHILDREN:
+            _fold_static(node, [key for key, c in node.static.items() if not c.pinned])
+            node.folded = True
+            child = node.params[""]
+        return child
 
     @staticmethod
     def _param_child(node: PathNode[T], suffix: str, schema: Schema) -> PathNode[T]:
@@ -261,6 +281,8 @@ def _fold_static(node: PathNode[T], literals: list[str]) -> None:
     """Fold static children into the node's plain parameter child."""
     for literal in literals:
         child = node.static.pop(literal)
+        for grandchild in (*child.static.values(), *child.params.values()):
+            grandchild.add_parent_value(literal)
         schema = _word_schema(literal)
         child.value_schema = schema if child.value_schema is None else meld(child.value_schema, schema)
         _absorb(node.params, "", child)
@@ -318,16 +340,104 @@ def _values(node: PathNode[Any], id_shapes: set[str]) -> list[str]:
     return values
 
 
+def _routes_below(node: PathNode[T], depth: int = MAX_TAIL) -> Iterator[tuple[tuple[str, ...], PathNode[T]]]:
+    """(relative path, node) of the endpoints below `node`, `depth` deep at most; parameters read `{}`."""
+    children = [*node.static.items(), *(("{}" + suffix, child) for suffix, child in node.params.items())]
+    for key, child in children:
+        if child.endpoints:
+            yield (key,), child
+        if depth > 1:
+            for route, end in _routes_below(child, depth - 1):
+                yield (key, *route), end
+
+
+def _tails(node: PathNode[T]) -> dict[tuple[str, ...], list[PathNode[T]]]:
+    """The ends of the routes below `node` that hold a word (`/{owner}/{repo}/pulls` ends in `pulls`),
+    with the nodes they lead to."""
+    tails: dict[tuple[str, ...], list[PathNode[T]]] = {}
+    for route, end in _routes_below(node):
+        for start in range(len(route)):
+            if any(not part.startswith("{") for part in route[start:]):
+                tails.setdefault(route[start:], []).append(end)
+    return tails
+
+
+def _field_names(schema: object, names: set[str]) -> set[str]:
+    """Every property name in a JSON schema, at any depth."""
+    if isinstance(schema, dict):
+        for name, inner in (schema.get("properties") or {}).items():
+            names.add(name)
+            _field_names(inner, names)
+        _field_names(schema.get("items"), names)
+        _field_names(schema.get("additionalProperties"), names)
+    return names
+
+
+def _bodies(node: PathNode[Any]) -> dict[tuple[str, object], set[str]]:
+    """Field names of the request and response bodies of a node's endpoints, by method and status."""
+    bodies: dict[tuple[str, object], set[str]] = {}
+    for method, stats in node.endpoints.items():
+        bodies[(method, "request")] = set().union(*(_field_names(b.schema, set()) for b in stats.request_body.values()))
+        for status, answers in stats.responses.items():
+            bodies[(method, status)] = set().union(*(_field_names(b.schema, set()) for b in answers.content.values()))
+    return bodies
+
+
+def _alike(a: PathNode[Any], b: PathNode[Any]) -> bool:
+    """Whether two endpoints' bodies have mostly the same fields wherever both have some (values of one
+    parameter lead to the same kind of resource; parallel routes such as two integrations' accounts do not)."""
+    theirs = _bodies(b)
+    for key, names in _bodies(a).items():
+        other = theirs.get(key)
+        if names and other and 3 * len(names & other) < 2 * len(names | other):
+            return False
+    return True
+
+
+def _alike_subtrees(node: PathNode[Any], literal: str, id_shapes: set[str]) -> list[str]:
+    """Under a collection (a plural word, a parameter, or a node with ids below), static children with the
+    same sub-routes as their parameter or a sibling, answering alike, are values (`/users/ada/repos` beside
+    `/users/alan/repos`), unless ids sit right below them (collections of their own), or, below a parameter,
+    they recur under several of its values. Siblings that are all plural words are collections
+    (`/synthetics/suites/search` beside `/synthetics/tests/search`)."""
+    if literal != "" and not node.params and not _plural(literal):
+        return []
+    candidates = [
+        key
+        for key in _candidates(node)
+        if not (node.static[key].params or _values(node.static[key], id_shapes))
+        and (literal != "" or len(node.static[key].parent_values) < 2)
+    ]
+    tails = {key: _tails(node.static[key]) for key in candidates}
+    param_tails = [_tails(param) for param in node.params.values()]
+
+    def matches(key: str, others: list[dict[tuple[str, ...], list[PathNode[Any]]]]) -> bool:
+        return any(
+            _alike(mine, theirs)
+            for tail, ends in tails[key].items()
+            for other in others
+            for mine in ends
+            for theirs in other.get(tail, ())
+        )
+
+    like_param = {key for key in candidates if matches(key, param_tails)}
+    like_sibling = [key for key in candidates if matches(key, [tails[k] for k in candidates if k != key])]
+    if all(_plural(key) for key in like_sibling):
+        return sorted(like_param)
+    return sorted(like_param.union(like_sibling))
+
+
 def _signature(node: PathNode[Any]) -> tuple[frozenset[str], int, bool]:
     return frozenset(node.endpoints), min(len(node.static), 2), bool(node.params)
 
 
 def _lookalikes(node: PathNode[Any], literal: str) -> list[str]:
-    """Many static children alike (same methods, same sub-route count, no ids below: usernames, slugs)."""
+    """Many static children alike (same methods, same sub-route count, no ids below, bodies with mostly the
+    same fields: usernames, slugs), not parallel routes (`/usage/hosts`, `/usage/logs`, … answer differently)."""
     candidates = _candidates(node)
     if _VERSION.fullmatch(literal):
         return []
-    collection = literal == "" or singular(literal.lower()) != literal.lower()
+    collection = literal == "" or _plural(literal)
     if len(candidates) < (FANOUT_MIN if collection else FANOUT_MIN_UNDER_WORD):
         return []
     signatures = Counter(_signature(node.static[key]) for key in candidates)
@@ -335,14 +445,17 @@ def _lookalikes(node: PathNode[Any], literal: str) -> list[str]:
     # collections (children with ids below) are routes, not values
     if count < FANOUT_SHARE * len(candidates) or signature[2]:
         return []
-    return [key for key in candidates if _signature(node.static[key]) == signature]
+    group = [key for key in candidates if _signature(node.static[key]) == signature]
+    alike = Counter(a for a in group for b in group if a != b and _alike(node.static[a], node.static[b]))
+    return [key for key in group if 2 * alike[key] >= len(group) - 1]
 
 
 def _fold_values(node: PathNode[T], literal: str | None, id_shapes: set[str]) -> None:
     """Fold the static children of `node` (reached by `literal`: None for the root, "" for a parameter)
     that are values into its parameter. Top-down, so that folding owners exposes their repositories."""
     if literal is not None:
-        values = set(_values(node, id_shapes)).union(_lookalikes(node, literal))
+        values = set(_values(node, id_shapes))
+        values.update(_lookalikes(node, literal), _alike_subtrees(node, literal, id_shapes))
         _fold_static(node, sorted(values))
     for key, child in node.static.items():
         _fold_values(child, key, id_shapes)
@@ -358,6 +471,10 @@ def param_name(parent: str | None) -> str:
     if not word or word[0].isdigit():
         return "param"
     return f"{singular(word)}_id"
+
+
+def _plural(word: str) -> bool:
+    return singular(word.lower()) != word.lower()
 
 
 def singular(word: str) -> str:

@@ -144,8 +144,8 @@ def test_a_segment_that_a_body_names_is_a_value_even_seen_once(make_entry, model
 
 
 def test_percent_encoded_segments_are_values(templates_of) -> None:
-    urls = ["https://a.example/users/%5Bsop%5Drocky/playlists", "https://a.example/users/me/playlists"]
-    assert templates_of(urls) == {"/users/{user_id}/playlists", "/users/me/playlists"}
+    urls = ["https://a.example/users/%5Bsop%5Drocky/playlists", "https://a.example/users/me"]
+    assert templates_of(urls) == {"/users/{user_id}/playlists", "/users/me"}
 
 
 def test_siblings_sharing_a_format_of_their_own_with_digits_are_ids(templates_of) -> None:
@@ -174,3 +174,61 @@ def test_versions_in_the_first_segment_stay_static(templates_of) -> None:
     urls = ["https://a.example/2/tweets/1460323737035677698", "https://a.example/2/tweets/1460323737035677699"]
     urls += ["https://a.example/1.1/statuses/show.json", "https://a.example/3/users"]
     assert templates_of(urls) == {"/2/tweets/{tweet_id}", "/1.1/statuses/show.json", "/3/users"}
+
+
+def test_siblings_with_the_same_sub_routes_are_values(templates_of) -> None:
+    urls = [f"https://a.example/users/{name}/playlists/{i}" for i, name in enumerate(["ada", "alan", "grace"], 7)]
+    urls += ["https://a.example/users/alan/playlists", "https://a.example/users/me"]
+    assert templates_of(urls) == {
+        "/users/{user_id}/playlists/{playlist_id}",
+        "/users/{user_id}/playlists",
+        "/users/me",
+    }
+
+
+def test_five_repositories_with_the_same_sub_routes_give_one_template_each(templates_of) -> None:
+    repos = [("octo", "hello"), ("torvalds", "linux"), ("python", "cpython"), ("rails", "rails"), ("ada", "notes")]
+    routes = ["", "/pulls", "/issues", "/commits", "/branches", "/contributors"]
+    urls = [f"https://a.example/repos/{owner}/{repo}{route}" for owner, repo in repos for route in routes]
+    urls += [f"https://a.example/repos/{owner}/{repo}/pulls/{n}" for n, (owner, repo) in enumerate(repos, 1)]
+    assert templates_of(urls) == {f"/repos/{{repo_id}}/{{param}}{route}" for route in routes} | {
+        "/repos/{repo_id}/{param}/pulls/{pull_id}"
+    }
+
+
+def test_routes_that_recur_under_several_values_of_a_parameter_stay(templates_of) -> None:
+    urls = [f"https://a.example/users/{i}/{word}/export.csv" for i in (1, 2) for word in ("settings", "billing")]
+    assert templates_of(urls) == {"/users/{user_id}/settings/export.csv", "/users/{user_id}/billing/export.csv"}
+
+
+def test_parallel_routes_that_answer_differently_stay(make_entry, model_of) -> None:
+    fields = {"okta": ["domain", "client_id", "client_secret", "auth_method"], "fastly": ["services", "region"]}
+    entries = [
+        make_entry(
+            "POST",
+            f"https://a.example/integrations/{name}/accounts",
+            201,
+            response_json={"api_key": "k", **{n: "v" for n in names}},
+        )
+        for name, names in fields.items()
+    ]
+    assert {e["path"] for e in model_of(entries)["endpoints"]} == {
+        "/integrations/okta/accounts",
+        "/integrations/fastly/accounts",
+    }
+
+
+def test_collections_side_by_side_stay(templates_of) -> None:
+    urls = [f"https://a.example/synthetics/{c}/{action}" for c in ("suites", "tests") for action in ("search", "bulk")]
+    assert templates_of(urls) == {f"/synthetics/{c}/{a}" for c in ("suites", "tests") for a in ("search", "bulk")}
+
+
+def test_many_siblings_that_answer_differently_are_routes(make_entry, model_of) -> None:
+    words = ["hosts", "logs", "rum", "fargate", "iot", "cws", "dbm", "sds", "snmp", "profiling", "timeseries"]
+    entries = [
+        make_entry(url=f"https://a.example/usage/{w}", response_json={"usage": [{f"{w}_count": 1, f"{w}_hour": "h"}]})
+        for w in words
+    ]
+    assert len(model_of(entries)["endpoints"]) == len(words)
+    entries = [make_entry(url=f"https://a.example/users/{w}", response_json={"login": "x", "bio": "y"}) for w in words]
+    assert {e["path"] for e in model_of(entries)["endpoints"]} == {"/users/{user_id}"}
