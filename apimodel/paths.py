@@ -42,6 +42,8 @@ _SHAPE = str.maketrans(dict.fromkeys("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOP
 LONG_SHAPE = 16
 # how deep below two siblings their sub-routes are compared
 MAX_TAIL = 3
+# what a server answers for a value that does not exist or is malformed
+_NO_SUCH_VALUE = frozenset([400, 404, 410, 422])
 _PARAM = re.compile(r"\{([^{}/]*)\}")
 _NAME_CHARS = re.compile(r"[^a-z0-9]+")
 
@@ -273,7 +275,7 @@ class PathTrie(Generic[T]):
         static children that are values into parameters. The trie itself is left as it was."""
         # a pickle round trip is a deep copy, several times faster than copy.deepcopy
         root = pickle.loads(pickle.dumps(self.root, pickle.HIGHEST_PROTOCOL))  # noqa: S301 - made just now
-        _fold_values(root, None, _id_shapes(root))
+        _Folding(root).fold(root, None)
         yield from _walk(root, [], [], None)
 
 
@@ -311,33 +313,6 @@ def _sibling_id_shapes(node: PathNode[Any]) -> set[str]:
         if _distinctive(key_shape):
             groups.setdefault(key_shape, []).append(key)
     return {s for s, keys in groups.items() if len(keys) > 1 and any(c.isdigit() for key in keys for c in key)}
-
-
-def _id_shapes(root: PathNode[Any]) -> set[str]:
-    """The formats of this API's ids: those its parameters took, and those of `_sibling_id_shapes`."""
-    shapes: set[str] = set()
-    for node in _nodes(root):
-        shapes.update(s for s in node.shapes if _distinctive(s))
-        shapes |= _sibling_id_shapes(node)
-    return shapes
-
-
-def _values(node: PathNode[Any], id_shapes: set[str]) -> list[str]:
-    """Static children of a node below the root that the traffic shows are values: a body names them as
-    identifiers, they are percent-encoded (no route word needs escaping), they have the format of the ids
-    beside them, or they have a digit and the format of the API's ids elsewhere."""
-    local = _sibling_id_shapes(node).union(*(p.shapes for p in node.params.values()))
-    values = []
-    for key in _candidates(node):
-        key_shape = shape_of(key)
-        if (
-            node.static[key].echoed
-            or "%" in key
-            or (key_shape in local and _distinctive(key_shape))
-            or (key_shape in id_shapes and any(c.isdigit() for c in key))
-        ):
-            values.append(key)
-    return values
 
 
 def _routes_below(node: PathNode[T], depth: int = MAX_TAIL) -> Iterator[tuple[tuple[str, ...], PathNode[T]]]:
@@ -383,84 +358,168 @@ def _bodies(node: PathNode[Any]) -> dict[tuple[str, object], set[str]]:
     return bodies
 
 
-def _alike(a: PathNode[Any], b: PathNode[Any]) -> bool:
-    """Whether two endpoints' bodies have mostly the same fields wherever both have some (values of one
-    parameter lead to the same kind of resource; parallel routes such as two integrations' accounts do not)."""
-    theirs = _bodies(b)
-    for key, names in _bodies(a).items():
-        other = theirs.get(key)
-        if names and other and 3 * len(names & other) < 2 * len(names | other):
-            return False
-    return True
-
-
-def _alike_subtrees(node: PathNode[Any], literal: str, id_shapes: set[str]) -> list[str]:
-    """Under a collection (a plural word, a parameter, or a node with ids below), static children with the
-    same sub-routes as their parameter or a sibling, answering alike, are values (`/users/ada/repos` beside
-    `/users/alan/repos`), unless ids sit right below them (collections of their own), or, below a parameter,
-    they recur under several of its values. Siblings that are all plural words are collections
-    (`/synthetics/suites/search` beside `/synthetics/tests/search`)."""
-    if literal != "" and not node.params and not _plural(literal):
-        return []
-    candidates = [
-        key
-        for key in _candidates(node)
-        if not (node.static[key].params or _values(node.static[key], id_shapes))
-        and (literal != "" or len(node.static[key].parent_values) < 2)
-    ]
-    tails = {key: _tails(node.static[key]) for key in candidates}
-    param_tails = [_tails(param) for param in node.params.values()]
-
-    def matches(key: str, others: list[dict[tuple[str, ...], list[PathNode[Any]]]]) -> bool:
-        return any(
-            _alike(mine, theirs)
-            for tail, ends in tails[key].items()
-            for other in others
-            for mine in ends
-            for theirs in other.get(tail, ())
-        )
-
-    like_param = {key for key in candidates if matches(key, param_tails)}
-    like_sibling = [key for key in candidates if matches(key, [tails[k] for k in candidates if k != key])]
-    if all(_plural(key) for key in like_sibling):
-        return sorted(like_param)
-    return sorted(like_param.union(like_sibling))
-
-
 def _signature(node: PathNode[Any]) -> tuple[frozenset[str], int, bool]:
     return frozenset(node.endpoints), min(len(node.static), 2), bool(node.params)
 
 
-def _lookalikes(node: PathNode[Any], literal: str) -> list[str]:
-    """Many static children alike (same methods, same sub-route count, no ids below, bodies with mostly the
-    same fields: usernames, slugs), not parallel routes (`/usage/hosts`, `/usage/logs`, … answer differently)."""
-    candidates = _candidates(node)
-    if _VERSION.fullmatch(literal):
-        return []
-    collection = literal == "" or _plural(literal)
-    if len(candidates) < (FANOUT_MIN if collection else FANOUT_MIN_UNDER_WORD):
-        return []
-    signatures = Counter(_signature(node.static[key]) for key in candidates)
-    signature, count = signatures.most_common(1)[0]
-    # collections (children with ids below) are routes, not values
-    if count < FANOUT_SHARE * len(candidates) or signature[2]:
-        return []
-    group = [key for key in candidates if _signature(node.static[key]) == signature]
-    alike = Counter(a for a in group for b in group if a != b and _alike(node.static[a], node.static[b]))
-    return [key for key in group if 2 * alike[key] >= len(group) - 1]
+def _statuses(node: PathNode[Any]) -> set[int]:
+    """Every status answered at or below a node."""
+    return {status for n in _nodes(node) for stats in n.endpoints.values() for status in stats.responses}
 
 
-def _fold_values(node: PathNode[T], literal: str | None, id_shapes: set[str]) -> None:
-    """Fold the static children of `node` (reached by `literal`: None for the root, "" for a parameter)
-    that are values into its parameter. Top-down, so that folding owners exposes their repositories."""
-    if literal is not None:
-        values = set(_values(node, id_shapes))
-        values.update(_lookalikes(node, literal), _alike_subtrees(node, literal, id_shapes))
-        _fold_static(node, sorted(values))
-    for key, child in node.static.items():
-        _fold_values(child, key, id_shapes)
-    for child in node.params.values():
-        _fold_values(child, "", id_shapes)
+def _asked_like(stats: Any, theirs: Any) -> bool:
+    """Whether requests were made the same way: no query parameter of one that the other never sent, and
+    every one the other always sent."""
+    mine, other = set(stats.query), set(theirs.query)
+    always = {name for name, item in theirs.query.items() if item.count == theirs.count}
+    return mine <= other and always <= mine
+
+
+class _Folding:
+    """One pass over a copy of a trie that folds the static children that are values into parameters.
+
+    Reads the endpoint stats the builder keeps at nodes (`endpoint.EndpointStats`): statuses, bodies, query."""
+
+    def __init__(self, root: PathNode[Any]) -> None:
+        self.id_shapes = self._api_id_shapes(root)
+        # by node id, valid until the next fold changes nodes
+        self._bodies: dict[int, dict[tuple[str, object], set[str]]] = {}
+        self._tails: dict[int, dict[tuple[str, ...], list[PathNode[Any]]]] = {}
+
+    @staticmethod
+    def _api_id_shapes(root: PathNode[Any]) -> set[str]:
+        """The formats of this API's ids: those its parameters took, and those of `_sibling_id_shapes`."""
+        shapes: set[str] = set()
+        for node in _nodes(root):
+            shapes.update(s for s in node.shapes if _distinctive(s))
+            shapes |= _sibling_id_shapes(node)
+        return shapes
+
+    def fold(self, node: PathNode[Any], literal: str | None) -> None:
+        """Fold the values among the static children of `node` (reached by `literal`: None for the root,
+        "" for a parameter), then below. Top-down, so that folding owners exposes their repositories."""
+        if literal is not None:
+            values = set(self.shown_values(node))
+            values.update(self.lookalikes(node, literal), self.alike_subtrees(node, literal))
+            values.update(self.failed_values(node))
+            if values:
+                _fold_static(node, sorted(values))
+                self._bodies.clear()
+                self._tails.clear()
+        for key, child in node.static.items():
+            self.fold(child, key)
+        for child in node.params.values():
+            self.fold(child, "")
+
+    def shown_values(self, node: PathNode[Any]) -> list[str]:
+        """Static children of a node below the root that show they are values: a body names them as
+        identifiers, they are percent-encoded (no route word needs escaping), they have the format of the
+        ids beside them, or they have a digit and the format of the API's ids elsewhere."""
+        local = _sibling_id_shapes(node).union(*(p.shapes for p in node.params.values()))
+        values = []
+        for key in _candidates(node):
+            key_shape = shape_of(key)
+            if (
+                node.static[key].echoed
+                or "%" in key
+                or (key_shape in local and _distinctive(key_shape))
+                or (key_shape in self.id_shapes and any(c.isdigit() for c in key))
+            ):
+                values.append(key)
+        return values
+
+    def alike(self, a: PathNode[Any], b: PathNode[Any]) -> bool:
+        """Whether two endpoints' bodies have mostly the same fields wherever both have some (values of one
+        parameter lead to the same kind of resource; parallel routes such as two integrations' accounts do
+        not)."""
+        mine = self._bodies.get(id(a)) or self._bodies.setdefault(id(a), _bodies(a))
+        theirs = self._bodies.get(id(b)) or self._bodies.setdefault(id(b), _bodies(b))
+        for key, names in mine.items():
+            other = theirs.get(key)
+            if names and other and 3 * len(names & other) < 2 * len(names | other):
+                return False
+        return True
+
+    def tails(self, node: PathNode[Any]) -> dict[tuple[str, ...], list[PathNode[Any]]]:
+        """`_tails`, remembered."""
+        found = self._tails.get(id(node))
+        if found is None:
+            found = self._tails[id(node)] = _tails(node)
+        return found
+
+    def alike_subtrees(self, node: PathNode[Any], literal: str) -> list[str]:
+        """Under a collection (a plural word, a parameter, or a node with ids below), static children with
+        the same sub-routes as their parameter or a sibling, answering alike, are values (`/users/ada/repos`
+        beside `/users/alan/repos`), unless ids sit right below them (collections of their own), or, below a
+        parameter, they recur under several of its values. Siblings that are all plural words are
+        collections (`/synthetics/suites/search` beside `/synthetics/tests/search`)."""
+        if literal != "" and not node.params and not _plural(literal):
+            return []
+        candidates = [
+            key
+            for key in _candidates(node)
+            if not (node.static[key].params or self.shown_values(node.static[key]))
+            and (literal != "" or len(node.static[key].parent_values) < 2)
+        ]
+        param_tails = [self.tails(param) for param in node.params.values()]
+
+        def matches(key: str, others: list[dict[tuple[str, ...], list[PathNode[Any]]]]) -> bool:
+            return any(
+                self.alike(mine, theirs)
+                for tail, ends in self.tails(node.static[key]).items()
+                for other in others
+                for mine in ends
+                for theirs in other.get(tail, ())
+            )
+
+        like_param = {key for key in candidates if matches(key, param_tails)}
+        like_sibling = [
+            key for key in candidates if matches(key, [self.tails(node.static[k]) for k in candidates if k != key])
+        ]
+        if all(_plural(key) for key in like_sibling):
+            return sorted(like_param)
+        return sorted(like_param.union(like_sibling))
+
+    def lookalikes(self, node: PathNode[Any], literal: str) -> list[str]:
+        """Many static children alike (same methods, same sub-route count, no ids below, bodies with mostly
+        the same fields: usernames, slugs), not parallel routes (`/usage/hosts`, `/usage/logs`, … answer
+        differently)."""
+        candidates = _candidates(node)
+        if _VERSION.fullmatch(literal):
+            return []
+        collection = literal == "" or _plural(literal)
+        if len(candidates) < (FANOUT_MIN if collection else FANOUT_MIN_UNDER_WORD):
+            return []
+        signatures = Counter(_signature(node.static[key]) for key in candidates)
+        signature, count = signatures.most_common(1)[0]
+        # collections (children with ids below) are routes, not values
+        if count < FANOUT_SHARE * len(candidates) or signature[2]:
+            return []
+        group = [key for key in candidates if _signature(node.static[key]) == signature]
+        alike = Counter(a for a in group for b in group if a != b and self.alike(node.static[a], node.static[b]))
+        return [key for key in group if 2 * alike[key] >= len(group) - 1]
+
+    @staticmethod
+    def failed_values(node: PathNode[Any]) -> list[str]:
+        """Static children beside a parameter that only failed the way a missing or malformed value does
+        (`/api_keys/invalidId` answering 404 beside `/api_keys/{id}`), asked with the parameter's methods and
+        query parameters (`/invoices/upcoming`, asked without what `/invoices/{id}` always sends, stays)."""
+        param = node.params.get("")
+        if param is None:
+            return []
+        values = []
+        for key in _candidates(node):
+            child = node.static[key]
+            if (
+                child.endpoints
+                and _statuses(child) <= _NO_SUCH_VALUE
+                and all(
+                    method in param.endpoints and _asked_like(stats, param.endpoints[method])
+                    for method, stats in child.endpoints.items()
+                )
+            ):
+                values.append(key)
+        return values
 
 
 def param_name(parent: str | None) -> str:

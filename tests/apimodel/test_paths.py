@@ -232,3 +232,29 @@ def test_many_siblings_that_answer_differently_are_routes(make_entry, model_of) 
     assert len(model_of(entries)["endpoints"]) == len(words)
     entries = [make_entry(url=f"https://a.example/users/{w}", response_json={"login": "x", "bio": "y"}) for w in words]
     assert {e["path"] for e in model_of(entries)["endpoints"]} == {"/users/{user_id}"}
+
+
+def test_a_word_that_failed_like_a_missing_id_beside_its_parameter_is_a_value(make_entry, model_of) -> None:
+    entries = [make_entry(url=f"https://a.example/api_keys/{u}") for u in UUIDS[:2]]
+    entries += [make_entry("DELETE", f"https://a.example/api_keys/{UUIDS[2]}", 204)]
+    entries += [make_entry(url="https://a.example/api_keys/invalidId", status=404)]
+    entries += [make_entry("DELETE", "https://a.example/api_keys/not-a-key", status=400)]
+    assert {e["path"] for e in model_of(entries)["endpoints"]} == {"/api_keys/{api_key_id}"}
+
+
+def test_a_word_that_failed_for_other_reasons_stays_a_route(make_entry, model_of) -> None:
+    entries = [make_entry(url=f"https://a.example/invoices/{u}?expand[]=lines") for u in UUIDS[:2]]
+    entries += [make_entry(url="https://a.example/users/1"), make_entry(url="https://a.example/jobs/7")]
+    entries += [
+        make_entry(url="https://a.example/invoices/upcoming", status=400),  # asked without what ids always send
+        make_entry(url="https://a.example/users/me", status=401),  # a failed login says nothing of the path
+        make_entry("POST", "https://a.example/jobs/convert", status=404),  # no job id was ever POSTed to
+    ]
+    assert {e["path"] for e in model_of(entries)["endpoints"]} == {
+        "/invoices/{invoice_id}",
+        "/invoices/upcoming",
+        "/users/{user_id}",
+        "/users/me",
+        "/jobs/{job_id}",
+        "/jobs/convert",
+    }

@@ -39,7 +39,9 @@ def naming(segments: list[str]) -> st.SearchStrategy[object]:
     """Objects whose identifier fields may hold path segments, at the top or nested."""
     value = st.sampled_from(segments) | texts if segments else texts
     fields = st.dictionaries(identifier_names, value, min_size=1, max_size=3)
-    return st.recursive(fields, lambda inner: st.dictionaries(identifier_names, inner | value, max_size=2), 6)
+    return st.recursive(
+        fields, lambda inner: st.dictionaries(identifier_names, inner | value, max_size=2), max_leaves=6
+    )
 
 
 @st.composite
