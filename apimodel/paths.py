@@ -45,6 +45,8 @@ MAX_TAIL = 3
 # what a server answers for a value that does not exist or is malformed
 _NO_SUCH_VALUE = frozenset([400, 404, 410, 422])
 _PARAM = re.compile(r"\{([^{}/]*)\}")
+# a long number inside a word: a name made by a program (`slo-test-1704322485`), not a route
+_LONG_NUMBER = re.compile(r"\d{6}")
 _NAME_CHARS = re.compile(r"[^a-z0-9]+")
 
 
@@ -141,15 +143,14 @@ def classify_segment(segment: str) -> tuple[str, Schema] | None:
     """
     text = unquote(segment)
     kind = id_kind(text)
-    if kind is None:
-        file_like = _FILE_EXTENSION.fullmatch(text)
-        if file_like is None:
-            return None
-        kind = id_kind(file_like.group(1))
-        if kind is None:
-            return None
+    if kind is not None:
+        return "", _kind_schema(kind)
+    file_like = _FILE_EXTENSION.fullmatch(text)
+    if file_like is not None and (kind := id_kind(file_like.group(1))) is not None:
         return file_like.group(2), _kind_schema(kind)
-    return "", _kind_schema(kind)
+    if _LONG_NUMBER.search(text):
+        return "", {"type": "string"}
+    return None
 
 
 def _kind_schema(kind: str) -> Schema:

@@ -258,3 +258,9 @@ def test_a_word_that_failed_for_other_reasons_stays_a_route(make_entry, model_of
         "/jobs/{job_id}",
         "/jobs/convert",
     }
+
+
+def test_a_word_with_a_long_number_in_it_is_a_generated_name(templates_of) -> None:
+    urls = ["https://a.example/slo/testdeleteansloreturnsnotfound1704322485", "https://a.example/slo/search"]
+    urls += ["https://a.example/v2/oauth2/token", "https://a.example/reports/q3-2024"]
+    assert templates_of(urls) == {"/slo/{slo_id}", "/slo/search", "/v2/oauth2/token", "/reports/q3-2024"}
