@@ -305,6 +305,15 @@ def _candidates(node: PathNode[Any]) -> list[str]:
     return [key for key, child in node.static.items() if not child.pinned and not _VERSION.fullmatch(key)]
 
 
+def _structural_candidates(node: PathNode[Any], literal: str) -> list[str]:
+    """Candidates that only the structure around them could show are values: below a parameter (`literal`
+    ""), not those that recur under several of its values, since a route does."""
+    candidates = _candidates(node)
+    if literal != "":
+        return candidates
+    return [key for key in candidates if len(node.static[key].parent_values) < 2]
+
+
 def _sibling_id_shapes(node: PathNode[Any]) -> set[str]:
     """Distinctive formats shared by several static children, one of them with a digit: ids minted in a
     format of their own (`0vk-kph-3ri` beside `hvb-for-lpm`), which no two route words share."""
@@ -451,16 +460,14 @@ class _Folding:
     def alike_subtrees(self, node: PathNode[Any], literal: str) -> list[str]:
         """Under a collection (a plural word, a parameter, or a node with ids below), static children with
         the same sub-routes as their parameter or a sibling, answering alike, are values (`/users/ada/repos`
-        beside `/users/alan/repos`), unless ids sit right below them (collections of their own), or, below a
-        parameter, they recur under several of its values. Siblings that are all plural words are
-        collections (`/synthetics/suites/search` beside `/synthetics/tests/search`)."""
+        beside `/users/alan/repos`), unless ids sit right below them (collections of their own). Siblings
+        that are all plural words are collections (`/synthetics/suites/search` beside `/synthetics/tests/search`)."""
         if literal != "" and not node.params and not _plural(literal):
             return []
         candidates = [
             key
-            for key in _candidates(node)
+            for key in _structural_candidates(node, literal)
             if not (node.static[key].params or self.shown_values(node.static[key]))
-            and (literal != "" or len(node.static[key].parent_values) < 2)
         ]
         param_tails = [self.tails(param) for param in node.params.values()]
 
@@ -485,7 +492,7 @@ class _Folding:
         """Many static children alike (same methods, same sub-route count, no ids below, bodies with mostly
         the same fields: usernames, slugs), not parallel routes (`/usage/hosts`, `/usage/logs`, … answer
         differently)."""
-        candidates = _candidates(node)
+        candidates = _structural_candidates(node, literal)
         if _VERSION.fullmatch(literal):
             return []
         collection = literal == "" or _plural(literal)

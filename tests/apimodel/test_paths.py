@@ -264,3 +264,11 @@ def test_a_word_with_a_long_number_in_it_is_a_generated_name(templates_of) -> No
     urls = ["https://a.example/slo/testdeleteansloreturnsnotfound1704322485", "https://a.example/slo/search"]
     urls += ["https://a.example/v2/oauth2/token", "https://a.example/reports/q3-2024"]
     assert templates_of(urls) == {"/slo/{slo_id}", "/slo/search", "/v2/oauth2/token", "/reports/q3-2024"}
+
+
+def test_many_routes_below_a_parameter_stay_when_they_recur_under_several_of_its_values(templates_of) -> None:
+    words = ["followers", "following", "repos", "gists", "starred", "orgs", "events", "keys", "hooks", "teams", "pins"]
+    urls = [f"https://a.example/users/{i}/{word}" for i in (1, 2) for word in words]
+    assert templates_of(urls) == {f"/users/{{user_id}}/{word}" for word in words}
+    urls = [f"https://a.example/users/{i}/{word}" for i, word in enumerate(words)]  # each once: looks like values
+    assert templates_of(urls) == {"/users/{user_id}/{param}"}
