@@ -408,18 +408,21 @@ class _Folding:
     def fold(self, node: PathNode[Any], literal: str | None) -> None:
         """Fold the values among the static children of `node` (reached by `literal`: None for the root,
         "" for a parameter), then below. Top-down, so that folding owners exposes their repositories."""
-        if literal is not None:
-            values = set(self.shown_values(node))
-            values.update(self.lookalikes(node, literal), self.alike_subtrees(node, literal))
-            values.update(self.failed_values(node))
-            if values:
-                _fold_static(node, sorted(values))
-                self._bodies.clear()
-                self._tails.clear()
+        # folding some values makes (or grows) the parameter that tells others apart
+        while literal is not None and (values := self.values(node, literal)):
+            _fold_static(node, sorted(values))
+            self._bodies.clear()
+            self._tails.clear()
         for key, child in node.static.items():
             self.fold(child, key)
         for child in node.params.values():
             self.fold(child, "")
+
+    def values(self, node: PathNode[Any], literal: str) -> set[str]:
+        """The static children of `node` (reached by `literal`) that are values, by every rule."""
+        values = set(self.shown_values(node))
+        values.update(self.lookalikes(node, literal), self.alike_subtrees(node, literal), self.failed_values(node))
+        return values
 
     def shown_values(self, node: PathNode[Any]) -> list[str]:
         """Static children of a node below the root that show they are values: a body names them as

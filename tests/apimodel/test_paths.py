@@ -272,3 +272,12 @@ def test_many_routes_below_a_parameter_stay_when_they_recur_under_several_of_its
     assert templates_of(urls) == {f"/users/{{user_id}}/{word}" for word in words}
     urls = [f"https://a.example/users/{i}/{word}" for i, word in enumerate(words)]  # each once: looks like values
     assert templates_of(urls) == {"/users/{user_id}/{param}"}
+
+
+def test_a_parameter_found_by_one_rule_lets_another_find_more_values(make_entry, model_of) -> None:
+    entries = [
+        make_entry(url="https://a.example/org_configs/custom_roles", response_json={"data": {"name": "custom_roles"}}),
+        make_entry(url="https://a.example/org_configs/i_dont_exist", status=404),
+        make_entry(url="https://a.example/org_configs"),
+    ]
+    assert {e["path"] for e in model_of(entries)["endpoints"]} == {"/org_configs", "/org_configs/{org_config_id}"}
