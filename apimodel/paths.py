@@ -40,8 +40,9 @@ _ROOT_VERSION = re.compile(r"[vV]?\d+(\.\d+)*")
 _SHAPE = str.maketrans(dict.fromkeys("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", "x"))
 # a format long enough to tell ids from words even without separators
 LONG_SHAPE = 16
-# how deep below two siblings their sub-routes are compared
+# how deep below two siblings their sub-routes are compared, and with how many siblings each is compared
 MAX_TAIL = 3
+NEIGHBOURS = 8
 # what a server answers for a value that does not exist or is malformed
 _NO_SUCH_VALUE = frozenset([400, 404, 410, 422])
 _PARAM = re.compile(r"\{([^{}/]*)\}")
@@ -305,6 +306,19 @@ def _candidates(node: PathNode[Any]) -> list[str]:
     return [key for key, child in node.static.items() if not child.pinned and not _VERSION.fullmatch(key)]
 
 
+def _neighbours(keys: list[str], key: str) -> list[str]:
+    """The NEIGHBOURS keys after `key` in the sorted `keys` (wrapping): the siblings it is compared with, so
+    that a node's work grows with its children, not with their square."""
+    start = keys.index(key)
+    return [keys[(start + step) % len(keys)] for step in range(1, min(len(keys), NEIGHBOURS + 1))]
+
+
+def _apart(a: PathNode[Any], b: PathNode[Any], literal: str) -> bool:
+    """Whether two siblings could be two values: below a parameter, only if seen under different values of it
+    (two routes of one object are seen under the same one)."""
+    return literal != "" or not set(a.parent_values) & set(b.parent_values)
+
+
 def _structural_candidates(node: PathNode[Any], literal: str) -> list[str]:
     """Candidates that only the structure around them could show are values: below a parameter (`literal`
     ""), not those that recur under several of its values, since a route does."""
@@ -460,6 +474,22 @@ class _Folding:
             found = self._tails[id(node)] = _tails(node)
         return found
 
+    def shared_tails(self, a: PathNode[Any], b: PathNode[Any]) -> list[tuple[str, ...]]:
+        """The sub-routes found below both nodes."""
+        theirs = self.tails(b)
+        return [tail for tail in self.tails(a) if tail in theirs]
+
+    def similar(self, a: PathNode[Any], b: PathNode[Any]) -> bool:
+        """Whether two subtrees answer alike at their own endpoints and at every sub-route they share."""
+        mine, theirs = self.tails(a), self.tails(b)
+        return self.alike(a, b) and all(
+            self.alike(x, y) for tail in self.shared_tails(a, b) for x in mine[tail] for y in theirs[tail]
+        )
+
+    def alike_siblings(self, a: PathNode[Any], b: PathNode[Any]) -> bool:
+        """Whether two subtrees share a sub-route and answer alike."""
+        return bool(self.shared_tails(a, b)) and self.similar(a, b)
+
     def alike_subtrees(self, node: PathNode[Any], literal: str) -> list[str]:
         """Under a collection (a plural word, a parameter, or a node with ids below), static children with
         the same sub-routes as their parameter or a sibling, answering alike, are values (`/users/ada/repos`
@@ -467,34 +497,30 @@ class _Folding:
         that are all plural words are collections (`/synthetics/suites/search` beside `/synthetics/tests/search`)."""
         if literal != "" and not node.params and not _plural(literal):
             return []
-        candidates = [
+        candidates = sorted(
             key
             for key in _structural_candidates(node, literal)
             if not (node.static[key].params or self.shown_values(node.static[key]))
-        ]
-        param_tails = [self.tails(param) for param in node.params.values()]
-
-        def matches(key: str, others: list[dict[tuple[str, ...], list[PathNode[Any]]]]) -> bool:
-            return any(
-                self.alike(mine, theirs)
-                for tail, ends in self.tails(node.static[key]).items()
-                for other in others
-                for mine in ends
-                for theirs in other.get(tail, ())
-            )
-
-        like_param = {key for key in candidates if matches(key, param_tails)}
+        )
+        like_param = {
+            key for key in candidates if any(self.alike_siblings(node.static[key], p) for p in node.params.values())
+        }
         like_sibling = [
-            key for key in candidates if matches(key, [self.tails(node.static[k]) for k in candidates if k != key])
+            key
+            for key in candidates
+            if any(
+                _apart(node.static[key], node.static[k], literal)
+                and self.alike_siblings(node.static[key], node.static[k])
+                for k in _neighbours(candidates, key)
+            )
         ]
         if all(_plural(key) for key in like_sibling):
             return sorted(like_param)
         return sorted(like_param.union(like_sibling))
 
     def lookalikes(self, node: PathNode[Any], literal: str) -> list[str]:
-        """Many static children alike (same methods, same sub-route count, no ids below, bodies with mostly
-        the same fields: usernames, slugs), not parallel routes (`/usage/hosts`, `/usage/logs`, … answer
-        differently)."""
+        """Many static children alike (same methods, same sub-route count, no ids below, answering alike:
+        usernames, slugs), not parallel routes (`/usage/hosts`, `/usage/logs`, … answer differently)."""
         candidates = _structural_candidates(node, literal)
         if _VERSION.fullmatch(literal):
             return []
@@ -506,9 +532,17 @@ class _Folding:
         # collections (children with ids below) are routes, not values
         if count < FANOUT_SHARE * len(candidates) or signature[2]:
             return []
-        group = [key for key in candidates if _signature(node.static[key]) == signature]
-        alike = Counter(a for a in group for b in group if a != b and self.alike(node.static[a], node.static[b]))
-        return [key for key in group if 2 * alike[key] >= len(group) - 1]
+        group = sorted(key for key in candidates if _signature(node.static[key]) == signature)
+        values = []
+        for key in group:
+            others = _neighbours(group, key)
+            alike = sum(
+                _apart(node.static[key], node.static[k], literal) and self.similar(node.static[key], node.static[k])
+                for k in others
+            )
+            if 2 * alike >= len(others):
+                values.append(key)
+        return values
 
     @staticmethod
     def failed_values(node: PathNode[Any]) -> list[str]:

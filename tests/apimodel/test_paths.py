@@ -281,3 +281,9 @@ def test_a_parameter_found_by_one_rule_lets_another_find_more_values(make_entry,
         make_entry(url="https://a.example/org_configs"),
     ]
     assert {e["path"] for e in model_of(entries)["endpoints"]} == {"/org_configs", "/org_configs/{org_config_id}"}
+
+
+def test_routes_of_one_object_with_the_same_sub_routes_stay(templates_of) -> None:
+    # seen under one user only: two routes of that user, not two values
+    urls = [f"https://a.example/users/7/{word}/export.csv" for word in ("search", "archive")]
+    assert templates_of(urls) == {"/users/{user_id}/search/export.csv", "/users/{user_id}/archive/export.csv"}
