@@ -1,12 +1,15 @@
 """Path templating: a trie of path segments that turns concrete paths into templates.
 
-A segment becomes a parameter when its value is an id (integer, uuid, hex or base62
-token, date, email, …; `formats.id_kind`). A segment that reads like a word stays a static
-route unless the traffic shows it is a value (`_values`): a body names it as an identifier,
-it is percent-encoded, it has the format of the API's ids, or one parent has many look-alike
-static children (usernames, slugs). Static segments win over parameters: `/users/me` stays
-beside `/users/{user_id}`. Memory is bounded: a node keeps at most `MAX_STATIC_CHILDREN`
-static children before folding them into its parameter.
+A segment becomes a parameter when it is an id (integer, uuid, hex or base62 token, date,
+email, a word with a long number in it, …; `classify_segment`), except in the first segment,
+where versions live (`/2/…`). A segment that reads like a word stays a static route unless the
+traffic shows it is a value (`_Folding`): a body names it as an identifier, it is
+percent-encoded, it has the format of the API's ids, it only failed as a missing id fails
+beside its parameter, its siblings have the same sub-routes and answer alike, or many look-alike
+siblings answer alike (usernames, slugs). Static segments win over parameters: `/users/me`
+stays beside `/users/{user_id}`. Memory is bounded: a node keeps at most `MAX_STATIC_CHILDREN`
+static children before folding them into its parameter, and what a node remembers for the
+rules (echoed or not, a few id formats, whether it was seen under several values) is small.
 """
 
 import bisect
@@ -306,11 +309,10 @@ def _candidates(node: PathNode[Any]) -> list[str]:
     return [key for key, child in node.static.items() if not child.pinned and not _VERSION.fullmatch(key)]
 
 
-def _neighbours(keys: list[str], key: str) -> list[str]:
-    """The NEIGHBOURS keys after `key` in the sorted `keys` (wrapping): the siblings it is compared with, so
-    that a node's work grows with its children, not with their square."""
-    start = keys.index(key)
-    return [keys[(start + step) % len(keys)] for step in range(1, min(len(keys), NEIGHBOURS + 1))]
+def _neighbours(keys: list[str], index: int) -> list[str]:
+    """The NEIGHBOURS keys after `keys[index]` in the sorted `keys` (wrapping): the siblings it is compared
+    with, so that a node's work grows with its children, not with their square."""
+    return [keys[(index + step) % len(keys)] for step in range(1, min(len(keys), NEIGHBOURS + 1))]
 
 
 def _apart(a: PathNode[Any], b: PathNode[Any], literal: str) -> bool:
@@ -407,8 +409,8 @@ class _Folding:
     def __init__(self, root: PathNode[Any]) -> None:
         self.id_shapes = self._api_id_shapes(root)
         # by node id, valid until the next fold changes nodes
-        self._bodies: dict[int, dict[tuple[str, object], set[str]]] = {}
-        self._tails: dict[int, dict[tuple[str, ...], list[PathNode[Any]]]] = {}
+        self._bodies_by_node: dict[int, dict[tuple[str, object], set[str]]] = {}
+        self._tails_by_node: dict[int, dict[tuple[str, ...], list[PathNode[Any]]]] = {}
 
     @staticmethod
     def _api_id_shapes(root: PathNode[Any]) -> set[str]:
@@ -425,8 +427,8 @@ class _Folding:
         # folding some values makes (or grows) the parameter that tells others apart
         while literal is not None and (values := self.values(node, literal)):
             _fold_static(node, sorted(values))
-            self._bodies.clear()
-            self._tails.clear()
+            self._bodies_by_node.clear()
+            self._tails_by_node.clear()
         for key, child in node.static.items():
             self.fold(child, key)
         for child in node.params.values():
@@ -459,19 +461,25 @@ class _Folding:
         """Whether two endpoints' bodies have mostly the same fields wherever both have some (values of one
         parameter lead to the same kind of resource; parallel routes such as two integrations' accounts do
         not)."""
-        mine = self._bodies.get(id(a)) or self._bodies.setdefault(id(a), _bodies(a))
-        theirs = self._bodies.get(id(b)) or self._bodies.setdefault(id(b), _bodies(b))
+        mine, theirs = self.bodies(a), self.bodies(b)
         for key, names in mine.items():
             other = theirs.get(key)
             if names and other and 3 * len(names & other) < 2 * len(names | other):
                 return False
         return True
 
+    def bodies(self, node: PathNode[Any]) -> dict[tuple[str, object], set[str]]:
+        """`_bodies`, remembered."""
+        found = self._bodies_by_node.get(id(node))
+        if found is None:
+            found = self._bodies_by_node[id(node)] = _bodies(node)
+        return found
+
     def tails(self, node: PathNode[Any]) -> dict[tuple[str, ...], list[PathNode[Any]]]:
         """`_tails`, remembered."""
-        found = self._tails.get(id(node))
+        found = self._tails_by_node.get(id(node))
         if found is None:
-            found = self._tails[id(node)] = _tails(node)
+            found = self._tails_by_node[id(node)] = _tails(node)
         return found
 
     def shared_tails(self, a: PathNode[Any], b: PathNode[Any]) -> list[tuple[str, ...]]:
@@ -507,11 +515,11 @@ class _Folding:
         }
         like_sibling = [
             key
-            for key in candidates
+            for index, key in enumerate(candidates)
             if any(
                 _apart(node.static[key], node.static[k], literal)
                 and self.alike_siblings(node.static[key], node.static[k])
-                for k in _neighbours(candidates, key)
+                for k in _neighbours(candidates, index)
             )
         ]
         if all(_plural(key) for key in like_sibling):
@@ -534,8 +542,8 @@ class _Folding:
             return []
         group = sorted(key for key in candidates if _signature(node.static[key]) == signature)
         values = []
-        for key in group:
-            others = _neighbours(group, key)
+        for index, key in enumerate(group):
+            others = _neighbours(group, index)
             alike = sum(
                 _apart(node.static[key], node.static[k], literal) and self.similar(node.static[key], node.static[k])
                 for k in others
