@@ -73,7 +73,7 @@ class PathNode(Generic[T]):
     forced_name: str | None = None
     pinned: bool = False
     folded: bool = False
-    # a body named this (static) segment as an identifier (`witness.path_echoes`)
+    # a body named this segment as an identifier (`witness.path_echoes`)
     echoed: bool = False
     # formats (`shape_of`) of the ids this parameter took, the MAX_SHAPES first in sorted order
     shapes: list[str] = field(default_factory=list)
@@ -233,33 +233,35 @@ class PathTrie(Generic[T]):
             if forced is not None and forced.pattern[depth] is None:
                 node = self._param_child(node, "", _word_schema(segment))
                 node.forced_name = forced.names[depth]
+            elif hinted and (forced is not None or self._pinned(segments, depth + 1)):
+                node = node.static.setdefault(segment, PathNode())
+                node.pinned = True
+            elif (existing := node.static.get(segment)) is not None:
+                node = existing
             else:
-                pinned = hinted and (forced is not None or self._pinned(segments, depth + 1))
-                node = self._child(node, segment, depth == 0, pinned, depth in echoes)
-            if depth and parent.value_schema is not None:
+                node = self._new_child(node, segment, depth == 0)
+            if echoes and depth in echoes:
+                node.echoed = True
+            if depth and parent.value_schema is not None and len(node.parent_values) < 2:
                 # a child that recurs under several values of a parameter is a route, not a value
                 node.add_parent_value(segments[depth - 1])
         return node
 
-    def _child(self, node: PathNode[T], segment: str, first: bool, pinned: bool, echoed: bool) -> PathNode[T]:
-        """The child of `node` that `segment` leads to, made if new."""
-        existing = node.static.get(segment)
-        if existing is not None or pinned:
-            child = existing if existing is not None else node.static.setdefault(segment, PathNode())
-            child.pinned = child.pinned or pinned
-            child.echoed = child.echoed or echoed
-            return child
+    def _new_child(self, node: PathNode[T], segment: str, first: bool) -> PathNode[T]:
+        """The child of `node` for a segment it has no static child for: its parameter, or a new static child."""
         classified = None if node.folded or (first and _ROOT_VERSION.fullmatch(segment)) else classify_segment(segment)
         if classified is not None:
             suffix, schema = classified
             if suffix not in node.params and len(node.params) >= MAX_SUFFIXES:
                 suffix = ""
             child = self._param_child(node, suffix, schema)
-            child.add_shape(shape_of(segment))
+            # only distinctive formats are ever used: short letters and digits are not worth a translation
+            if len(segment) >= LONG_SHAPE or not (segment.isascii() and segment.isalnum()):
+                child.add_shape(shape_of(segment))
             return child
         if node.folded:
             return self._param_child(node, "", _word_schema(segment))
-        child = node.static[segment] = PathNode(echoed=echoed)
+        child = node.static[segment] = PathNode()
         if len(node.static) > MAX_STATIC_CHILDREN:
             _fold_static(node, [key for key, c in node.static.items() if not c.pinned])
             node.folded = True
