@@ -360,16 +360,22 @@ def _echo_fields(
 ) -> Iterator[tuple[tuple[str, ...], str, list[int]]]:
     """(key path, text, segment indexes) of each identifier field of `value`'s nested objects whose text is a
     path segment. Arrays (other objects) and objects keyed by ids (data, not fields) are not searched."""
-    if not isinstance(value, dict) or len(keys) >= MAX_ECHO_DEPTH or has_dynamic_keys(value):
+    if not isinstance(value, dict) or len(keys) >= MAX_ECHO_DEPTH:
         return
-    for name, item in value.items():
+    found = [
+        (name, item)
+        for name, item in value.items()
+        if isinstance(item, dict) or (isinstance(item, str) and item in wanted and _IDENTIFIER_FIELD.fullmatch(name))
+    ]
+    # the costlier check only where something was found
+    if not found or has_dynamic_keys(value):
+        return
+    for name, item in found:
         if isinstance(item, dict):
             yield from _echo_fields(item, wanted, (*keys, name))
-        elif isinstance(item, str) and _IDENTIFIER_FIELD.fullmatch(name):
-            indexes = wanted.get(item)
-            # numbers and formatted values are ids by themselves, and their placeholders could match a segment
-            if indexes and text_schema(item) == {"type": "string"}:
-                yield (*keys, name), item, indexes
+        # numbers and formatted values are ids by themselves, and their placeholders could match a segment
+        elif text_schema(item) == {"type": "string"}:
+            yield (*keys, name), item, wanted[item]
 
 
 def path_echoes(path: str, bodies: list[object]) -> list[int]:
