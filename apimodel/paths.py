@@ -1,15 +1,16 @@
 """Path templating: a trie of path segments that turns concrete paths into templates.
 
 A segment becomes a parameter when it is an id (integer, uuid, hex or base62 token, date,
-email, a word with a long number in it, …; `classify_segment`), except in the first segment,
-where versions live (`/2/…`). A segment that reads like a word stays a static route unless the
-traffic shows it is a value (`_Folding`): a body names it as an identifier, it is
-percent-encoded, it has the format of the API's ids, it only failed as a missing id fails
-beside its parameter, its siblings have the same sub-routes and answer alike, or many look-alike
-siblings answer alike (usernames, slugs). Static segments win over parameters: `/users/me`
-stays beside `/users/{user_id}`. Memory is bounded: a node keeps at most `MAX_STATIC_CHILDREN`
-static children before folding them into its parameter, and what a node remembers for the
-rules (echoed or not, a few id formats, whether it was seen under several values) is small.
+email, a word with a long number in it, …; `classify_segment`), except where versions live
+(`/2/…`, `/api/0/…`, `/2010-04-01/…`) unless several numbers sit side by side there. A segment
+that reads like a word stays a static route unless the traffic shows it is a value
+(`_Folding`): a body names it as an identifier, it is percent-encoded, it has the format of the
+API's ids, it only failed as a missing id fails beside its parameter, its siblings have the same
+sub-routes and answer alike, or many look-alike siblings answer alike (usernames, slugs). Static
+segments win over parameters: `/users/me` stays beside `/users/{user_id}`. Memory is bounded: a
+node keeps at most `MAX_STATIC_CHILDREN` static children before folding them into its parameter,
+and what a node remembers for the rules (echoed or not, a few id formats, whether it was seen
+under several values) is small.
 """
 
 import bisect
@@ -38,8 +39,9 @@ FANOUT_SHARE = 0.75
 
 _FILE_EXTENSION = re.compile(r"(.+)(\.[A-Za-z][A-Za-z0-9]{0,5})")
 _VERSION = re.compile(r"v\d+(\.\d+)*|\d+\.\d+")
-# first segments are where versions live (`/2/tweets` beside `/1.1/statuses`): no id is that high up
-_ROOT_VERSION = re.compile(r"[vV]?\d+(\.\d+)*")
+# versions that read like ids (`/2/tweets`, `/api/0/projects`, `/2010-04-01/Accounts`) are kept static where
+# versions live: first, or after plain words such as `api`, before any collection, id or other version
+_VERSION_NUMBER = re.compile(r"\d+|\d{4}-\d{2}-\d{2}")
 _SHAPE = str.maketrans(dict.fromkeys("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", "x"))
 # a format long enough to tell ids from words even without separators
 LONG_SHAPE = 16
@@ -228,6 +230,7 @@ class PathTrie(Generic[T]):
         node = self.root
         forced = self._forced_for(segments) if self._forced else None
         hinted = forced is not None or bool(self._static_by_length)
+        version_slot = True
         for depth, segment in enumerate(segments):
             parent = node
             if forced is not None and forced.pattern[depth] is None:
@@ -239,17 +242,19 @@ class PathTrie(Generic[T]):
             elif (existing := node.static.get(segment)) is not None:
                 node = existing
             else:
-                node = self._new_child(node, segment, depth == 0)
+                node = self._new_child(node, segment, version_slot)
             if echoes and depth in echoes:
                 node.echoed = True
             if depth and parent.value_schema is not None and len(node.parent_values) < 2:
                 # a child that recurs under several values of a parameter is a route, not a value
                 node.add_parent_value(segments[depth - 1])
+            version_slot = version_slot and node.value_schema is None and _namespace_word(segment)
         return node
 
-    def _new_child(self, node: PathNode[T], segment: str, first: bool) -> PathNode[T]:
+    def _new_child(self, node: PathNode[T], segment: str, version_slot: bool) -> PathNode[T]:
         """The child of `node` for a segment it has no static child for: its parameter, or a new static child."""
-        classified = None if node.folded or (first and _ROOT_VERSION.fullmatch(segment)) else classify_segment(segment)
+        held = node.folded or (version_slot and _VERSION_NUMBER.fullmatch(segment) is not None)
+        classified = None if held else classify_segment(segment)
         if classified is not None:
             suffix, schema = classified
             if suffix not in node.params and len(node.params) >= MAX_SUFFIXES:
@@ -321,6 +326,13 @@ def _apart(a: PathNode[Any], b: PathNode[Any], literal: str) -> bool:
     """Whether two siblings could be two values: below a parameter, only if seen under different values of it
     (two routes of one object are seen under the same one)."""
     return literal != "" or not set(a.parent_values) & set(b.parent_values)
+
+
+def _numbers_not_versions(node: PathNode[Any]) -> set[str]:
+    """Numbers (or dates) held back as versions are ids when several sit side by side: an API is seen in
+    one version, or in a few that differ in form (`/1.1/…` beside `/2/…`)."""
+    held = {key for key in _candidates(node) if _VERSION_NUMBER.fullmatch(key)}
+    return held if len(held) > 1 else set()
 
 
 def _structural_candidates(node: PathNode[Any], literal: str) -> list[str]:
@@ -438,7 +450,7 @@ class _Folding:
 
     def values(self, node: PathNode[Any], literal: str) -> set[str]:
         """The static children of `node` (reached by `literal`) that are values, by every rule."""
-        values = set(self.shown_values(node))
+        values = set(self.shown_values(node)) | _numbers_not_versions(node)
         values.update(self.lookalikes(node, literal), self.alike_subtrees(node, literal), self.failed_values(node))
         return values
 
@@ -589,6 +601,12 @@ def param_name(parent: str | None) -> str:
 
 def _plural(word: str) -> bool:
     return singular(word.lower()) != word.lower()
+
+
+@functools.lru_cache(maxsize=4096)
+def _namespace_word(segment: str) -> bool:
+    """A word after which a version may still come (`api`, `rest`): not a collection, an id or a version."""
+    return not (_plural(segment) or _VERSION.fullmatch(segment) or _VERSION_NUMBER.fullmatch(segment))
 
 
 def singular(word: str) -> str:

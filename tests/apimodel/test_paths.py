@@ -287,3 +287,22 @@ def test_routes_of_one_object_with_the_same_sub_routes_stay(templates_of) -> Non
     # seen under one user only: two routes of that user, not two values
     urls = [f"https://a.example/users/7/{word}/export.csv" for word in ("search", "archive")]
     assert templates_of(urls) == {"/users/{user_id}/search/export.csv", "/users/{user_id}/archive/export.csv"}
+
+
+def test_versions_stay_static_where_versions_live(templates_of) -> None:
+    urls = ["https://a.example/api/0/projects/acme/", "https://a.example/api/0/organizations/"]
+    urls += ["https://a.example/rest/api/3/issue/10001", "https://a.example/rest/api/3/issue/10002"]
+    urls += ["https://a.example/2010-04-01/Accounts/AC9f86d081884c7d659a2feaa0c55ad015.json"]
+    assert templates_of(urls) == {
+        "/api/0/projects/acme/",
+        "/api/0/organizations/",
+        "/rest/api/3/issue/{issue_id}",
+        "/2010-04-01/Accounts/{account_id}.json",
+    }
+
+
+def test_numbers_side_by_side_where_versions_live_are_ids(templates_of) -> None:
+    urls = [f"https://a.example/dashboard/{i}" for i in (5, 6)] + ["https://a.example/users/7"]
+    assert templates_of(urls) == {"/dashboard/{dashboard_id}", "/users/{user_id}"}
+    # a version is seen alone; one number under a word cannot be told from it
+    assert templates_of(["https://a.example/dashboard/5"]) == {"/dashboard/5"}

@@ -2,7 +2,8 @@
 
 The APIs mix ids of many kinds (some prefixed ids without a digit, which only their siblings' format gives
 away), names chosen by users (few of them, named by the bodies that answer for them, as `GET /users/ada`
-answers `{"login": "ada"}`), and version prefixes at the root (`/2/…` beside `/1.1/…`).
+answers `{"login": "ada"}`), and versions where versions live (`/2/…` beside `/1.1/…`, `/api/0/…`,
+`/2010-04-01/…`). Requests of one template carry distinct ids, as real traffic does.
 """
 
 import json
@@ -24,20 +25,31 @@ WORDS = [
 NAMES = ["ada", "grace", "octocat", "hello-world", "mit", "party", "small-monthly", "linus", "whytho", "default"]
 KINDS = ["integer", "uuid", "hex", "token", "prefixed", "date", "email", "name"]
 FILE_KINDS = ["integer", "uuid", "hex", "token"]
-PREFIXES = [[], ["v1"], ["api", "v2"], ["2"], ["1.1"], ["api", "2.0"]]
+PREFIXES = [
+    [],
+    ["v1"],
+    ["api", "v2"],
+    ["2"],
+    ["1.1"],
+    ["api", "2.0"],
+    ["api", "0"],
+    ["rest", "api", "3"],
+    ["2010-04-01"],
+]
 
 Template = list[tuple[str, str, str]]  # ("static", word, "") or ("param", kind, suffix)
 
 
-def id_value(kind: str, rnd: random.Random, *, plain: bool) -> str:
-    """A random id of a kind, as real APIs mint them; unless `plain`, a prefixed id may lack a digit."""
+def id_value(kind: str, rnd: random.Random, n: int) -> str:
+    """A random id of a kind, as real APIs mint them, distinct for each `n`; after the first, a prefixed id
+    may lack a digit."""
     alphabet = string.ascii_letters + string.digits
     if kind == "integer":
-        return str(rnd.randint(1, 10**7))
+        return str(rnd.randint(1, 10**6) * 10 + n)
     if kind == "uuid":
         return str(uuid.UUID(int=rnd.getrandbits(128), version=4))
     if kind == "date":
-        return f"20{rnd.randint(10, 29)}-{rnd.randint(1, 12):02d}-{rnd.randint(1, 28):02d}"
+        return f"20{rnd.randint(10, 29)}-{rnd.randint(1, 12):02d}-{n + 1:02d}"
     if kind == "email":
         return f"{rnd.choice(WORDS)}{rnd.randint(1, 99)}@example.com"
     while True:
@@ -47,8 +59,8 @@ def id_value(kind: str, rnd: random.Random, *, plain: bool) -> str:
             value = "".join(rnd.choice(alphabet) for _ in range(20))
         else:
             suffix = rnd.choice([alphabet, string.ascii_letters])
-            value = "cus_" + "".join(rnd.choice(suffix if not plain else alphabet) for _ in range(14))
-            if not plain:
+            value = "cus_" + "".join(rnd.choice(suffix if n else alphabet) for _ in range(14))
+            if n:
                 return value
         if id_kind(value):
             return value
@@ -98,7 +110,7 @@ def requests(template: Template, rnd: random.Random, names: dict[str, list[str]]
                 segments.append(rnd.choice(pool))
                 named[f"object{position}"] = {"login" if position % 2 else "key": segments[-1]}
             else:
-                segments.append(id_value(value, rnd, plain=n == 0) + suffix)
+                segments.append(id_value(value, rnd, n) + suffix)
         entries.append(
             {
                 "request": {"method": "GET", "url": "https://api.example.com/" + "/".join(segments)},
