@@ -138,7 +138,10 @@ def main(argv: list[str] | None = None) -> int:
     runs = run_pawprint(datasets, args.out / OURS)
     tools = {OURS: (score_all(args.eval_dir, args.out / OURS), runs)}
     if not args.no_baseline:
-        runs = run_baseline(datasets, args.out / BASELINE)
+        try:
+            runs = run_baseline(datasets, args.out / BASELINE)
+        except FileNotFoundError as error:
+            parser.error(f"har-to-openapi needs node and npm ({error.filename} not found); --no-baseline skips it")
         tools[BASELINE] = (score_all(args.eval_dir, args.out / BASELINE), runs)
     print(table(tools))
     print(f"\nbuild s: from the HAR text to OpenAPI; peak MB: the process's peak RSS. Documents in {args.out}/<tool>/.")
