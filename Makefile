@@ -47,6 +47,11 @@ test: $(BIN)/.installed-dev chromium lint akita-venv
 
 # Model-build speed and memory on a synthetic 200-endpoint API (see bench/RESULTS.md); a few minutes on 2 cores.
 # BENCH_ARGS='--witnesses 50000 --stored 20000 --rss-witnesses 200000' for a quick run; DATABASE_URL picks the database.
+# Inference accuracy on ../shared/eval (real third-party traffic) beside har-to-openapi (npm ci in bench/har-to-openapi);
+# EVAL_ARGS='--no-baseline' skips har-to-openapi. Latest table: bench/RESULTS.md.
+eval: $(BIN)/.installed
+	$(BIN)/python -m apimodel.eval $(EVAL_ARGS)
+
 bench: $(BIN)/.installed
 	$(BIN)/python -m bench.build_throughput $(BENCH_ARGS)
 

@@ -22,7 +22,7 @@ _DEFAULT_HIDDEN_EXTENSIONS = re.compile(
 MAX_SEGMENTS = 48
 # The version of a builder's state: `state.dump_builder` writes it and `state.load_builder` reads only
 # its own. Bump it when the state changes shape (tests/apimodel/test_state.py fails until you do).
-STATE_VERSION = 3
+STATE_VERSION = 4
 
 
 @dataclass
@@ -88,7 +88,7 @@ class ModelBuilder:
         if self._hidden and any(matches(pattern, segments) for pattern in self._hidden):
             return
         host = witness["host"]
-        node = self.trie(host).insert(segments)
+        node = self.trie(host).insert(segments, witness.get("path_echoes", ()))
         stats = node.endpoints.get(witness["method"])
         if stats is None:
             stats = node.endpoints[witness["method"]] = EndpointStats()

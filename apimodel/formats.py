@@ -44,6 +44,9 @@ _BASE64 = re.compile(r"[A-Za-z0-9+/]{20,}={0,2}")
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{16,}")
 _JWT = re.compile(r"(eyJ[A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]*)")
 _LETTER_DIGIT_SWITCH = re.compile(r"[A-Za-z][0-9]|[0-9][A-Za-z]")
+_CAMEL_WORD = re.compile(r"[A-Z]?[a-z]{2,}")
+# shorter mixed-case words are too often names (`iPhone`, `McDonald`)
+RANDOM_LETTERS_MIN = 16
 
 _PLACEHOLDERS = {
     "uuid": "00000000-0000-4000-8000-000000000000",
@@ -118,12 +121,23 @@ def _valid_ip(value: str) -> bool:
     return True
 
 
+def _random_letters(value: str) -> bool:
+    """Long mixed-case letters that mostly read as no camel-case words (`PxfujWHYRaGCWVqVCVrBAg`, not
+    `getUserAccountSettings`)."""
+    letters = sum(c.isalpha() for c in value)
+    worded = sum(len(word) for word in _CAMEL_WORD.findall(value))
+    mixed = any(c.isupper() for c in value) and any(c.islower() for c in value)
+    return len(value) >= RANDOM_LETTERS_MIN and mixed and 2 * worded < letters
+
+
 def _looks_random(value: str) -> bool:
-    """A token-like string: letters and digits interleaved, or mixed case with digits."""
+    """A token-like string: letters and digits interleaved, mixed case with digits, or random letters."""
     has_digit = any(c.isdigit() for c in value)
     has_alpha = any(c.isalpha() for c in value)
-    if not (has_digit and has_alpha):
+    if not has_alpha:
         return False
+    if not has_digit:
+        return _random_letters(value)
     if len(_LETTER_DIGIT_SWITCH.findall(value)) >= 3:
         return True
     return any(c.isupper() for c in value) and any(c.islower() for c in value)

@@ -53,7 +53,7 @@ def _string_schema(value: str) -> Schema:
     return {"type": "string", "format": fmt} if fmt else {"type": "string"}
 
 
-def _has_dynamic_keys(obj: dict[str, Any]) -> bool:
+def has_dynamic_keys(obj: dict[str, Any]) -> bool:
     """Keys that are ids (or too many to be a record) make the object a map."""
     return len(obj) > MAX_PROPERTIES or (bool(obj) and all(id_kind(key) for key in obj))
 
@@ -79,7 +79,7 @@ def infer_schema(value: object, depth: int = 0) -> Schema:
             schema["items"] = meld(schema["items"], item_schema) if "items" in schema else item_schema
         return schema
     if isinstance(value, dict):
-        if _has_dynamic_keys(value):
+        if has_dynamic_keys(value):
             values = [infer_schema(v, depth + 1) for v in value.values()]
             return {"type": "object", "additionalProperties": _meld_all(values)}
         keys = sorted(value)
@@ -103,7 +103,7 @@ def redact_json(value: object, depth: int = 0) -> object:
     if isinstance(value, list):
         return [redact_json(item, depth + 1) for item in value[:MAX_ITEMS]]
     if isinstance(value, dict):
-        if _has_dynamic_keys(value):
+        if has_dynamic_keys(value):
             # ids used as keys are values too: number them instead
             return {str(i): redact_json(v, depth + 1) for i, v in enumerate(value.values())}
         return {key: redact_json(v, depth + 1) for key, v in value.items()}

@@ -7,7 +7,8 @@ The bytes are a header line `pawprint-builder <STATE_VERSION>` then zlib-compres
      "hosts": {"a.example": NODE}}
 
     NODE = {"static": {literal: NODE}, "params": {suffix: NODE}, "value_schema": SCHEMA | null,
-            "forced_name": str | null, "pinned": bool, "folded": bool, "endpoints": {method: STATS}}
+            "forced_name": str | null, "pinned": bool, "folded": bool, "echoed": bool,
+            "shapes": [id format], "parent_values": [int], "endpoints": {method: STATS}}
     STATS = {"count": int, "first_seen": ISO 8601 | null, "last_seen": ..., "query": {name: FIELD},
              "headers": {name: FIELD}, "cookies": {name: FIELD}, "request_body": {media: SCHEMA | null},
              "responses": {status: {"count": int, "content": {media: SCHEMA | null}}}, "auth": [scheme],
@@ -80,6 +81,9 @@ def _dump_node(node: PathNode[EndpointStats]) -> dict[str, Any]:
         "forced_name": node.forced_name,
         "pinned": node.pinned,
         "folded": node.folded,
+        "echoed": node.echoed,
+        "shapes": node.shapes,
+        "parent_values": node.parent_values,
         "endpoints": {method: _dump_stats(stats) for method, stats in node.endpoints.items()},
     }
 
@@ -93,6 +97,9 @@ def _load_node(data: dict[str, Any]) -> PathNode[EndpointStats]:
         forced_name=None if forced_name is None else str(forced_name),
         pinned=bool(data["pinned"]),
         folded=bool(data["folded"]),
+        echoed=bool(data["echoed"]),
+        shapes=[str(shape) for shape in data["shapes"]],
+        parent_values=[int(value) for value in data["parent_values"]],
         endpoints={str(method): _load_stats(stats) for method, stats in data["endpoints"].items()},
     )
 

@@ -1,21 +1,22 @@
 """HAR 1.2 entries → obfuscated witnesses, and HAR entries → redacted HAR entries.
 
 A witness keeps what inference needs (method, host, path, names, shapes, formats, sizes,
-status, timings, the auth scheme) and drops every value. `redact_entry` is what a daemon
-may upload instead of the raw entry; `witness_from_entry` gives the same witness for both.
+status, timings, the auth scheme, which path segments the bodies name as identifiers) and
+drops every value. `redact_entry` is what a daemon may upload instead of the raw entry;
+`witness_from_entry` gives the same witness for both.
 """
 
 import base64
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 from apimodel.auth import auth_from_request
 from apimodel.formats import jwt_claim_names, placeholder, placeholder_jwt
-from apimodel.schema import Schema, infer_schema, meld, redact_json, redact_text, text_schema
+from apimodel.schema import Schema, has_dynamic_keys, infer_schema, meld, redact_json, redact_text, text_schema
 
 Witness = dict[str, Any]
 
@@ -23,6 +24,13 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 _METHOD = re.compile(r"[A-Za-z][A-Za-z-]{0,31}")
 _MULTIPART_NAME = re.compile(r'name="([^"]*)"')
 _MULTIPART_FILE = re.compile(r'filename="')
+# fields that name the object they are in: `id`, `key`, `name`, `login`, …, `owner_id`, `displayName`, …
+_IDENTIFIER_FIELD = re.compile(
+    r"(?i:id|key|name|slug|login|handle|username|uuid|guid|uid)"
+    r"|.*[_-](?i:id|key|name|slug|uuid)|.*[a-z0-9](?:Id|ID|Key|Name|Slug|Uuid)"
+)
+# objects nested this deep (arrays are not entered) are searched for path segments they name
+MAX_ECHO_DEPTH = 4
 
 # well-known headers carry no API-specific information, so only their names are kept
 _STANDARD_HEADERS = frozenset(
@@ -228,17 +236,23 @@ def _bounded(schema: Schema | None) -> Schema | None:
     return {"type": schema["type"]} if "type" in schema else {}
 
 
-def _body_schema(media: str | None, post: Mapping[str, Any], text: str | None) -> Schema | None:
-    """Schema of a body, for JSON, form and multipart bodies; None for anything else."""
-    return _bounded(_unbounded_body_schema(media, post, text))
+def _json_value(media: str | None, text: str | None) -> object:
+    """The value of a JSON body; _NOT_JSON for any other body."""
+    if media is None or not _is_json(media) or not text:
+        return _NOT_JSON
+    return _parse_json(text)
 
 
-def _unbounded_body_schema(media: str | None, post: Mapping[str, Any], text: str | None) -> Schema | None:
+def _body_schema(media: str | None, post: Mapping[str, Any], json_value: object) -> Schema | None:
+    """Schema of a body, for JSON (`json_value`), form and multipart bodies; None for anything else."""
+    return _bounded(_unbounded_body_schema(media, post, json_value))
+
+
+def _unbounded_body_schema(media: str | None, post: Mapping[str, Any], json_value: object) -> Schema | None:
     if media is None:
         return None
     if _is_json(media):
-        value = _parse_json(text) if text else _NOT_JSON
-        return None if value is _NOT_JSON else infer_schema(value)
+        return None if json_value is _NOT_JSON else infer_schema(json_value)
     if media == "application/x-www-form-urlencoded":
         pairs = _form_pairs(post)
         return _fields_schema([(name, text_schema(value)) for name, value in pairs]) if pairs else None
@@ -332,6 +346,49 @@ def _parts(entry: Mapping[str, Any]) -> tuple[Mapping[str, Any], Mapping[str, An
     return request, response
 
 
+def _wanted_segments(path: str) -> dict[str, list[int]]:
+    """Path segments by their text, to find in bodies."""
+    wanted: dict[str, list[int]] = {}
+    for index, segment in enumerate(path.split("/")[1:]):
+        if segment:
+            wanted.setdefault(unquote(segment), []).append(index)
+    return wanted
+
+
+def _echo_fields(
+    value: object, wanted: dict[str, list[int]], keys: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], str, list[int]]]:
+    """(key path, text, segment indexes) of each identifier field of `value`'s nested objects whose text is a
+    path segment. Arrays (other objects) and objects keyed by ids (data, not fields) are not searched."""
+    if not isinstance(value, dict) or len(keys) >= MAX_ECHO_DEPTH:
+        return
+    found = [
+        (name, item)
+        for name, item in value.items()
+        if isinstance(item, dict) or (isinstance(item, str) and item in wanted and _IDENTIFIER_FIELD.fullmatch(name))
+    ]
+    # the costlier check only where something was found
+    if not found or has_dynamic_keys(value):
+        return
+    for name, item in found:
+        if isinstance(item, dict):
+            yield from _echo_fields(item, wanted, (*keys, name))
+        # numbers and formatted values are ids by themselves, and their placeholders could match a segment
+        elif text_schema(item) == {"type": "string"}:
+            yield (*keys, name), item, wanted[item]
+
+
+def path_echoes(path: str, bodies: list[object]) -> list[int]:
+    """Indexes of the path segments that a body names as an identifier: `GET /licenses/mit` answering
+    `{"key": "mit"}` echoes segment 1. Only the positions are kept, never the values."""
+    wanted = _wanted_segments(path)
+    return sorted({i for body in bodies for _, _, indexes in _echo_fields(body, wanted) for i in indexes})
+
+
+def _form_body(media: str | None, post: Mapping[str, Any]) -> dict[str, str] | None:
+    return dict(_form_pairs(post)) if media == "application/x-www-form-urlencoded" else None
+
+
 def witness_from_entry(entry: Mapping[str, Any]) -> Witness:
     """Turn a HAR 1.2 entry into a compact witness with no values in it.
 
@@ -363,12 +420,14 @@ def witness_from_entry(entry: Mapping[str, Any]) -> Witness:
         resp_size = _size(response.get("bodySize"), None)
 
     started = entry.get("startedDateTime")
+    req_json, resp_json = _json_value(req_media, post_text), _json_value(resp_media, resp_text)
     return {
         "started_at": started if isinstance(started, str) else None,
         "method": method,
         "scheme": scheme,
         "host": host,
         "path": path,
+        "path_echoes": path_echoes(path, [req_json, _form_body(req_media, post), resp_json]),
         "query": {name: query_shapes[name] for name in sorted(query_shapes)},
         "auth": auth_from_request(req_headers, list(query_shapes), req_cookies),
         "request": {
@@ -376,7 +435,7 @@ def witness_from_entry(entry: Mapping[str, Any]) -> Witness:
             "cookies": req_cookies,
             "content_type": req_media,
             "size": _size(request.get("bodySize"), post_text),
-            "body": _body_schema(req_media, post, post_text),
+            "body": _body_schema(req_media, post, req_json),
         },
         "response": {
             "status": status,
@@ -384,7 +443,7 @@ def witness_from_entry(entry: Mapping[str, Any]) -> Witness:
             "cookies": _cookie_names(response, resp_headers, "set-cookie"),
             "content_type": resp_media,
             "size": resp_size,
-            "body": _body_schema(resp_media, {}, resp_text),
+            "body": _body_schema(resp_media, {}, resp_json),
         },
         "time_ms": _time_ms(entry),
     }
@@ -421,13 +480,31 @@ def _redact_message_headers(message: Mapping[str, Any]) -> list[dict[str, str]]:
     return [{"name": name, "value": _redact_header(name, value)} for name, value in _pairs(message.get("headers"))]
 
 
-def _redact_body(media: str | None, post: Mapping[str, Any], text: str | None) -> dict[str, Any]:
-    """Placeholder `text`/`params` for a body so that `_body_schema` reads the same shape."""
+def _redact_json_body(value: object, wanted: dict[str, list[int]]) -> object:
+    """`redact_json`, keeping the identifier fields that name a path segment (the path holds them anyway)."""
+    redacted = redact_json(value)
+    for keys, text, _ in _echo_fields(value, wanted):
+        target: Any = redacted
+        for key in keys[:-1]:
+            target = target[key]
+        target[keys[-1]] = text
+    return redacted
+
+
+def _redact_form(pairs: list[tuple[str, str]], wanted: dict[str, list[int]]) -> list[dict[str, str]]:
+    kept = {(keys[0], text) for keys, text, _ in _echo_fields(dict(pairs), wanted)}
+    return [{"name": name, "value": value if (name, value) in kept else redact_text(value)} for name, value in pairs]
+
+
+def _redact_body(
+    media: str | None, post: Mapping[str, Any], text: str | None, wanted: dict[str, list[int]]
+) -> dict[str, Any]:
+    """Placeholder `text`/`params` for a body so that `_body_schema` and `path_echoes` read the same."""
     if media is not None and _is_json(media) and text:
         value = _parse_json(text)
-        return {"text": "" if value is _NOT_JSON else json.dumps(redact_json(value))}
+        return {"text": "" if value is _NOT_JSON else json.dumps(_redact_json_body(value, wanted))}
     if media == "application/x-www-form-urlencoded":
-        params = _redact_pairs(_form_pairs(post))
+        params = _redact_form(_form_pairs(post), wanted)
         return {"text": urlencode([(p["name"], p["value"]) for p in params]), "params": params}
     if media == "multipart/form-data":
         params = [
@@ -452,6 +529,7 @@ def redact_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
     status = _status(response)
 
     query_params = _redact_pairs(query)
+    wanted = _wanted_segments(path)
     url = f"{scheme}://{host}{path}"
     if query_params:
         url += "?" + urlencode([(p["name"], p["value"]) for p in query_params])
@@ -471,7 +549,7 @@ def redact_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
     }
     req_media = _media_type(post.get("mimeType")) or _media_type(req_headers.get("content-type"))
     if post:
-        redacted_request["postData"] = {"mimeType": req_media or "", **_redact_body(req_media, post, post_text)}
+        redacted_request["postData"] = {"mimeType": req_media or "", **_redact_body(req_media, post, post_text, wanted)}
 
     resp_headers = _headers(response)
     content = _dict(response.get("content"))
@@ -484,7 +562,7 @@ def redact_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
         "httpVersion": str(response.get("httpVersion", "HTTP/1.1")),
         "headers": _redact_message_headers(response),
         "cookies": [{"name": name, "value": ""} for name, _ in _pairs(response.get("cookies"))],
-        "content": {"size": resp_size, "mimeType": resp_media or "", **_redact_body(resp_media, {}, resp_text)},
+        "content": {"size": resp_size, "mimeType": resp_media or "", **_redact_body(resp_media, {}, resp_text, wanted)},
         "redirectURL": "",
         "headersSize": -1,
         "bodySize": _size(response.get("bodySize"), None) if resp_size == 0 else -1,

@@ -122,3 +122,11 @@ def test_it_can_give_results_while_witnesses_keep_coming(make_entry) -> None:
     assert builder.result()["endpoints"][0]["count"] == 1
     builder.add(witness_from_entry(make_entry(url="https://a.example/u/2")))
     assert builder.result()["endpoints"][0]["count"] == 2
+
+
+def test_it_builds_witnesses_stored_before_they_had_path_echoes(make_entry) -> None:
+    entry = make_entry(url="https://a.example/licenses/mit", response_json={"key": "mit"})
+    old = {k: v for k, v in witness_from_entry(entry).items() if k != "path_echoes"}
+    builder = ModelBuilder()
+    builder.add(old)
+    assert [e["path"] for e in builder.result()["endpoints"]] == ["/licenses/mit"]

@@ -19,6 +19,7 @@ from apimodel.formats import FORMATS, id_kind, jwt_claim_names, placeholder, pla
         ("9f86d081884c7d659a2feaa0c55ad015", "hex"),
         ("aGVsbG8gd29ybGQsIHRoaXMgaXMgYmFzZTY0IQ==", "base64"),
         ("sk9Xa2Lq7Pz0Wm4Nb8Vc", "token"),
+        ("PxfujWHYRaGCWVqVCVrBAg", "token"),
     ],
 )
 def test_it_detects_formats(value: str, expected: str) -> None:
@@ -27,7 +28,19 @@ def test_it_detects_formats(value: str, expected: str) -> None:
 
 @pytest.mark.parametrize(
     "value",
-    ["hello world", "Alice Smith", "2024-13-45", "12345", "deadbeefcafe", "not@an email", "v1.2.3", "", "true"],
+    [
+        "hello world",
+        "Alice Smith",
+        "2024-13-45",
+        "12345",
+        "deadbeefcafe",
+        "not@an email",
+        "v1.2.3",
+        "",
+        "true",
+        "getUserAccountSettingsByName",
+        "XMLHttpRequestHandler",
+    ],
 )
 def test_it_stays_conservative_on_ordinary_strings(value: str) -> None:
     assert string_format(value) is None
@@ -58,6 +71,7 @@ def test_it_reads_jwt_claim_names_only() -> None:
         ("sha256", None),
         ("me", None),
         ("report-2024", None),
+        ("QAtIbDKzQmCnHSvQde-VWw", "token"),
     ],
 )
 def test_it_tells_ids_from_words(segment: str, kind: str | None) -> None:

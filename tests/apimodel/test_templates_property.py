@@ -1,5 +1,12 @@
-"""Random APIs: their concrete traffic must give back exactly their path templates."""
+"""Random APIs: their concrete traffic must give back exactly their path templates.
 
+The APIs mix ids of many kinds (some prefixed ids without a digit, which only their siblings' format gives
+away), names chosen by users (few of them, named by the bodies that answer for them, as `GET /users/ada`
+answers `{"login": "ada"}`), and versions where versions live (`/2/…` beside `/1.1/…`, `/api/0/…`,
+`/2010-04-01/…`). Requests of one template carry distinct ids, as real traffic does.
+"""
+
+import json
 import random
 import re
 import string
@@ -15,22 +22,34 @@ WORDS = [
     "users", "orders", "items", "repos", "files", "projects", "teams", "invoices", "comments", "tags",
     "settings", "search", "archive", "members", "events", "reports", "stats", "billing", "profile", "me",
 ]  # fmt: skip
-KINDS = ["integer", "uuid", "hex", "token", "prefixed", "date", "email"]
+NAMES = ["ada", "grace", "octocat", "hello-world", "mit", "party", "small-monthly", "linus", "whytho", "default"]
+KINDS = ["integer", "uuid", "hex", "token", "prefixed", "date", "email", "name"]
 FILE_KINDS = ["integer", "uuid", "hex", "token"]
-PREFIXES = [[], ["v1"], ["api", "v2"]]
+PREFIXES = [
+    [],
+    ["v1"],
+    ["api", "v2"],
+    ["2"],
+    ["1.1"],
+    ["api", "2.0"],
+    ["api", "0"],
+    ["rest", "api", "3"],
+    ["2010-04-01"],
+]
 
-Segment = tuple[str, str]  # ("static", word) or ("param", suffix)
+Template = list[tuple[str, str, str]]  # ("static", word, "") or ("param", kind, suffix)
 
 
-def id_value(kind: str, rnd: random.Random) -> str:
-    """A random id of a kind, as real APIs mint them."""
+def id_value(kind: str, rnd: random.Random, n: int) -> str:
+    """A random id of a kind, as real APIs mint them, distinct for each `n`; after the first, a prefixed id
+    may lack a digit."""
     alphabet = string.ascii_letters + string.digits
     if kind == "integer":
-        return str(rnd.randint(1, 10**7))
+        return str(rnd.randint(1, 10**6) * 10 + n)
     if kind == "uuid":
         return str(uuid.UUID(int=rnd.getrandbits(128), version=4))
     if kind == "date":
-        return f"20{rnd.randint(10, 29)}-{rnd.randint(1, 12):02d}-{rnd.randint(1, 28):02d}"
+        return f"20{rnd.randint(10, 29)}-{rnd.randint(1, 12):02d}-{n + 1:02d}"
     if kind == "email":
         return f"{rnd.choice(WORDS)}{rnd.randint(1, 99)}@example.com"
     while True:
@@ -39,16 +58,19 @@ def id_value(kind: str, rnd: random.Random) -> str:
         elif kind == "token":
             value = "".join(rnd.choice(alphabet) for _ in range(20))
         else:
-            value = "cus_" + "".join(rnd.choice(alphabet) for _ in range(14))
+            suffix = rnd.choice([alphabet, string.ascii_letters])
+            value = "cus_" + "".join(rnd.choice(suffix if n else alphabet) for _ in range(14))
+            if n:
+                return value
         if id_kind(value):
             return value
 
 
-def random_api(rnd: random.Random) -> list[list[tuple[str, str, str]]]:
-    """Templates as segments: ("static", word, "") or ("param", kind, suffix)."""
-    templates: list[list[tuple[str, str, str]]] = []
+def random_api(rnd: random.Random) -> list[Template]:
+    """Templates under one or two version prefixes."""
+    templates: list[Template] = []
 
-    def grow(prefix: list[tuple[str, str, str]], depth: int) -> None:
+    def grow(prefix: Template, depth: int) -> None:
         for word in rnd.sample(WORDS, rnd.randint(1, 3)):
             collection = [*prefix, ("static", word, "")]
             if rnd.random() < 0.5:
@@ -65,12 +87,37 @@ def random_api(rnd: random.Random) -> list[list[tuple[str, str, str]]]:
             elif rnd.random() < 0.3:
                 templates.append([*collection, ("static", "export.csv", "")])
 
-    grow([("static", word, "") for word in rnd.choice(PREFIXES)], 0)
+    for prefix in rnd.sample(PREFIXES, rnd.randint(1, 2)):
+        grow([("static", word, "") for word in prefix], 0)
     return templates
 
 
-def render(template: list[tuple[str, str, str]]) -> str:
+def render(template: Template) -> str:
     return "/" + "/".join(value if kind == "static" else "{}" + suffix for kind, value, suffix in template)
+
+
+def requests(template: Template, rnd: random.Random, names: dict[str, list[str]]) -> list[dict]:
+    """Three requests of a template. A user chosen name is one of the few its collection has (so the same
+    ones recur); the answer names each of them, as an API answers for the object a path names."""
+    entries = []
+    for n in range(3):
+        segments, named = [], {}
+        for position, (kind, value, suffix) in enumerate(template):
+            if kind == "static":
+                segments.append(value)
+            elif value == "name":
+                pool = names.setdefault(render(template[:position]), rnd.sample(NAMES, rnd.randint(1, 2)))
+                segments.append(rnd.choice(pool))
+                named[f"object{position}"] = {"login" if position % 2 else "key": segments[-1]}
+            else:
+                segments.append(id_value(value, rnd, n) + suffix)
+        entries.append(
+            {
+                "request": {"method": "GET", "url": "https://api.example.com/" + "/".join(segments)},
+                "response": {"status": 200, "content": {"mimeType": "application/json", "text": json.dumps(named)}},
+            }
+        )
+    return entries
 
 
 @settings(max_examples=150, deadline=None)
@@ -78,16 +125,11 @@ def render(template: list[tuple[str, str, str]]) -> str:
 def test_it_recovers_the_templates_of_random_apis(rnd: random.Random) -> None:
     templates = random_api(rnd)
     expected = {render(t) for t in templates}
-    urls = []
-    for template in templates:
-        for _ in range(3):
-            path = "/".join(
-                value if kind == "static" else id_value(value, rnd) + suffix for kind, value, suffix in template
-            )
-            urls.append(f"https://api.example.com/{path}")
-    rnd.shuffle(urls)
+    names: dict[str, list[str]] = {}
+    entries = [entry for template in templates for entry in requests(template, rnd, names)]
+    rnd.shuffle(entries)
     builder = ModelBuilder()
-    for url in urls:
-        builder.add(witness_from_entry({"request": {"method": "GET", "url": url}, "response": {"status": 200}}))
+    for entry in entries:
+        builder.add(witness_from_entry(entry))
     found = {re.sub(r"\{[^}]+\}", "{}", e["path"]) for e in builder.result()["endpoints"]}
     assert found == expected

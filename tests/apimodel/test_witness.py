@@ -200,3 +200,42 @@ def test_redacting_drops_values(rich_entry) -> None:
     for value in [SECRET, "Ada", "Grace", "abcdef123456", "zzz999", "dark", "curl", "10.1.2.3", "Lovelace"]:
         assert value not in text
     assert "/v1/users/42/notes" in text
+
+
+def test_it_records_which_path_segments_a_body_names_as_identifiers(make_entry) -> None:
+    answer = {"key": "mit", "owner": {"login": "octocat"}, "type": "license", "spdx_id": "MIT"}
+    entry = make_entry(url="https://api.example.com/licenses/mit/owners/octocat/license", response_json=answer)
+    assert witness_from_entry(entry)["path_echoes"] == [1, 3]
+
+
+def test_only_identifier_fields_of_objects_echo_a_segment(make_entry) -> None:
+    answers = [
+        {"data": {"type": "widgets", "kind": "pay"}},  # type words and other fields name no object
+        {"items": [{"id": "pay"}]},  # objects inside arrays are other objects
+        {"id": "Pay", "account_name": "PAY"},  # the text must be the segment's exactly
+        {"id": 7, "uuid": "7"},  # numbers are ids by themselves
+    ]
+    for answer in answers:
+        entry = make_entry(url="https://api.example.com/widgets/pay/7", response_json=answer)
+        assert witness_from_entry(entry)["path_echoes"] == []
+
+
+def test_request_bodies_and_forms_echo_segments_too(make_entry) -> None:
+    form = {"mimeType": "application/x-www-form-urlencoded", "text": "name=nightly&x=1"}
+    assert witness_from_entry(make_entry("PUT", "https://a.example/jobs/nightly", post_data=form))["path_echoes"] == [1]
+    entry = make_entry("PUT", "https://a.example/jobs/nightly", request_json={"job": {"name": "nightly"}})
+    assert witness_from_entry(entry)["path_echoes"] == [1]
+
+
+def test_redacting_keeps_the_echoes_and_drops_every_other_value(make_entry) -> None:
+    entry = make_entry(
+        "PUT",
+        "https://a.example/teams/sre/members/ada",
+        request_json={"handle": "ada", "note": "secret plan"},
+        response_json={"team": {"slug": "sre", "name": "Site Reliability"}, "login": "grace"},
+    )
+    redacted = redact_entry(entry)
+    assert witness_from_entry(redacted) == witness_from_entry(entry)
+    assert witness_from_entry(entry)["path_echoes"] == [1, 3]
+    text = json.dumps(redacted)
+    assert "secret plan" not in text and "Site Reliability" not in text and "grace" not in text

@@ -1,4 +1,5 @@
-"""Any input gives a witness or InvalidEntry; redacting never changes the witness."""
+"""Any input gives a witness or InvalidEntry; redacting never changes the witness (nor which path segments
+the bodies name)."""
 
 import json
 from urllib.parse import quote
@@ -30,13 +31,28 @@ header_values = texts | st.sampled_from(
 headers = st.lists(st.tuples(header_names, header_values), max_size=5)
 
 
+words = st.from_regex(r"[a-z][a-z-]{0,8}", fullmatch=True)
+identifier_names = st.sampled_from(["id", "name", "slug", "owner_login", "teamId", "type", "note"])
+
+
+def naming(segments: list[str]) -> st.SearchStrategy[object]:
+    """Objects whose identifier fields may hold path segments, at the top or nested."""
+    value = st.sampled_from(segments) | texts if segments else texts
+    fields = st.dictionaries(identifier_names, value, min_size=1, max_size=3)
+    return st.recursive(
+        fields, lambda inner: st.dictionaries(identifier_names, inner | value, max_size=2), max_leaves=6
+    )
+
+
 @st.composite
 def entries(draw: st.DrawFn) -> dict:
     query = "&".join(f"{quote(n)}={quote(v)}" for n, v in draw(pairs))
-    path = "/" + "/".join(quote(s, safe="") for s in draw(st.lists(texts, max_size=4)))
+    segments = draw(st.lists(texts | words, max_size=4))
+    path = "/" + "/".join(quote(s, safe="") for s in segments)
     media = draw(st.sampled_from(["application/json", "application/x-www-form-urlencoded", "text/plain"]))
-    body = draw(json_values)
-    text = json.dumps(body) if media == "application/json" else "&".join(f"{n}={quote(v)}" for n, v in draw(pairs))
+    body = draw(naming(segments) | json_values)
+    form = draw(pairs | st.lists(st.tuples(identifier_names, st.sampled_from(segments or ["x"])), max_size=3))
+    text = json.dumps(body) if media == "application/json" else "&".join(f"{n}={quote(v)}" for n, v in form)
     return {
         "startedDateTime": "2024-01-01T00:00:00Z",
         "time": draw(st.floats(min_value=0, max_value=1e5)),
@@ -49,7 +65,7 @@ def entries(draw: st.DrawFn) -> dict:
         "response": {
             "status": draw(st.integers(100, 599)),
             "headers": [{"name": n, "value": v} for n, v in draw(headers)],
-            "content": {"mimeType": "application/json", "text": json.dumps(draw(json_values))},
+            "content": {"mimeType": "application/json", "text": json.dumps(draw(naming(segments) | json_values))},
         },
     }
 
