@@ -75,8 +75,11 @@ class ModelBuilder:
         return trie
 
     def add(self, witness: dict[str, Any]) -> None:
-        """Fold one witness (from `witness_from_entry`) into the model."""
+        """Fold one witness (from `witness_from_entry`) into the model; one that raises is not counted."""
+        self._fold(witness)
         self.witness_count += 1
+
+    def _fold(self, witness: dict[str, Any]) -> None:
         segments = witness["path"].split("/")[1:]
         if segments == [""]:
             segments = []

@@ -134,6 +134,9 @@ class ModelVersionSerializer(serializers.Serializer[Any]):
         source="trace.public_id", allow_null=True, default=None, help_text="None for the project's merged model."
     )
     witness_count = serializers.IntegerField()
+    witnesses_skipped = serializers.IntegerField(
+        source="skipped", help_text="Stored witnesses left out because they could not be read."
+    )
     path_hints = PathHintsSerializer(help_text="The path hints this version was built with.")
     finished_at = serializers.DateTimeField()
     security_schemes = SecuritySchemesField()

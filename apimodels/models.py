@@ -26,7 +26,18 @@ class ModelVersion(models.Model):
     status = models.CharField(max_length=10, choices=BuildStatus.choices, default=BuildStatus.QUEUED)
     processed = models.PositiveIntegerField(default=0)
     total = models.PositiveIntegerField(default=0)
+    # Witnesses the build could not read (corrupt, or anything the builder refused): left out and counted.
+    skipped = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
+    # Who runs the build and whether it lives: the Celery task that claimed it, its last sign of progress,
+    # and how many times it was claimed (a build that kills its worker is given up after a few).
+    task_id = models.CharField(max_length=64, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # When the build's message last went to the broker (None: not yet, e.g. the broker was down), and for a
+    # follow-up build of a closed trace, when it may start (once no more in-flight uploads can arrive).
+    sent_at = models.DateTimeField(null=True, blank=True)
+    not_before = models.DateTimeField(null=True, blank=True)
     # The project's path hints when the build ran, so a model says which settings shaped it.
     path_hints = models.JSONField(default=dict, blank=True)
     # Live builds of an active trace fold only the witnesses received since the previous live build,

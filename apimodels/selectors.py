@@ -23,11 +23,6 @@ def path_hints_of(project: Project) -> PathHints:
     )
 
 
-def latest_build(*, trace: Trace) -> ModelVersion | None:
-    """The newest build of the trace, whatever its state."""
-    return trace.model_versions.defer("builder_state").first()
-
-
 def latest_builds(*, traces: Sequence[Trace]) -> dict[int, ModelVersion]:
     """The newest build of each of these traces that has one, by trace pk, in one query."""
     newest = ModelVersion.objects.filter(trace_id=OuterRef("trace_id")).order_by("-version").values("version")[:1]

@@ -118,7 +118,7 @@ def _warm_up(user: Any, witnesses: list[dict[str, Any]]) -> None:
     now = timezone.now()
     trace = Trace.objects.create(project=project, name="warm-up", started_at=now, ends_at=now + dt.timedelta(hours=1))
     WitnessBatch.of(witnesses, trace=trace, batch_id="warm-up").save()
-    model_build(model_id=ModelVersion.objects.create(project=project, trace=trace, version=1).pk)
+    model_build(model_id=ModelVersion.objects.create(project=project, trace=trace, version=1).pk, task_id="bench")
 
 
 def measure_model_build(pool: Any, count: int, endpoint_count: int, seed: int) -> dict[str, Any]:
@@ -156,7 +156,7 @@ def measure_model_build(pool: Any, count: int, endpoint_count: int, seed: int) -
         read_seconds = time.perf_counter() - started
         version = ModelVersion.objects.create(project=project, trace=trace, version=1)
         started = time.perf_counter()
-        model_build(model_id=version.pk)
+        model_build(model_id=version.pk, task_id="bench")
         elapsed = time.perf_counter() - started
         version.refresh_from_db()
         if version.status != ModelVersion.BuildStatus.READY:

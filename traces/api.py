@@ -26,6 +26,7 @@ class ModelBuildSerializer(serializers.Serializer[Build]):
     status = serializers.ChoiceField(choices=["queued", "building", "ready", "failed"])
     processed = serializers.IntegerField(help_text="Witnesses folded so far.")
     total = serializers.IntegerField(help_text="Witnesses this build folds.")
+    skipped = serializers.IntegerField(help_text="Stored witnesses left out because they could not be read.")
     progress_percent = serializers.IntegerField()
     error = serializers.CharField(help_text="Why the build failed; empty otherwise.")
     created_at = serializers.DateTimeField()

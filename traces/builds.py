@@ -21,6 +21,7 @@ class Build(Protocol):
     status: str
     processed: int
     total: int
+    skipped: int
     error: str
     created_at: datetime
     finished_at: datetime | None

@@ -8,7 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from apimodels.models import ModelVersion
 from apimodels.selectors import model_document
-from apimodels.services import models_build_live
+from apimodels.services import model_builds_requeue, models_build_live
 from traces.models import Trace, TraceStatus, WitnessBatch
 from traces.services import trace_start, traces_close_ended
 
@@ -297,7 +297,12 @@ def test_witnesses_in_flight_after_the_stop_rebuild_the_final_model(
     late = {"daemon_name": "d", "batch_id": "late", "entries": [entry()]}
     with django_capture_on_commit_callbacks(execute=True):
         assert key_client(alice, scope="ingest").post(witnesses_url(trace), late, format="json").status_code == 202
-    assert trace.model_versions.filter(status=ModelVersion.BuildStatus.READY).get(version=2).witness_count == 1
+    follow_up = trace.model_versions.get(version=2)
+    assert follow_up.status == ModelVersion.BuildStatus.QUEUED  # until no more uploads can arrive
+    with django_capture_on_commit_callbacks(execute=True):
+        model_builds_requeue(now=follow_up.not_before)
+    (final,) = trace.model_versions.all()  # the follow-up supersedes the first final build
+    assert (final.version, final.status, final.witness_count) == (2, ModelVersion.BuildStatus.READY, 1)
 
 
 def test_names_with_nul_characters_are_stored_and_built(
