@@ -119,11 +119,12 @@ def worker_env() -> dict[str, str]:
     return {}
 
 
-@pytest.fixture
-def celery_worker(transactional_db: None, worker_env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
-    """A real Celery worker process on the test database and the configured broker."""
-    celery_app.conf.task_always_eager = False
-    log = settings.VAR_DIR / "test-worker.log"
+def start_celery_worker(
+    env: dict[str, str], *, name: str = "test-worker", pool: str = "solo"
+) -> subprocess.Popen[bytes]:
+    """A real Celery worker process on the test database and the configured broker, started and ready;
+    its output in `VAR_DIR/<name>.log`. Whoever starts it stops it."""
+    log = settings.VAR_DIR / f"{name}.log"
     with log.open("wb") as output:
         worker = subprocess.Popen(
             [
@@ -136,26 +137,36 @@ def celery_worker(transactional_db: None, worker_env: dict[str, str]) -> Iterato
                 "-Q",
                 ",".join(Queue),
                 "--pool",
-                "solo",
+                pool,
+                "--concurrency",
+                "1",
                 "--without-gossip",
                 "--without-mingle",
                 "--loglevel",
                 "INFO",
             ],
             cwd=ROOT,
-            env={**subprocess_env(), **worker_env},
+            env={**subprocess_env(), **env},
             stdout=output,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 60
-        while b"ready." not in log.read_bytes():
-            if worker.poll() is not None or time.monotonic() > deadline:
-                worker.kill()
-                raise RuntimeError(f"the Celery worker did not start:\n{log.read_text()}")
-            time.sleep(0.2)
-        yield worker
-        worker.terminate()
-        worker.wait(timeout=30)
+    deadline = time.monotonic() + 60
+    while b"ready." not in log.read_bytes():
+        if worker.poll() is not None or time.monotonic() > deadline:
+            worker.kill()
+            raise RuntimeError(f"the Celery worker did not start:\n{log.read_text()}")
+        time.sleep(0.2)
+    return worker
+
+
+@pytest.fixture
+def celery_worker(transactional_db: None, worker_env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    """A real Celery worker process on the test database and the configured broker."""
+    celery_app.conf.task_always_eager = False
+    worker = start_celery_worker(worker_env)
+    yield worker
+    worker.terminate()
+    worker.wait(timeout=30)
 
 
 def har_entry(
