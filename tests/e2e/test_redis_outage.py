@@ -5,6 +5,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 import redis
@@ -68,7 +69,7 @@ def test_a_final_build_queued_while_redis_is_down_runs_when_it_is_back(
         def upload(n: int) -> int:
             nonlocal acknowledged
             entries = [entry(url=f"https://api.shop.test/v1/products/{n * 50 + i}") for i in range(50)]
-            batch = {"daemon_name": "web-1", "batch_id": f"b{n}", "entries": entries}
+            batch: dict[str, Any] = {"daemon_name": "web-1", "batch_id": f"b{n}", "entries": entries}
             response = session.post(f"{api}/shop/traces/{trace['id']}/witnesses", json=batch)
             if response.status_code == 202:
                 acknowledged += response.json()["accepted"]
