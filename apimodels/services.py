@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Max, Q, QuerySet, Sum
+from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.utils import timezone
 
 from apimodel.builder import ModelBuilder
@@ -63,6 +63,17 @@ class TraceModelBuilds:
 
     def latest_builds(self, traces: Sequence[Trace]) -> dict[int, Build]:
         return dict(latest_builds(traces=traces))
+
+    def endpoint_counts(self, builds: Sequence[Build]) -> dict[str, int]:
+        counts = (
+            ModelEndpoint.objects.filter(model_version__public_id__in=[build.public_id for build in builds])
+            .values_list("model_version__public_id")
+            .annotate(count=Count("pk"))
+        )
+        return dict(counts)
+
+    def queue_project_build(self, project: Project) -> None:
+        project_model_enqueue(project=project)
 
 
 def project_model_enqueue(*, project: Project) -> ModelVersion:

@@ -48,10 +48,10 @@ def test_owner_and_member_open_the_new_project_pages(
         assert 'aria-current="page"' in response.text
 
 
-def test_the_nav_links_the_model_the_diff_and_settings(login: Login, project: Project) -> None:
+def test_the_nav_links_the_model_the_diff_and_path_hints(login: Login, project: Project) -> None:
     page = login(project.owner).get(url(project, "")).text
     nav = page.split('class="sidenav"')[1].split("</aside>")[0]
-    for link, label in (("model/", "API model"), ("diff/", "Compare models"), ("settings/path-hints/", "Settings")):
+    for link, label in (("model/", "API model"), ("diff/", "Compare models"), ("settings/path-hints/", "Path hints")):
         assert f'href="{url(project, link)}"' in nav
         assert label in nav
 
