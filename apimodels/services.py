@@ -1,6 +1,7 @@
 import dataclasses
 import gc
 import logging
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -118,6 +119,20 @@ def models_build_live(*, now: datetime | None = None) -> int:
     return queued
 
 
+_HINT_PARAMETER = re.compile(r"\{[A-Za-z_][A-Za-z0-9_-]*\}")
+
+
+def path_template_problem(template: str) -> str | None:
+    """What is wrong with a path hint's template (`/files/{path}`), or None: a path starting with /, whose
+    segments are words or a whole `{name}`."""
+    if not template.startswith("/") or "//" in template or len(template) > 500:
+        return "A path like /users/me or /files/{path}, starting with /."
+    for segment in template.split("/"):
+        if ("{" in segment or "}" in segment) and not _HINT_PARAMETER.fullmatch(segment):
+            return f"{segment!r} is not a parameter: write a whole segment {{name}}, e.g. /users/{{user_id}}."
+    return None
+
+
 def project_path_hints_update(
     *, project: Project, force: list[str], static: list[str], hidden: list[str], show_default_hidden: bool
 ) -> ProjectPathHints:
@@ -127,8 +142,8 @@ def project_path_hints_update(
         if len(templates) > MAX_PATH_HINTS:
             raise Invalid(f"At most {MAX_PATH_HINTS} entries.", field=field)
         for index, template in enumerate(templates):
-            if not template.startswith("/") or "//" in template or len(template) > 500:
-                raise Invalid("A path like /users/me or /files/{path}, starting with /.", field=f"{field}[{index}]")
+            if problem := path_template_problem(template):
+                raise Invalid(problem, field=f"{field}[{index}]")
     hints, _ = ProjectPathHints.objects.update_or_create(
         project=project, defaults={**lists, "show_default_hidden": show_default_hidden}
     )

@@ -105,6 +105,19 @@ def test_a_bad_template_is_shown_under_its_textarea_with_its_line(login: Login, 
     assert path_hints_of(project) == PathHints()
 
 
+def test_every_malformed_template_is_shown_not_only_the_first(login: Login, project: Project) -> None:
+    response = login(project.owner).post(
+        url(project, "settings/path-hints/"), {"force": "/{unclosed\n/users/{}\n/ok/{id}", "hidden": "/a/b}/c"}
+    )
+    assert response.status_code == 400
+    force_group = response.text.split('for="id_force"')[1].split('for="id_static"')[0]
+    assert "Line 1 (/{unclosed): &#x27;{unclosed&#x27; is not a parameter" in force_group
+    assert "Line 2 (/users/{}): &#x27;{}&#x27; is not a parameter" in force_group
+    assert "Line 3" not in force_group
+    assert "Line 1 (/a/b}/c): &#x27;b}&#x27; is not a parameter" in response.text.split('for="id_hidden"')[1]
+    assert path_hints_of(project) == PathHints()
+
+
 def test_path_hints_page_shows_the_saved_hints(login: Login, project: Project) -> None:
     ProjectPathHints.objects.create(project=project, force=["/a/{x}", "/b/{y}"], show_default_hidden=True)
     page = login(project.owner).get(url(project, "settings/path-hints/")).text
