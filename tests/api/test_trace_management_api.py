@@ -53,7 +53,7 @@ def test_deleting_a_trace_removes_its_data_and_queues_the_merged_model(
     assert not Trace.objects.exists() and not WitnessBatch.objects.exists()
     merged = ModelVersion.objects.filter(project=project, trace=None)
     assert list(merged.values_list("version", "status")) == [(2, "ready"), (1, "ready")]
-    assert not merged.first().endpoints.exists()
+    assert not merged.all()[0].endpoints.exists()
     assert client.delete(f"{TRACES}/{trace_id}").status_code == 404
 
 

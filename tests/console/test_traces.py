@@ -189,7 +189,9 @@ def test_deleting_a_trace_removes_its_witnesses_and_models_and_rebuilds_the_proj
     assert not ModelVersion.objects.filter(trace__isnull=False).exists()
     merged = ModelVersion.objects.filter(project=project, trace=None)
     assert merged.count() == project_models_before + 1
-    assert merged.first().status == ModelVersion.BuildStatus.READY and not merged.first().endpoints.exists()
+    newest = merged.all()[0]
+    assert newest.status == ModelVersion.BuildStatus.READY
+    assert not newest.endpoints.exists()
     page = client.get(traces_url(project)).text
     assert f"Deleted {built.name}; the project model is rebuilding without its traffic." in page
 
