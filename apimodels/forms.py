@@ -6,6 +6,7 @@ from typing import Any
 from django import forms
 
 from apimodel.builder import PathHints
+from apimodels.services import path_template_problem
 from controlplane.errors import Invalid
 from controlplane.forms import ConsoleForm
 
@@ -54,6 +55,15 @@ class PathHintsForm(ConsoleForm):
             **{name: "\n".join(getattr(hints, name)) for name in cls.LISTS},
             "show_default_hidden": hints.show_default_hidden,
         }
+
+    def clean(self) -> dict[str, Any]:
+        """Every malformed line of every list, each under its textarea (the service would stop at the first)."""
+        cleaned = super().clean() or {}
+        for name in self.LISTS:
+            for number, template in _template_lines(cleaned.get(name, "")):
+                if problem := path_template_problem(template):
+                    self.add_error(name, f"Line {number} ({template}): {problem}")
+        return cleaned
 
     def templates(self) -> dict[str, Any]:
         """The cleaned data as the service takes it: lists of templates and the checkbox."""

@@ -2,6 +2,7 @@ import dataclasses
 import gc
 import json
 import logging
+import re
 import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -11,7 +12,7 @@ from typing import Any
 import orjson
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Max, Q, QuerySet, Sum
+from django.db.models import Count, F, Max, Q, QuerySet, Sum
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
@@ -101,6 +102,17 @@ class TraceModelBuilds:
     def latest_builds(self, traces: Sequence[Trace]) -> dict[int, Build]:
         return dict(latest_builds(traces=traces))
 
+    def endpoint_counts(self, builds: Sequence[Build]) -> dict[str, int]:
+        counts = (
+            ModelEndpoint.objects.filter(model_version__public_id__in=[build.public_id for build in builds])
+            .values_list("model_version__public_id")
+            .annotate(count=Count("pk"))
+        )
+        return dict(counts)
+
+    def queue_project_build(self, project: Project) -> None:
+        project_model_enqueue(project=project)
+
 
 def project_model_enqueue(*, project: Project) -> ModelVersion:
     """Queue a build of the project's merged model, unless one is already waiting to start."""
@@ -144,6 +156,20 @@ def models_build_live(*, now: datetime | None = None) -> int:
     return queued
 
 
+_HINT_PARAMETER = re.compile(r"\{[A-Za-z_][A-Za-z0-9_-]*\}")
+
+
+def path_template_problem(template: str) -> str | None:
+    """What is wrong with a path hint's template (`/files/{path}`), or None: a path starting with /, whose
+    segments are words or a whole `{name}`."""
+    if not template.startswith("/") or "//" in template or len(template) > 500:
+        return "A path like /users/me or /files/{path}, starting with /."
+    for segment in template.split("/"):
+        if ("{" in segment or "}" in segment) and not _HINT_PARAMETER.fullmatch(segment):
+            return f"{segment!r} is not a parameter: write a whole segment {{name}}, e.g. /users/{{user_id}}."
+    return None
+
+
 def project_path_hints_update(
     *, project: Project, force: list[str], static: list[str], hidden: list[str], show_default_hidden: bool
 ) -> ProjectPathHints:
@@ -153,8 +179,8 @@ def project_path_hints_update(
         if len(templates) > MAX_PATH_HINTS:
             raise Invalid(f"At most {MAX_PATH_HINTS} entries.", field=field)
         for index, template in enumerate(templates):
-            if not template.startswith("/") or "//" in template or len(template) > 500:
-                raise Invalid("A path like /users/me or /files/{path}, starting with /.", field=f"{field}[{index}]")
+            if problem := path_template_problem(template):
+                raise Invalid(problem, field=f"{field}[{index}]")
     hints, _ = ProjectPathHints.objects.update_or_create(
         project=project, defaults={**lists, "show_default_hidden": show_default_hidden}
     )

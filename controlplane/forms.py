@@ -29,3 +29,10 @@ class NoLabelColon:
 
 class ConsoleForm(NoLabelColon, forms.Form):
     pass
+
+
+class LowercaseField(forms.CharField):
+    """A name that is lowercase by rule: `Shop-API` is taken as `shop-api` rather than refused."""
+
+    def to_python(self, value: Any) -> str:
+        return str(super().to_python(value)).lower()

@@ -3,7 +3,7 @@
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 
-from controlplane.forms import ConsoleForm, NoLabelColon
+from controlplane.forms import ConsoleForm, LowercaseField, NoLabelColon
 from projects.models import ApiKey, User
 
 
@@ -18,7 +18,7 @@ class SignUpForm(NoLabelColon, UserCreationForm):  # type: ignore[type-arg]
 
 
 class ProjectForm(ConsoleForm):
-    name = forms.CharField(
+    name = LowercaseField(
         max_length=64,
         help_text="A slug, e.g. shop-api: what the daemon's --project and AKITA_SERVICE_NAME carry.",
         widget=forms.TextInput(attrs={"placeholder": "shop-api", "autocomplete": "off"}),

@@ -1,5 +1,6 @@
 """Console pages for accounts, projects, members and API keys."""
 
+from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -66,6 +67,7 @@ def project_new(request: ConsoleRequest) -> HttpResponse:
 
 def project_remove(request: ConsoleRequest, project: Project) -> HttpResponse:
     project_delete(project=project)
+    messages.success(request, f"Deleted project {project.name} and all its data.")
     return redirect("project-list")
 
 
@@ -98,13 +100,22 @@ def member_add(request: ConsoleRequest, project: Project) -> HttpResponse:
 
 def member_remove(request: ConsoleRequest, project: Project, username: str) -> HttpResponse:
     membership_remove(project=project, username=username)
+    messages.success(request, f"Removed {username} from {project.name}.")
     return redirect("member-list", project=project.public_id)
 
 
-def _api_keys_page(
-    request: ConsoleRequest, form: ApiKeyForm, status: int = 200, new_key: str | None = None
-) -> HttpResponse:
-    context = {"keys": api_keys_for_user(user=request.user), "form": form, "new_key": new_key, "section": "api-keys"}
+# The new key's secret waits in the session for the one page that shows it (POST/redirect/GET: a reload
+# neither creates a second key nor shows the secret again).
+NEW_KEY_SESSION = "new_api_key"
+
+
+def _api_keys_page(request: ConsoleRequest, form: ApiKeyForm, status: int = 200) -> HttpResponse:
+    context = {
+        "keys": api_keys_for_user(user=request.user),
+        "form": form,
+        "new_key": request.session.pop(NEW_KEY_SESSION, None),
+        "section": "api-keys",
+    }
     return render(request, "projects/api_keys.html", context, status=status)
 
 
@@ -115,8 +126,10 @@ def api_key_list(request: ConsoleRequest) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def api_key_new(request: ConsoleRequest) -> HttpResponse:
+    if request.method == "GET":  # a bookmarked or reloaded form URL: the form is on the list
+        return redirect("api-key-list")
     form = ApiKeyForm(request.POST)
     if not form.is_valid():
         return _api_keys_page(request, form, status=400)
@@ -125,12 +138,13 @@ def api_key_new(request: ConsoleRequest) -> HttpResponse:
     except Invalid as error:
         add_invalid(form, error, default_field="name")
         return _api_keys_page(request, form, status=400)
-    # Rendered, not redirected: the secret is shown in this reply only and never stored readable.
-    return _api_keys_page(request, ApiKeyForm(), status=201, new_key=f"{key.public_id}:{secret}")
+    request.session[NEW_KEY_SESSION] = f"{key.public_id}:{secret}"
+    return redirect("api-key-list")
 
 
 @login_required
 @require_POST
 def api_key_remove(request: ConsoleRequest, key_id: str) -> HttpResponse:
-    api_key_revoke(user=request.user, key_id=key_id)
+    key = api_key_revoke(user=request.user, key_id=key_id)
+    messages.success(request, f"Revoked key {key.name or key.public_id}; requests with it are refused from now on.")
     return redirect("api-key-list")

@@ -15,7 +15,16 @@ from projects.gate import ProjectApiView
 from traces.builds import Build, model_builds
 from traces.models import Trace, TraceStatus
 from traces.selectors import trace_for_project, traces_for_project
-from traces.services import MAX_DURATION_MINUTES, har_upload, trace_start, trace_stop, witnesses_ingest
+from traces.services import (
+    MAX_DURATION_MINUTES,
+    TRACE_NAME_PATTERN,
+    har_upload,
+    trace_delete,
+    trace_rename,
+    trace_start,
+    trace_stop,
+    witnesses_ingest,
+)
 
 TRACE_LIST_LIMIT = 200
 
@@ -71,9 +80,7 @@ class TraceStartSerializer(serializers.Serializer[Any]):
     duration_minutes = serializers.IntegerField(
         min_value=1, max_value=MAX_DURATION_MINUTES, help_text="How long daemons capture."
     )
-    name = serializers.RegexField(
-        r"^[a-z0-9][a-z0-9-]{0,98}[a-z0-9]$", required=False, help_text="Chosen for you when left out."
-    )
+    name = serializers.RegexField(TRACE_NAME_PATTERN, required=False, help_text="Chosen for you when left out.")
 
 
 @extend_schema(tags=["traces"])
@@ -102,6 +109,10 @@ class TraceListStartApi(ProjectApiView):
         return Response(trace_data(trace), status=status.HTTP_201_CREATED)
 
 
+class TraceRenameSerializer(serializers.Serializer[Any]):
+    name = serializers.RegexField(TRACE_NAME_PATTERN, max_length=100, help_text="Unique in the project.")
+
+
 @extend_schema(tags=["traces"])
 class TraceDetailApi(ProjectApiView):
     @extend_schema(
@@ -112,6 +123,31 @@ class TraceDetailApi(ProjectApiView):
     )
     def get(self, request: ApiRequest, trace: str) -> Response:
         return Response(trace_data(trace_for_project(project=self.project, trace_ref=trace)))
+
+    @extend_schema(
+        operation_id="traces_rename",
+        summary="Rename a trace",
+        description="Its id stays the same; the name must be free in the project.",
+        request=TraceRenameSerializer,
+        responses={200: TraceSerializer, **errors(400, 401, 403, 404, 409)},
+    )
+    def patch(self, request: ApiRequest, trace: str) -> Response:
+        found = trace_for_project(project=self.project, trace_ref=trace)
+        serializer = TraceRenameSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return Response(trace_data(trace_rename(trace=found, name=serializer.validated_data["name"])))
+
+    @extend_schema(
+        operation_id="traces_delete",
+        summary="Delete a trace",
+        description="Deletes the trace, its stored witnesses and its models, and queues a build of the project's "
+        "merged model without its traffic. Daemons still capturing it stop.",
+        request=None,
+        responses={204: None, **errors(401, 403, 404)},
+    )
+    def delete(self, request: ApiRequest, trace: str) -> Response:
+        trace_delete(trace=trace_for_project(project=self.project, trace_ref=trace))
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 @extend_schema(tags=["traces"])
@@ -151,7 +187,7 @@ class HarUploadApi(ProjectApiView):
         upload = serializer.validated_data["file"]
         if upload.size > settings.HAR_UPLOAD_MAX_BYTES:
             raise TooLarge(f"HAR files are limited to {settings.HAR_UPLOAD_MAX_BYTES} bytes.")
-        trace = har_upload(project=self.project, user=request.user, content=upload.read())
+        trace = har_upload(project=self.project, user=request.user, content=upload.read(), file_name=upload.name)
         return Response(trace_data(trace), status=status.HTTP_201_CREATED)
 
 

@@ -10,6 +10,7 @@ from typing import Protocol
 
 from django.core.exceptions import ImproperlyConfigured
 
+from projects.models import Project
 from traces.models import Trace
 
 
@@ -40,6 +41,12 @@ class ModelBuilds(Protocol):
 
     def latest_builds(self, traces: Sequence[Trace]) -> dict[int, Build]:
         """The newest build of each trace that has one, by trace pk, in one query."""
+
+    def endpoint_counts(self, builds: Sequence[Build]) -> dict[str, int]:
+        """How many endpoints each of these builds found, by build public id, in one query."""
+
+    def queue_project_build(self, project: Project) -> None:
+        """The project's stored traffic changed (a trace was deleted): queue a build of its merged model."""
 
 
 _registered: list[ModelBuilds] = []

@@ -46,6 +46,15 @@ class TraceRow:
     status: TraceStatus
     build: Build | None
     now: datetime
+    endpoint_count: int | None = None  # of the newest build, once it is ready
+
+    @property
+    def duration(self) -> timedelta | None:
+        """How long the trace captured (or will, while active); None for an upload, which captured nothing live."""
+        if self.trace.source == Trace.Source.HAR:
+            return None
+        end = self.trace.ends_at if self.status == TraceStatus.ACTIVE else self.trace.closed_at
+        return end - self.trace.started_at
 
     @property
     def pending(self) -> bool:
@@ -66,7 +75,13 @@ class TraceRow:
 
 
 def trace_rows(*, traces: Iterable[Trace], now: datetime) -> list[TraceRow]:
-    """Rows for these traces, with their newest builds read in one query."""
+    """Rows for these traces, with their newest builds and the endpoint counts of those ready read in two queries."""
     traces = list(traces)
     builds = model_builds().latest_builds(traces)
-    return [TraceRow(trace, trace.get_status(now), builds.get(trace.pk), now) for trace in traces]
+    counts = model_builds().endpoint_counts([build for build in builds.values() if build.status == "ready"])
+    rows = []
+    for trace in traces:
+        build = builds.get(trace.pk)
+        count = counts.get(build.public_id, 0) if build is not None and build.status == "ready" else None
+        rows.append(TraceRow(trace, trace.get_status(now), build, now, count))
+    return rows

@@ -1,3 +1,4 @@
+import re
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from itertools import islice
@@ -15,10 +16,11 @@ from controlplane.notify import project_changed
 from projects.models import Project, User
 from traces.builds import model_builds
 from traces.models import Trace, TraceStatus, WitnessBatch
-from traces.names import random_trace_name
+from traces.names import random_trace_name, trace_names_from_file
 
 # Words of the API's trace URLs (…/traces/har) that a trace name must not shadow.
 RESERVED_TRACE_NAMES = frozenset({"har"})
+TRACE_NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,98}[a-z0-9]$"
 DURATION_PRESETS_MINUTES = (15, 30, 60, 120, 240, 480, 720, 1440)
 MAX_DURATION_MINUTES = 1440
 HAR_BATCH_SIZE = 500
@@ -35,30 +37,39 @@ def trace_start(
     if not 1 <= duration_minutes <= MAX_DURATION_MINUTES:
         raise Invalid(f"Must be between 1 and {MAX_DURATION_MINUTES} minutes.", field="duration_minutes")
     ends_at = now + timedelta(minutes=duration_minutes)
+    if name:
+        _trace_name_free(project=project, name=name)
+    names: Iterable[str] = [name] if name else (random_trace_name() for _ in range(20))
     with transaction.atomic():
-        trace = _trace_create(project=project, user=user, name=name, started_at=now, ends_at=ends_at)
+        trace = _trace_create(project=project, user=user, names=names, started_at=now, ends_at=ends_at)
         _notify_after_commit(project.pk)
     return trace
+
+
+def _trace_name_free(*, project: Project, name: str, exclude: Trace | None = None) -> None:
+    """Raise unless `name` may name a new (or this renamed) trace of the project."""
+    if name in RESERVED_TRACE_NAMES:
+        raise Invalid(f"{name!r} is reserved; choose another name.", field="name")
+    taken = Trace.objects.filter(project=project, name=name)
+    if exclude is not None:
+        taken = taken.exclude(pk=exclude.pk)
+    if taken.exists():
+        raise Conflict(f"A trace named {name!r} exists in this project.")
 
 
 def _trace_create(
     *,
     project: Project,
     user: User | None,
-    name: str | None,
+    names: Iterable[str],
     started_at: datetime,
     ends_at: datetime,
     source: str = Trace.Source.LIVE,
 ) -> Trace:
-    if name in RESERVED_TRACE_NAMES:
-        raise Invalid(f"{name!r} is reserved; choose another name.", field="name")
-    if name:
-        if Trace.objects.filter(project=project, name=name).exists():
-            raise Conflict(f"A trace named {name!r} exists in this project.")
-        candidates: Iterable[str] = [name]
-    else:
-        candidates = (random_trace_name() for _ in range(20))
-    for candidate in candidates:
+    """A new trace under the first of `names` that is free."""
+    for candidate in names:
+        if candidate in RESERVED_TRACE_NAMES:
+            continue
         try:
             with transaction.atomic():
                 return Trace.objects.create(
@@ -72,6 +83,32 @@ def _trace_create(
         except IntegrityError:
             continue
     raise Conflict("Could not find a free trace name; try again or give one.")
+
+
+def trace_rename(*, trace: Trace, name: str) -> Trace:
+    """Give the trace another name, unique in its project (its id stays, so daemons and links by id go on)."""
+    if not re.fullmatch(TRACE_NAME_PATTERN, name):
+        raise Invalid("Use 2 to 100 lowercase letters, digits and dashes.", field="name")
+    _trace_name_free(project=trace.project, name=name, exclude=trace)
+    try:
+        with transaction.atomic():
+            Trace.objects.filter(pk=trace.pk).update(name=name)
+    except IntegrityError as error:  # renamed concurrently to the same name
+        raise Conflict(f"A trace named {name!r} exists in this project.") from error
+    trace.name = name
+    return trace
+
+
+def trace_delete(*, trace: Trace, now: datetime | None = None) -> None:
+    """Delete the trace with its stored witnesses and its models; the project's merged model is rebuilt
+    without its traffic, and daemons still capturing it stop."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        was_active = trace.get_status(now) == TraceStatus.ACTIVE
+        trace.delete()
+        model_builds().queue_project_build(trace.project)
+        if was_active:
+            _notify_after_commit(trace.project_id)
 
 
 def trace_stop(*, trace: Trace, now: datetime | None = None) -> Trace:
@@ -155,16 +192,23 @@ def _har_entries(content: bytes) -> list[Any]:
         raise Invalid(message[0].upper() + message[1:] + ".", field="file") from error
 
 
-def har_upload(*, project: Project, user: User | None, content: bytes, now: datetime | None = None) -> Trace:
-    """A HAR file becomes a finished trace whose model build is queued. A browser's export also records
-    data: URLs and requests that got no response; those are skipped."""
+def har_upload(
+    *, project: Project, user: User | None, content: bytes, file_name: str = "", now: datetime | None = None
+) -> Trace:
+    """A HAR file becomes a finished trace, named after the file, whose model build is queued. A browser's
+    export also records data: URLs and requests that got no response; those are skipped."""
     now = now or timezone.now()
     witnesses = witnesses_from_entries(_har_entries(content), field="file.log.entries", http_only=True)
     if not witnesses:
         raise Invalid("The HAR file has no HTTP requests with responses.", field="file")
     with transaction.atomic():
         trace = _trace_create(
-            project=project, user=user, name=None, started_at=now, ends_at=now, source=Trace.Source.HAR
+            project=project,
+            user=user,
+            names=trace_names_from_file(file_name),
+            started_at=now,
+            ends_at=now,
+            source=Trace.Source.HAR,
         )
         WitnessBatch.objects.bulk_create(
             WitnessBatch.of(chunk, trace=trace, batch_id=f"har-{index}")

@@ -13,19 +13,27 @@ Login = Callable[[User], Client]
 pytestmark = pytest.mark.django_db
 
 
-def test_it_creates_a_key_and_shows_the_secret_once(login: Login, alice: User) -> None:
+def test_it_creates_a_key_and_shows_the_secret_once_after_a_redirect(login: Login, alice: User) -> None:
     client = login(alice)
     response = client.post("/settings/api-keys/new/", {"name": "prod daemon", "scope": "ingest"})
-    assert response.status_code == 201
-    shown = re.search(r'<code id="new-key">([^<]+)</code>', response.text)
+    assert response.status_code == 302
+    assert response["Location"] == "/settings/api-keys/"
+    shown = re.search(r'<code id="new-key">([^<]+)</code>', client.get("/settings/api-keys/").text)
     assert shown is not None
     key_id, secret = shown.group(1).split(":", 1)
     key = ApiKey.objects.get(public_id=key_id)
     assert (key.name, key.scope, key.user) == ("prod daemon", "ingest", alice)
     assert authenticate_api_key("Basic " + base64.b64encode(shown.group(1).encode()).decode()) == key
-    page = client.get("/settings/api-keys/").text
-    assert key_id in page
-    assert secret not in page
+    reloaded = client.get("/settings/api-keys/").text  # F5 on the page after the redirect: a GET, no new key
+    assert key_id in reloaded
+    assert secret not in reloaded
+    assert ApiKey.objects.count() == 1
+
+
+def test_the_form_url_sends_a_get_to_the_list(login: Login, alice: User) -> None:
+    response = login(alice).get("/settings/api-keys/new/")
+    assert response.status_code == 302
+    assert response["Location"] == "/settings/api-keys/"
 
 
 def test_a_bad_scope_is_shown_next_to_the_field(login: Login, alice: User) -> None:
@@ -50,7 +58,9 @@ def test_it_revokes_a_key(login: Login, alice: User) -> None:
     assert response["Location"] == "/settings/api-keys/"
     key.refresh_from_db()
     assert key.is_revoked
-    assert key.public_id not in login(alice).get("/settings/api-keys/").text
+    page = login(alice).get("/settings/api-keys/").text
+    assert key.public_id not in page
+    assert "Revoked key old; requests with it are refused from now on." in page
 
 
 def test_nobody_revokes_another_users_key(login: Login, alice: User, charlie: User) -> None:

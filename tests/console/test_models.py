@@ -48,10 +48,10 @@ def test_owner_and_member_open_the_new_project_pages(
         assert 'aria-current="page"' in response.text
 
 
-def test_the_nav_links_the_model_the_diff_and_settings(login: Login, project: Project) -> None:
+def test_the_nav_links_the_model_the_diff_and_path_hints(login: Login, project: Project) -> None:
     page = login(project.owner).get(url(project, "")).text
     nav = page.split('class="sidenav"')[1].split("</aside>")[0]
-    for link, label in (("model/", "API model"), ("diff/", "Compare models"), ("settings/path-hints/", "Settings")):
+    for link, label in (("model/", "API model"), ("diff/", "Compare models"), ("settings/path-hints/", "Path hints")):
         assert f'href="{url(project, link)}"' in nav
         assert label in nav
 
@@ -102,6 +102,19 @@ def test_a_bad_template_is_shown_under_its_textarea_with_its_line(login: Login, 
     force_group = response.text.split('for="id_force"')[1].split('for="id_static"')[0]
     assert "Line 3 (files): A path like /users/me or /files/{path}, starting with /." in force_group
     assert "Line 3" not in response.text.split('for="id_static"')[1]
+    assert path_hints_of(project) == PathHints()
+
+
+def test_every_malformed_template_is_shown_not_only_the_first(login: Login, project: Project) -> None:
+    response = login(project.owner).post(
+        url(project, "settings/path-hints/"), {"force": "/{unclosed\n/users/{}\n/ok/{id}", "hidden": "/a/b}/c"}
+    )
+    assert response.status_code == 400
+    force_group = response.text.split('for="id_force"')[1].split('for="id_static"')[0]
+    assert "Line 1 (/{unclosed): &#x27;{unclosed&#x27; is not a parameter" in force_group
+    assert "Line 2 (/users/{}): &#x27;{}&#x27; is not a parameter" in force_group
+    assert "Line 3" not in force_group
+    assert "Line 1 (/a/b}/c): &#x27;b}&#x27; is not a parameter" in response.text.split('for="id_hidden"')[1]
     assert path_hints_of(project) == PathHints()
 
 

@@ -2,9 +2,14 @@ from collections.abc import Callable
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
+from daemons.services import daemon_touch
 from projects.models import Membership, Project, User
-from traces.services import trace_start
+from projects.services import api_key_create
+from traces.services import har_upload, trace_start
+
+from .conftest import SMALL_HAR, htmx
 
 Login = Callable[[User], Client]
 
@@ -25,7 +30,11 @@ def test_it_creates_a_project_and_opens_it(login: Login, alice: User) -> None:
 
 @pytest.mark.parametrize(
     ("name", "error"),
-    [("Not A Slug", "Use 1 to 64 lowercase letters"), ("shop", "You already have a project with this name.")],
+    [
+        ("not a slug", "Use 1 to 64 lowercase letters"),
+        ("shop", "You already have a project with this name."),
+        ("SHOP", "You already have a project with this name."),  # lowered, then taken
+    ],
 )
 def test_project_form_errors_are_shown_next_to_the_name(login: Login, project: Project, name: str, error: str) -> None:
     response = login(project.owner).post("/projects/new/", {"name": name})
@@ -62,9 +71,48 @@ def test_the_overview_polls_while_something_moves_and_then_stops(login: Login, p
 
 
 def test_the_owner_deletes_a_project(login: Login, project: Project) -> None:
-    response = login(project.owner).post(f"/projects/{project.public_id}/delete/")
+    client = login(project.owner)
+    response = client.post(f"/projects/{project.public_id}/delete/")
     assert response["Location"] == "/projects/"
     assert not Project.objects.filter(pk=project.pk).exists()
+    assert "Deleted project shop and all its data." in client.get("/projects/").text
+
+
+def test_uppercase_project_names_are_lowered(login: Login, alice: User) -> None:
+    login(alice).post("/projects/new/", {"name": "Billing-API"})
+    assert Project.objects.get(owner=alice).name == "billing-api"
+
+
+def test_a_new_project_walks_through_the_three_ways_in(login: Login, project: Project) -> None:
+    page = login(project.owner).get(f"/projects/{project.public_id}/").text
+    assert "Get started · 0 of 4 done" in page
+    for way in ('id="way-har"', 'id="way-agent"', 'id="way-django"'):
+        assert way in page
+    assert "--key 'KEY_ID:SECRET' --project shop" in page
+    assert 'PAWPRINT_PROJECT = "shop"' in page
+    assert "hx-target" not in page.split('id="first-run-steps"')[1].split(">")[0]
+    assert 'hx-trigger="every 3s"' in page.split('id="first-run-steps"')[1].split(">")[0]
+
+
+def test_the_checklist_ticks_the_key_the_daemon_the_trace_and_the_model(
+    login: Login, project: Project, django_capture_on_commit_callbacks
+) -> None:
+    client, url = login(project.owner), f"/projects/{project.public_id}/"
+    key, _ = api_key_create(user=project.owner, name="laptop")
+    page = client.get(url).text
+    assert "Get started · 1 of 4 done" in page
+    assert f"--key '{key.public_id}:SECRET' --project shop" in page
+    daemon_touch(project=project, daemon_name="web-1", now=timezone.now())
+    steps = client.get(url, **htmx("first-run-steps"))
+    assert steps.status_code == 200
+    assert steps.text.lstrip().startswith('<div id="first-run-steps"')
+    assert "Get started · 2 of 4 done" in steps.text
+    with django_capture_on_commit_callbacks(execute=True):
+        har_upload(project=project, user=project.owner, content=SMALL_HAR.read_bytes())
+    done = client.get(url, **htmx("first-run-steps"))
+    assert done.status_code == 286  # complete: the checklist stops polling
+    assert "Get started · 4 of 4 done" in done.text
+    assert "Get started" not in client.get(url).text
 
 
 def test_members_page_for_owner_and_member(login: Login, project: Project, bob: User) -> None:
@@ -96,7 +144,7 @@ def test_the_overview_shows_active_traces_and_the_latest_model(login: Login, pro
     trace_start(project=project, user=project.owner, duration_minutes=60, name="live-one")
     page = login(project.owner).get(f"/projects/{project.public_id}/").text
     assert "live-one" in page
-    assert "ends in 59" in page
+    assert ">in 1\xa0hour</time>" in page  # 59:59 left reads as the hour it was started for
     assert "No model yet." in page
     assert "just now" not in page  # started times are on the traces page
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 from apimodels.models import ModelVersion
 from apimodels.views import schema_node
 from projects.models import Project, User
-from traces.models import Trace
+from traces.models import Trace, WitnessBatch
 from traces.services import har_upload, trace_start, trace_stop
 
 from .conftest import SMALL_HAR, htmx
@@ -45,7 +45,7 @@ def test_it_starts_a_trace_with_a_preset_duration(login: Login, project: Project
     ("data", "error"),
     [
         ({"duration_minutes": 7}, "Select a valid choice. 7 is not one of the available choices."),
-        ({"duration_minutes": 15, "name": "Bad Name"}, "Use 2 to 100 lowercase letters, digits and dashes."),
+        ({"duration_minutes": 15, "name": "bad name"}, "Use 2 to 100 lowercase letters, digits and dashes."),
         ({"duration_minutes": 15, "name": "taken"}, "A trace named &#x27;taken&#x27; exists in this project."),
     ],
 )
@@ -106,23 +106,112 @@ def test_it_uploads_a_har_file(login: Login, project: Project, django_capture_on
     with django_capture_on_commit_callbacks(execute=True):
         response = login(project.owner).post(f"/projects/{project.public_id}/har-uploads/", {"file": upload})
     trace = Trace.objects.get(project=project)
-    assert trace.source == "har"
-    assert response["Location"] == f"{traces_url(project)}{trace.name}/"
+    assert (trace.source, trace.name) == ("har", "small")
+    assert response["Location"] == f"{traces_url(project)}small/"
     page = login(project.owner).get(response["Location"]).text
     assert page.count('class="endpoint-row"') == 7
+    assert "Uploaded small.har as small; its model is building." in page
+
+
+def test_an_upload_of_the_same_file_again_gets_the_next_free_name(login: Login, project: Project) -> None:
+    for _ in range(2):
+        upload = SimpleUploadedFile("Checkout Flow.har", SMALL_HAR.read_bytes())
+        login(project.owner).post(f"/projects/{project.public_id}/har-uploads/", {"file": upload})
+    assert sorted(Trace.objects.values_list("name", flat=True)) == ["checkout-flow", "checkout-flow-2"]
+
+
+def test_uppercase_trace_names_are_lowered(login: Login, project: Project) -> None:
+    login(project.owner).post(traces_url(project), {"duration_minutes": 15, "name": "Checkout-Flow"})
+    assert Trace.objects.get().name == "checkout-flow"
+
+
+def test_a_started_trace_is_confirmed_and_ends_in_its_full_duration(login: Login, project: Project) -> None:
+    client = login(project.owner)
+    client.post(traces_url(project), {"duration_minutes": 15, "name": "quick"})
+    page = client.get(traces_url(project)).text
+    assert "Started quick for 15 min; daemons begin capturing within a second." in page
+    assert ">in 15\xa0minutes</time>" in page  # not 14 minutes and 59 seconds truncated to 14
+    assert 'data-confirm="Stop quick?' in page
+
+
+def test_the_trace_list_shows_duration_witnesses_endpoints_and_model(
+    login: Login, project: Project, built: Trace
+) -> None:
+    trace_stop(trace=trace_start(project=project, user=project.owner, duration_minutes=90, name="long"))
+    page = login(project.owner).get(traces_url(project)).text
+    row = page.split(f'id="trace-{built.public_id}"')[1].split("</tr>")[0]
+    assert '<td class="num">7</td>' in row  # endpoints of its ready model
+    assert "model v1 ready" in row
+    long_row = page.split('<tr id="trace-')[1].split("</tr>")[0]
+    assert "&lt; 1 min" in long_row  # stopped right after it started
+
+
+def test_the_edit_page_renames_a_trace(login: Login, project: Project, bob: User) -> None:
+    trace = trace_start(project=project, user=project.owner, duration_minutes=15, name="old-name")
+    client = login(bob)
+    assert 'value="old-name"' in client.get(f"{traces_url(project)}old-name/edit/").text
+    response = client.post(f"{traces_url(project)}old-name/edit/", {"name": "New-Name"})
+    assert response["Location"] == f"{traces_url(project)}new-name/"
+    trace.refresh_from_db()
+    assert trace.name == "new-name"
+    assert "Renamed old-name to new-name." in client.get(response["Location"]).text
+
+
+@pytest.mark.parametrize(
+    ("name", "error"),
+    [
+        ("", "This field is required."),
+        ("a b", "Use 2 to 100 lowercase letters, digits and dashes."),
+        ("har", "&#x27;har&#x27; is reserved; choose another name."),
+        ("taken", "A trace named &#x27;taken&#x27; exists in this project."),
+    ],
+)
+def test_rename_errors_are_shown_next_to_the_field(login: Login, project: Project, name: str, error: str) -> None:
+    trace_start(project=project, user=project.owner, duration_minutes=15, name="taken")
+    trace = trace_start(project=project, user=project.owner, duration_minutes=15, name="mine")
+    response = login(project.owner).post(f"{traces_url(project)}mine/edit/", {"name": name})
+    assert response.status_code == 400
+    assert error in response.text
+    trace.refresh_from_db()
+    assert trace.name == "mine"
+
+
+def test_deleting_a_trace_removes_its_witnesses_and_models_and_rebuilds_the_project_model(
+    login: Login, project: Project, built: Trace, django_capture_on_commit_callbacks
+) -> None:
+    project_models_before = ModelVersion.objects.filter(project=project, trace=None).count()
+    client = login(project.owner)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"{traces_url(project)}{built.name}/delete/")
+    assert response["Location"] == traces_url(project)
+    assert not Trace.objects.exists()
+    assert not WitnessBatch.objects.exists()
+    assert not ModelVersion.objects.filter(trace__isnull=False).exists()
+    merged = ModelVersion.objects.filter(project=project, trace=None)
+    assert merged.count() == project_models_before + 1
+    newest = merged.all()[0]
+    assert newest.status == ModelVersion.BuildStatus.READY
+    assert not newest.endpoints.exists()
+    page = client.get(traces_url(project)).text
+    assert f"Deleted {built.name}; the project model is rebuilding without its traffic." in page
 
 
 @pytest.mark.parametrize(
     ("content", "error"),
     [(b"not json", "Not a JSON HAR file"), (b'{"log": {}}', "Not a HAR file: log.entries is missing.")],
 )
-def test_a_bad_har_file_shows_the_error_next_to_the_field(
+def test_a_bad_har_file_redirects_back_and_shows_the_error_next_to_the_field_once(
     login: Login, project: Project, content: bytes, error: str
 ) -> None:
-    upload = SimpleUploadedFile("bad.har", content)
-    response = login(project.owner).post(f"/projects/{project.public_id}/har-uploads/", {"file": upload})
-    assert response.status_code == 400
-    assert error in response.text
+    client = login(project.owner)
+    response = client.post(
+        f"/projects/{project.public_id}/har-uploads/", {"file": SimpleUploadedFile("bad.har", content)}
+    )
+    assert response["Location"] == f"/projects/{project.public_id}/traces/#har-form"
+    page = client.get(traces_url(project)).text
+    field = page.split('id="har-form"')[1].split("</form>")[0]
+    assert error in field
+    assert error not in client.get(traces_url(project)).text  # a reload shows a clean form
     assert not Trace.objects.exists()
 
 
