@@ -1,10 +1,14 @@
-"""Export an API model as an OpenAPI 3.1 document."""
+"""Export an API model as an OpenAPI 3.1 document, and write it out as JSON or YAML a part at a time."""
 
+import functools
 import http
 import json
+import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
+
+import orjson
 
 from apimodel.schema import meld
 from apimodel.sensitive import SENSITIVE, mark_schema, schema_kind
@@ -150,6 +154,117 @@ def to_openapi(model: Mapping[str, Any], *, title: str, version: str = "1.0.0") 
         document["components"] = {
             "securitySchemes": {_component_name(name): scheme for name, scheme in sorted(schemes.items())}
         }
-    # a JSON round trip unshares schema objects, which YAML would otherwise dump as anchors
-    copied: dict[str, Any] = json.loads(json.dumps(document))
-    return copied
+    return document
+
+
+def _json(value: Any) -> bytes:
+    try:
+        return orjson.dumps(value)
+    except TypeError:  # an integer past 64 bits
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _buffered(parts: Iterator[bytes], size: int = 1 << 16) -> Iterator[bytes]:
+    """`parts` joined into chunks of about `size` bytes (a response writes each chunk separately)."""
+    buffer: list[bytes] = []
+    length = 0
+    for part in parts:
+        buffer.append(part)
+        length += len(part)
+        if length >= size:
+            yield b"".join(buffer)
+            buffer, length = [], 0
+    if buffer:
+        yield b"".join(buffer)
+
+
+def _json_parts(document: Mapping[str, Any]) -> Iterator[bytes]:
+    yield b"{"
+    for index, (key, value) in enumerate(document.items()):
+        comma = b"," if index else b""
+        if key != "paths" or not value:
+            yield comma + _json(key) + b":" + _json(value)
+            continue
+        yield comma + b'"paths":{'
+        for n, (path, item) in enumerate(value.items()):
+            yield (b"," if n else b"") + _json(path) + b":" + _json(item)
+        yield b"}"
+    yield b"}"
+
+
+def openapi_json(document: Mapping[str, Any]) -> Iterator[bytes]:
+    """`document` as compact UTF-8 JSON, written a path item at a time, in chunks."""
+    return _buffered(_json_parts(document))
+
+
+# A string stays plain (unquoted) in YAML when it cannot be read back as anything else: starts with a letter
+# (never a number, a date or an indicator), holds no `:` or `#`, and is no YAML 1.1 boolean or null word;
+# or is a dotted version like 3.1.0. Everything else is double-quoted, JSON's escapes being YAML's too.
+_PLAIN = re.compile(r"[A-Za-z_](?:[A-Za-z0-9_ ./()+-]*[A-Za-z0-9_./()+-])?|\d+(?:\.\d+){2,}")
+_NOT_PLAIN = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false", "null"})
+# Characters YAML does not allow unescaped, or reads as line breaks, which JSON leaves as they are.
+_YAML_ESCAPE = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _yaml_string(text: str) -> str:
+    if _PLAIN.fullmatch(text) and text.lower() not in _NOT_PLAIN:
+        return text
+    return _YAML_ESCAPE.sub(lambda match: f"\\u{ord(match.group()):04x}", orjson.dumps(text).decode())
+
+
+def _yaml_scalar(value: Any) -> str:
+    if isinstance(value, str):
+        return _yaml_string(value)
+    if value is None or isinstance(value, bool):
+        return {None: "null", True: "true", False: "false"}[value]
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ".nan"
+        if math.isinf(value):
+            return ".inf" if value > 0 else "-.inf"
+        text = repr(value)
+        # YAML 1.1 reads 1e+300 as a string: its floats need a dot
+        return text if "." in text else text.replace("e", ".0e")
+    if isinstance(value, dict | list):
+        return "{}" if isinstance(value, dict) else "[]"  # empty: non-empty ones are blocks
+    return str(value)
+
+
+def _yaml_entry(head: str, value: Any, indent: str, out: list[str]) -> None:
+    """Append `head` (`key:` or `-`) with `value`: on the same line if a scalar, else as an indented block."""
+    if not (isinstance(value, dict | list) and value):
+        out.append(f"{head} {_yaml_scalar(value)}\n")
+        return
+    out.append(f"{head}\n")
+    inner = indent + "  "
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _yaml_entry(f"{inner}{_yaml_string(str(key))}:", item, inner, out)
+        return
+    for item in value:
+        start = len(out)
+        _yaml_entry(f"{inner}-", item, inner, out)
+        if isinstance(item, dict) and item and out[start] == f"{inner}-\n":
+            # `- key: value` on one line, the item's other keys under it
+            del out[start]
+            out[start] = f"{inner}- {out[start][len(inner) + 2 :]}"
+
+
+def _yaml_parts(document: Mapping[str, Any]) -> Iterator[bytes]:
+    for key, value in document.items():
+        out: list[str] = []
+        if key != "paths" or not value:
+            _yaml_entry(f"{_yaml_string(key)}:", value, "", out)
+            yield "".join(out).encode()
+            continue
+        yield b"paths:\n"
+        for path, item in value.items():
+            out = []
+            _yaml_entry(f"  {_yaml_string(path)}:", item, "  ", out)
+            yield "".join(out).encode()
+
+
+def openapi_yaml(document: Mapping[str, Any]) -> Iterator[bytes]:
+    """`document` as UTF-8 YAML (block style, no anchors), written a path item at a time, in chunks."""
+    return _buffered(_yaml_parts(document))

@@ -1,7 +1,9 @@
+from collections.abc import Iterator
 from typing import Any
 
-import yaml
+import orjson
 from django.http import HttpResponse
+from django.http.response import HttpResponseBase
 from django.utils.text import slugify
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
@@ -9,9 +11,10 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from apimodel.diff import diff_models
-from apimodel.openapi import to_openapi
+from apimodel.openapi import openapi_json, openapi_yaml, to_openapi
 from apimodels.models import ModelVersion
 from apimodels.selectors import (
+    endpoint_rows,
     endpoints_filtered,
     latest_ready_model,
     latest_ready_project_model,
@@ -22,6 +25,7 @@ from apimodels.selectors import (
 from apimodels.services import model_rebuild, models_rebuild_all, project_model_enqueue, project_path_hints_update
 from controlplane.errors import Invalid, NotFound
 from controlplane.schema import errors
+from controlplane.streaming import streaming_response
 from projects.auth import ApiRequest
 from projects.gate import ProjectApiView
 from projects.models import Project
@@ -143,30 +147,77 @@ class ModelVersionSerializer(serializers.Serializer[Any]):
 
 
 class ApiModelSerializer(ModelVersionSerializer):
-    endpoints = serializers.SerializerMethodField(help_text="Narrowed by the query's filters.")
+    """The model as the API documents it; `model_json` writes it (a serializer per endpoint is too slow for
+    models of thousands of endpoints)."""
 
-    @extend_schema_field(ModelEndpointSerializer(many=True))
-    def get_endpoints(self, version: ModelVersion) -> list[dict[str, Any]]:
-        return list(ModelEndpointSerializer(self.context["endpoints"], many=True).data)
+    endpoints = ModelEndpointSerializer(many=True, help_text="Narrowed by the query's filters.")
 
 
-def model_data(version: ModelVersion, query: Any) -> dict[str, Any]:
-    """A ready model with its endpoints narrowed by the query's filters."""
+ENDPOINT_COLUMNS = (
+    "public_id",
+    "method",
+    "host",
+    "path",
+    "count",
+    "auth",
+    "status_codes",
+    "latency_p50_ms",
+    "latency_p90_ms",
+    "latency_p99_ms",
+    "first_seen",
+    "last_seen",
+)
+
+
+def _listed(delimited: str) -> list[str]:
+    return [item for item in delimited.split(",") if item]
+
+
+def _endpoint_json(row: tuple[Any, ...]) -> bytes:
+    public_id, method, host, path, count, auth, codes, p50, p90, p99, first_seen, last_seen, detail = row
+    endpoint = {
+        "id": public_id,
+        "method": method,
+        "host": host,
+        "path": path,
+        "count": count,
+        "auth": _listed(auth),
+        "status_codes": _listed(codes),
+        "latency_ms": {"p50": p50, "p90": p90, "p99": p99},
+        "first_seen": first_seen,
+        "last_seen": last_seen,
+        "parameters": detail["parameters"],
+        "request_body": detail["request_body"],
+        "responses": detail["responses"],
+    }
+    return orjson.dumps(endpoint, option=orjson.OPT_UTC_Z)
+
+
+def model_json(version: ModelVersion, query: Any) -> Iterator[bytes]:
+    """A ready model as ApiModelSerializer shows it, its endpoints narrowed by the query's filters, as JSON."""
     filters = {name: query.get(name, "") for name in MODEL_FILTERS}
     endpoints = endpoints_filtered(version=version, **filters)
-    return dict(ApiModelSerializer(version, context={"endpoints": endpoints}).data)
+    head = orjson.dumps(ModelVersionSerializer(version).data)
+    yield head[:-1] + b',"endpoints":['
+    for index, row in enumerate(endpoint_rows(endpoints, *ENDPOINT_COLUMNS)):
+        yield (b"," if index else b"") + _endpoint_json(row)
+    yield b"]}"
 
 
-def openapi_response(version: ModelVersion, query: Any, *, name: str) -> HttpResponse:
-    output = query.get("format", "json")
+def model_response(version: ModelVersion, query: Any) -> HttpResponse:
+    return HttpResponse(b"".join(model_json(version, query)), content_type="application/json")
+
+
+def openapi_response(request: ApiRequest, version: ModelVersion, *, name: str) -> HttpResponseBase:
+    """The model as an OpenAPI document, written out a path item at a time."""
+    output = request.query_params.get("format", "json")
     if output not in ("json", "yaml"):
         raise Invalid("Must be json or yaml.", field="format")
     spec = to_openapi(model_document(version), title=name)
-    response: HttpResponse
-    if output == "yaml":
-        response = HttpResponse(yaml.safe_dump(spec, sort_keys=False), content_type="application/yaml")
-    else:
-        response = Response(spec)
+    chunks, content_type = (
+        (openapi_yaml, "application/yaml") if output == "yaml" else (openapi_json, "application/json")
+    )
+    response = streaming_response(request._request, chunks(spec), content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{slugify(name)}.openapi.{output}"'
     return response
 
@@ -202,9 +253,9 @@ class TraceModelApi(ProjectApiView):
         parameters=MODEL_PARAMETERS,
         responses={200: ApiModelSerializer, **errors(401, 403, 404)},
     )
-    def get(self, request: ApiRequest, trace: str) -> Response:
+    def get(self, request: ApiRequest, trace: str) -> HttpResponse:
         _, version = trace_ready_model(self.project, trace)
-        return Response(model_data(version, request.query_params))
+        return model_response(version, request.query_params)
 
 
 @extend_schema(tags=["models"])
@@ -216,9 +267,9 @@ class TraceOpenApiApi(ProjectApiView):
         parameters=OPENAPI_PARAMETERS,
         responses=OPENAPI_RESPONSES,
     )
-    def get(self, request: ApiRequest, trace: str) -> HttpResponse:
+    def get(self, request: ApiRequest, trace: str) -> HttpResponseBase:
         found, version = trace_ready_model(self.project, trace)
-        return openapi_response(version, request.query_params, name=f"{found.project.name} {found.name}")
+        return openapi_response(request, version, name=f"{found.project.name} {found.name}")
 
 
 @extend_schema(tags=["models"])
@@ -252,8 +303,8 @@ class ProjectModelApi(ProjectApiView):
         parameters=MODEL_PARAMETERS,
         responses={200: ApiModelSerializer, **errors(401, 403, 404)},
     )
-    def get(self, request: ApiRequest) -> Response:
-        return Response(model_data(project_ready_model(self.project), request.query_params))
+    def get(self, request: ApiRequest) -> HttpResponse:
+        return model_response(project_ready_model(self.project), request.query_params)
 
 
 @extend_schema(tags=["models"])
@@ -265,8 +316,8 @@ class ProjectOpenApiApi(ProjectApiView):
         parameters=OPENAPI_PARAMETERS,
         responses=OPENAPI_RESPONSES,
     )
-    def get(self, request: ApiRequest) -> HttpResponse:
-        return openapi_response(project_ready_model(self.project), request.query_params, name=self.project.name)
+    def get(self, request: ApiRequest) -> HttpResponseBase:
+        return openapi_response(request, project_ready_model(self.project), name=self.project.name)
 
 
 @extend_schema(tags=["models"])

@@ -119,7 +119,7 @@ def test_the_project_model_merges_its_traces(client, entry) -> None:
     upload(client, [entry(method="POST", url="https://api.shop.test/v1/orders", status=201)])
     assert paths(client, f"{PROJECT}/model") == {("GET", "/v1/products"), ("POST", "/v1/orders")}
     assert paths(client, f"{PROJECT}/model?method=POST") == {("POST", "/v1/orders")}
-    spec = client.get(f"{PROJECT}/openapi").json()
+    spec = json.loads(client.get(f"{PROJECT}/openapi").getvalue())
     assert set(spec["paths"]) == {"/v1/products", "/v1/orders"}
     rebuilt = client.post(f"{PROJECT}/model/rebuild")
     assert rebuilt.status_code == 202
@@ -203,3 +203,17 @@ def test_a_stored_model_reads_back_as_the_builder_made_it(project, django_captur
     expected = json.loads(json.dumps(builder.result()))
     assert model_document(trace.model_versions.get()) == expected
     assert len(expected["endpoints"]) == 7
+
+
+def test_the_model_json_is_what_its_serializers_document(client, project, entry) -> None:
+    from apimodels.api import ModelEndpointSerializer, ModelVersionSerializer
+
+    upload(client, [entry(url="https://api.shop.test/v1/products"), entry(method="POST", status=201)])
+    version = ModelVersion.objects.select_related("trace").get(project=project, trace__isnull=False, status="ready")
+    assert version.trace is not None
+    documented = {
+        **ModelVersionSerializer(version).data,
+        "endpoints": ModelEndpointSerializer(version.endpoints.all(), many=True).data,
+    }
+    written = client.get(f"{PROJECT}/traces/{version.trace.public_id}/model").json()
+    assert written == json.loads(json.dumps(documented))

@@ -4,7 +4,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+import yaml
 from django.core.files.uploadedfile import SimpleUploadedFile
+from openapi_spec_validator import validate
 
 from apimodels.models import ModelVersion
 from apimodels.selectors import model_document
@@ -214,9 +216,14 @@ def test_openapi_exports_as_yaml_and_json(
     as_yaml = client.get(f"{TRACES}/{trace['id']}/openapi?format=yaml")
     assert as_yaml.status_code == 200
     assert as_yaml["Content-Type"] == "application/yaml"
-    assert as_yaml.content.startswith(b"openapi: 3.1")
-    as_json = client.get(f"{TRACES}/{trace['id']}/openapi").json()
-    assert "/v1/products" in as_json["paths"]
+    yaml_text = as_yaml.getvalue()
+    assert yaml_text.startswith(b"openapi: 3.1")
+    as_json = client.get(f"{TRACES}/{trace['id']}/openapi")
+    assert as_json["Content-Type"] == "application/json"
+    document = json.loads(as_json.getvalue())
+    assert "/v1/products" in document["paths"]
+    validate(document)
+    assert yaml.safe_load(yaml_text) == document
     bad = client.get(f"{TRACES}/{trace['id']}/openapi?format=xml")
     assert bad.status_code == 400 and bad.json()["error"]["field"] == "format"
 

@@ -1,9 +1,13 @@
 import json
 from pathlib import Path
 
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openapi_spec_validator import validate
 
 from apimodel import to_openapi
+from apimodel.openapi import openapi_json, openapi_yaml
 
 SMALL_HAR = Path(__file__).resolve().parent.parent / "fixtures" / "small.har"
 
@@ -115,3 +119,31 @@ def test_a_model_without_servers_gets_https_ones_per_host() -> None:
     document = to_openapi(model, title="T")
     validate(document)
     assert document["paths"]["/y"]["servers"] == [{"url": "https://b.example"}]
+
+
+JSON_KEYS = st.text()
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(JSON_KEYS, children, max_size=4),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.dictionaries(JSON_KEYS, JSON_VALUES, max_size=4), st.dictionaries(JSON_KEYS, JSON_VALUES, max_size=4))
+def test_the_written_json_and_yaml_read_back_as_the_document(top: dict, paths: dict) -> None:
+    document = {**{key: value for key, value in top.items() if key != "paths"}, "paths": paths}
+    assert json.loads(b"".join(openapi_json(document))) == document
+    assert yaml.safe_load(b"".join(openapi_yaml(document))) == document
+
+
+def test_the_yaml_leaves_only_unambiguous_words_unquoted() -> None:
+    document = {
+        "openapi": "3.1.0",
+        "paths": {"/v1/items/{id}": {"get": {"responses": {"200": {"description": "OK"}}}}},
+        "words": ["no", "On", "null", "1e3", "2026-01-05", "a: b", " lead", "x\u2028y", "line\nbreak", ""],
+    }
+    text = b"".join(openapi_yaml(document)).decode()
+    assert text.startswith("openapi: 3.1.0\npaths:\n")
+    assert '"200":\n' in text and "description: OK\n" in text
+    assert yaml.safe_load(text) == document
