@@ -4,46 +4,21 @@ alert channels and monitors."""
 import hmac
 import re
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from projects.models import Project
 
 from ..conftest import PASSWORD, Receiver
+from .conftest import answer_next_confirm, shot
 
 pytestmark = pytest.mark.browser
 
 SMALL_HAR = Path(__file__).resolve().parent.parent / "fixtures" / "small.har"
-SCREENSHOTS = settings.BASE_DIR / "var" / "screenshots"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 BUILD_TIMEOUT_MS = 60_000
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1360, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
-
-
-def shot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
 def test_a_user_goes_from_sign_up_to_an_endpoint(
@@ -67,17 +42,20 @@ def test_a_user_goes_from_sign_up_to_an_endpoint(
     expect(page.locator("#curl-commands")).to_contain_text("/api/v1/projects/shop/daemon")
     shot(page, "daemons-empty")
 
-    page.get_by_role("link", name="Settings · API keys").click()
+    page.get_by_role("link", name="API keys").click()
     page.get_by_label("Name").fill("laptop daemon")
     page.get_by_label("Scope").select_option("full")
     page.get_by_role("button", name="Create key").click()
     expect(page.locator("#new-key")).to_have_text(re.compile(r"^apk_[0-9A-Za-z]{22}:\S{40,}$"))
+    expect(page).to_have_url(f"{base}/settings/api-keys/")  # redirected after the POST
     key_id = page.locator("#new-key").inner_text().split(":")[0]
     shot(page, "api-key-created")
-    page.goto(f"{base}/settings/api-keys/")
+    page.reload()  # F5 repeats the GET: no second key, and the secret is gone
     expect(page.locator("tbody tr")).to_have_count(1)
     expect(page.locator("tbody tr")).to_contain_text(key_id)
     expect(page.locator("#new-key")).to_have_count(0)
+    page.goto(f"{base}/settings/api-keys/new/")  # the form's URL lands on the list, not on a bare 405
+    expect(page.get_by_role("heading", name="API keys")).to_be_visible()
 
     page.goto(f"{base}/projects/shop/")
     page.locator(".sidenav").get_by_role("link", name="Traces").click()
@@ -86,8 +64,12 @@ def test_a_user_goes_from_sign_up_to_an_endpoint(
     page.get_by_role("button", name="Start trace").click()
     row = page.locator("#trace-table tbody tr", has_text="first-look")
     expect(row.locator(".badge")).to_have_text("active")
-    expect(row).to_contain_text("ends in 14")
+    expect(row).to_contain_text("ends in 15 minutes")
+    expect(page.get_by_role("status")).to_have_text(
+        "Started first-look for 15 min; daemons begin capturing within a second."
+    )
     shot(page, "traces-active")
+    answer_next_confirm(page, accept=True)
     row.get_by_role("button", name="Stop").click()
     expect(row.locator(".badge")).to_have_text("stopped")
     expect(row).to_contain_text("model v1 ready", timeout=BUILD_TIMEOUT_MS)  # the table polls until the build ends
@@ -137,7 +119,7 @@ def test_a_user_goes_from_sign_up_to_an_endpoint(
     shot(page, "members")
 
     # Path hints apply to past traffic: the stored witnesses are rebuilt, nothing is captured again.
-    page.locator(".sidenav").get_by_role("link", name="Settings").click()
+    page.locator(".sidenav").get_by_role("link", name="Path hints").click()
     page.get_by_label("Hide").fill("/v1/orders")
     page.get_by_label("Force templates").fill("files")
     page.get_by_role("button", name="Save and rebuild").click()
