@@ -7,7 +7,8 @@ are real: the HTTP exchanges of ../shared/eval/*/traffic.har (tests/fixtures/*.h
 obfuscated by `redact_entry` as the agent uploads them. Each daemon is a thread posting gzip batches of `--batch`
 entries, each with a batch_id of its own, on one keep-alive connection, back to back; the bodies are made before
 the clock starts so that the client's own work is a small share of the 2 cores. Reported per row: entries the
-server answered 202 for per second, the median and p99 request latency, and any other answers.
+server answered 202 for per second, entries per CPU second of the web workers (what the machine's other load
+does not change), the median and p99 request latency, the load average, and any other answers.
 """
 
 import argparse
@@ -88,8 +89,19 @@ def upload(url: str, path: str, auth: str, bodies: list[bytes], until: float, ou
     out.update(statuses=statuses, latencies=latencies, accepted=accepted)
 
 
+def web_cpu_seconds(stack: Stack) -> float:
+    """CPU time (user + system) the web servers' worker processes used so far."""
+    ticks = 0
+    for process in stack.processes.values():
+        for child in Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split():
+            fields = Path(f"/proc/{child}/stat").read_text().rpartition(")")[2].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def measure(stack: Stack, path: str, auth: str, bodies: list[list[bytes]], seconds: float) -> dict[str, Any]:
     results: list[dict[str, Any]] = [{} for _ in bodies]
+    cpu = web_cpu_seconds(stack)
     start = time.monotonic()
     threads = [
         threading.Thread(target=upload, args=(stack.url, path, auth, own, start + seconds, result))
@@ -100,10 +112,13 @@ def measure(stack: Stack, path: str, auth: str, bodies: list[list[bytes]], secon
     for thread in threads:
         thread.join()
     elapsed = time.monotonic() - start
+    cpu = web_cpu_seconds(stack) - cpu
     statuses: Counter[int] = sum((r["statuses"] for r in results), Counter())
     latencies = sorted(latency for r in results for latency in r["latencies"])
+    accepted = sum(r["accepted"] for r in results)
     return {
-        "entries_per_s": sum(r["accepted"] for r in results) / elapsed,
+        "entries_per_s": accepted / elapsed,
+        "entries_per_cpu_s": accepted / cpu,
         "p50_ms": 1000 * statistics.median(latencies),
         "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
         "statuses": dict(statuses),
@@ -126,14 +141,15 @@ def main() -> None:
         auth = "Basic " + b64encode(f"{key_id}:{secret}".encode()).decode()
         project = _post(stack, auth, "/api/v1/projects", {"name": "bench"})["name"]
         print(f"machine: {os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}")
-        print(f"{'daemons':>7}  {'entries/s':>9}  {'p50 ms':>7}  {'p99 ms':>7}  answers")
+        print(f"{'daemons':>7}  {'entries/s':>9}  {'per web CPU s':>13}  {'p50 ms':>7}  {'p99 ms':>7}  load  answers")
         for n in fleet:
             trace = _post(stack, auth, f"/api/v1/projects/{project}/traces", {"duration_minutes": 60})["id"]
             bodies = batch_bodies(entries, size=args.batch, daemons=n, count=per_daemon[n])
             path = f"/api/v1/projects/{project}/traces/{trace}/witnesses"
             row = measure(stack, path, auth, bodies, args.seconds)
             print(
-                f"{n:>7}  {row['entries_per_s']:>9,.0f}  {row['p50_ms']:>7.1f}  {row['p99_ms']:>7.1f}  {row['statuses']}",
+                f"{n:>7}  {row['entries_per_s']:>9,.0f}  {row['entries_per_cpu_s']:>13,.0f}  {row['p50_ms']:>7.1f}  "
+                f"{row['p99_ms']:>7.1f}  {os.getloadavg()[0]:>4.1f}  {row['statuses']}",
                 flush=True,
             )
 

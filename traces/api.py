@@ -160,6 +160,9 @@ class HarEntriesField(serializers.ListField):
 
     child = serializers.JSONField()
 
+    def run_child_validation(self, data: list[Any]) -> list[Any]:
+        return data  # already plain JSON values; a per-entry copy would cost more than the ingest itself
+
 
 class WitnessBatchSerializer(serializers.Serializer[Any]):
     daemon_name = serializers.CharField(max_length=200)

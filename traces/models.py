@@ -67,7 +67,8 @@ def witnesses_pack(witnesses: list[dict[str, Any]]) -> bytes:
     except TypeError:  # an integer past 64 bits (an absurd declared body size); it reads back as a float
         data = json.dumps(witnesses, separators=(",", ":")).encode()
     # PostgreSQL text and jsonb refuse NUL, so a name carrying one would fail the model build.
-    return zlib.compress(data.replace(b"\\u0000", b"\\ufffd"))
+    # Level 3: a third bigger than the default's 6, and under half its time (the ingest path pays it per batch).
+    return zlib.compress(data.replace(b"\\u0000", b"\\ufffd"), 3)
 
 
 def witnesses_unpack(payload: bytes | memoryview) -> list[dict[str, Any]]:
