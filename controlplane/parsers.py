@@ -2,6 +2,7 @@
 what is stored (lone UTF-16 surrogates, NaN and infinities) and nesting deeper than 1,024 (where the standard
 library's parser raises RecursionError), so each is a 400 rather than a 500 or a broken build later."""
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -14,7 +15,7 @@ class JsonParser(BaseParser):
 
     media_type = "application/json"
 
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: dict[str, Any] | None = None) -> Any:
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None) -> Any:
         try:
             return orjson.loads(stream.read() if stream is not None else b"")
         except orjson.JSONDecodeError as error:

@@ -99,18 +99,19 @@ class WindowRateThrottle(UserRateThrottle):
 
     def allow_request(self, request: Request, view: Any) -> bool:
         key = self.get_cache_key(request, view)
-        if self.rate is None or key is None:
+        limit, duration = self.parse_rate(self.rate)
+        if limit is None or duration is None or key is None:
             return True
         self.now = self.timer()
-        window = int(self.now // self.duration)
-        self.window_ends_at = (window + 1) * self.duration
+        window = int(self.now // duration)
+        self.window_ends_at = (window + 1) * duration
         key = f"{key}:{window}"
-        self.cache.add(key, 0, self.duration)
+        self.cache.add(key, 0, duration)
         try:
             count = self.cache.incr(key)
         except ValueError:  # the window's counter expired in between
             return True
-        return bool(count <= self.num_requests)
+        return bool(count <= limit)
 
     def wait(self) -> float:
         return float(self.window_ends_at - self.now)
