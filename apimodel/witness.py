@@ -8,10 +8,11 @@ drops every value. `redact_entry` is what a daemon may upload instead of the raw
 
 import base64
 import json
-import math
 import re
 import threading
+from collections import Counter
 from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
@@ -24,7 +25,12 @@ from apimodel.schema import Schema, has_dynamic_keys, infer_schema, meld, redact
 Witness = dict[str, Any]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-_METHOD = re.compile(r"[A-Za-z][A-Za-z-]{0,31}")
+_METHOD = re.compile(r"[A-Za-z][A-Za-z-]{0,15}")
+# What a stored model can hold: longer hosts are no DNS names, longer paths are cut (and counted), and durations
+# past a day are dropped (and counted): summed, huge ones would overflow to infinity, which JSON cannot hold.
+MAX_HOST_LENGTH = 255
+MAX_PATH_LENGTH = 2000
+MAX_DURATION_MS = 86_400_000.0
 _MULTIPART_NAME = re.compile(r'name="([^"]*)"')
 _MULTIPART_FILE = re.compile(r'filename="')
 # fields that name the object they are in: `id`, `key`, `name`, `login`, …, `owner_id`, `displayName`, …
@@ -330,8 +336,8 @@ def _content_text(content: Mapping[str, Any]) -> str | None:
 
 
 def _duration(value: object) -> float | None:
-    """A HAR duration in ms; -1 (not applicable), non-numbers and infinities are None."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < math.inf:
+    """A HAR duration in ms; -1 (not applicable), non-numbers and durations past MAX_DURATION_MS are None."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= MAX_DURATION_MS:
         return float(value)
     return None
 
@@ -367,13 +373,15 @@ def _split_url(request: Mapping[str, Any]) -> tuple[str, str, str, list[tuple[st
         host = f"[{host}]"
     if port is not None and port != _DEFAULT_PORTS[scheme]:
         host = f"{host}:{port}"
+    if len(host) > MAX_HOST_LENGTH:
+        raise InvalidEntry("request.url", f"the host must be at most {MAX_HOST_LENGTH} characters")
     return scheme, host, parts.path or "/", parse_qsl(parts.query, keep_blank_values=True)
 
 
 def _method(request: Mapping[str, Any]) -> str:
     method = request.get("method")
     if not isinstance(method, str) or not _METHOD.fullmatch(method):
-        raise InvalidEntry("request.method", "must be an HTTP method")
+        raise InvalidEntry("request.method", "must be an HTTP method (up to 16 letters and dashes)")
     return method.upper()
 
 
@@ -442,16 +450,36 @@ def _path_echoes(path: str, identifiers: frozenset[str]) -> list[int]:
     return sorted(i for text, indexes in _wanted_segments(path).items() if text in identifiers for i in indexes)
 
 
-def witness_from_entry(entry: Mapping[str, Any]) -> Witness:
+def _started_at(entry: Mapping[str, Any]) -> str | None:
+    started = entry.get("startedDateTime")
+    if started is None:
+        return None
+    try:
+        datetime.fromisoformat(started).astimezone(UTC)
+    except (TypeError, ValueError, OverflowError):
+        raise InvalidEntry("startedDateTime", "must be an ISO 8601 date and time") from None
+    return str(started)
+
+
+def witness_from_entry(entry: Mapping[str, Any], clamped: Counter[str] | None = None) -> Witness:
     """Turn a HAR 1.2 entry into a compact witness with no values in it.
 
-    Raises InvalidEntry when the method, an absolute http(s) URL or the status is missing;
-    anything else missing gets a default.
+    Raises InvalidEntry when the method, an absolute http(s) URL or the status is missing or
+    malformed, or startedDateTime is not ISO 8601; anything else missing gets a default. What is
+    cut to fit (`path_truncated`, `time_out_of_range`) is counted in `clamped`.
     """
     request, response = _parts(entry)
     method = _method(request)
     scheme, host, path, query = _split_url(request)
     status = _status(response)
+    started = _started_at(entry)
+    cuts = clamped if clamped is not None else Counter[str]()
+    if len(path) > MAX_PATH_LENGTH:
+        path = path[:MAX_PATH_LENGTH]
+        cuts["path_truncated"] += 1
+    time = entry.get("time")
+    if isinstance(time, (int, float)) and not isinstance(time, bool) and not time <= MAX_DURATION_MS:
+        cuts["time_out_of_range"] += 1
 
     query_shapes: dict[str, Schema] = {}
     for name, value in query:
@@ -472,11 +500,10 @@ def witness_from_entry(entry: Mapping[str, Any]) -> Witness:
     if resp_size == 0:
         resp_size = _size(response.get("bodySize"), None)
 
-    started = entry.get("startedDateTime")
     req_body, req_identifiers = _body(req_media, post, post_text)
     resp_body, resp_identifiers = _body(resp_media, {}, resp_text)
     return {
-        "started_at": started if isinstance(started, str) else None,
+        "started_at": started,
         "method": method,
         "scheme": scheme,
         "host": host,
@@ -624,7 +651,7 @@ def redact_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
     timings = {k: d for k, v in _dict(entry.get("timings")).items() if (d := _duration(v)) is not None}
     time = _duration(entry.get("time"))
     redacted: dict[str, Any] = {
-        "startedDateTime": entry.get("startedDateTime"),
+        "startedDateTime": _started_at(entry),
         "time": -1 if time is None else time,
         "request": redacted_request,
         "response": redacted_response,
