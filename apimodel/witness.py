@@ -8,11 +8,15 @@ drops every value. `redact_entry` is what a daemon may upload instead of the raw
 
 import base64
 import json
-import math
 import re
+import threading
+from collections import Counter
 from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
+
+import orjson
 
 from apimodel.auth import auth_from_request
 from apimodel.formats import jwt_claim_names, placeholder, placeholder_jwt
@@ -21,7 +25,12 @@ from apimodel.schema import Schema, has_dynamic_keys, infer_schema, meld, redact
 Witness = dict[str, Any]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-_METHOD = re.compile(r"[A-Za-z][A-Za-z-]{0,31}")
+_METHOD = re.compile(r"[A-Za-z][A-Za-z-]{0,15}")
+# What a stored model can hold: longer hosts are no DNS names, longer paths are cut (and counted), and durations
+# past a day are dropped (and counted): summed, huge ones would overflow to infinity, which JSON cannot hold.
+MAX_HOST_LENGTH = 255
+MAX_PATH_LENGTH = 2000
+MAX_DURATION_MS = 86_400_000.0
 _MULTIPART_NAME = re.compile(r'name="([^"]*)"')
 _MULTIPART_FILE = re.compile(r'filename="')
 # fields that name the object they are in: `id`, `key`, `name`, `login`, …, `owner_id`, `displayName`, …
@@ -221,45 +230,91 @@ def _form_pairs(post: Mapping[str, Any]) -> list[tuple[str, str]]:
 _NOT_JSON = object()
 # a witness stays small: a body schema larger than this keeps only its top-level type
 MAX_BODY_SCHEMA_BYTES = 65536
+# Obfuscated JSON bodies of one shape are one text (in real traffic, six in ten are a text seen before), so the
+# schemas of the texts seen last are remembered, up to this many bytes of text per process.
+MEMO_BYTES = 16 * 1024 * 1024
 
 
 def _parse_json(text: str) -> object:
+    """The value of a JSON text; _NOT_JSON for anything else, including lone surrogates, NaN and nesting past
+    1,024 levels (what could not be stored and read back)."""
     try:
-        return json.loads(text)
-    except (ValueError, RecursionError):
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
         return _NOT_JSON
 
 
 def _bounded(schema: Schema | None) -> Schema | None:
-    if schema is None or len(json.dumps(schema)) <= MAX_BODY_SCHEMA_BYTES:
+    if schema is None or len(orjson.dumps(schema)) <= MAX_BODY_SCHEMA_BYTES:
         return schema
     return {"type": schema["type"]} if "type" in schema else {}
 
 
-def _json_value(media: str | None, text: str | None) -> object:
-    """The value of a JSON body; _NOT_JSON for any other body."""
-    if media is None or not _is_json(media) or not text:
-        return _NOT_JSON
-    return _parse_json(text)
+# A JSON body as a witness needs it: its schema, and the texts of its identifier fields (to find path echoes).
+_JsonBody = tuple[Schema | None, frozenset[str]]
+_NO_BODY: _JsonBody = (None, frozenset())
 
 
-def _body_schema(media: str | None, post: Mapping[str, Any], json_value: object) -> Schema | None:
-    """Schema of a body, for JSON (`json_value`), form and multipart bodies; None for anything else."""
-    return _bounded(_unbounded_body_schema(media, post, json_value))
+def _json_body(text: str) -> _JsonBody:
+    value = _parse_json(text)
+    return _NO_BODY if value is _NOT_JSON else (_bounded(infer_schema(value)), _identifier_texts(value))
 
 
-def _unbounded_body_schema(media: str | None, post: Mapping[str, Any], json_value: object) -> Schema | None:
+class _JsonBodyMemo:
+    """`_json_body` of the texts seen last, up to `max_bytes` of text; the oldest go first."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._bodies: dict[str, _JsonBody] = {}
+        self._bytes = 0
+        self._lock = threading.Lock()  # web servers run views in threads
+
+    def get(self, text: str) -> _JsonBody:
+        if len(text) > self.max_bytes // 16:
+            return _json_body(text)
+        with self._lock:
+            found = self._bodies.pop(text, None)
+            if found is not None:
+                self._bodies[text] = found  # the newest last
+                return found
+        # Schemas are never changed in place (`meld` makes new ones), so witnesses may share one.
+        body = _json_body(text)
+        with self._lock:
+            if text not in self._bodies:
+                self._bytes += len(text)
+            self._bodies[text] = body
+            while self._bytes > self.max_bytes:
+                oldest = next(iter(self._bodies))
+                self._bytes -= len(oldest)
+                del self._bodies[oldest]
+        return body
+
+
+_json_bodies = _JsonBodyMemo(MEMO_BYTES)
+
+
+def _body(media: str | None, post: Mapping[str, Any], text: str | None) -> _JsonBody:
+    """Schema of a body (JSON from its `text`, form and multipart; None for anything else), and the texts of its
+    identifier fields."""
     if media is None:
-        return None
+        return _NO_BODY
     if _is_json(media):
-        return None if json_value is _NOT_JSON else infer_schema(json_value)
+        return _json_bodies.get(text) if text else _NO_BODY
     if media == "application/x-www-form-urlencoded":
         pairs = _form_pairs(post)
-        return _fields_schema([(name, text_schema(value)) for name, value in pairs]) if pairs else None
+        if not pairs:
+            return _NO_BODY
+        return _bounded(_fields_schema([(name, text_schema(value)) for name, value in pairs])), _identifier_texts(
+            dict(pairs)
+        )
     if media == "multipart/form-data":
         parts = _multipart_parts(post)
-        return _fields_schema([(name, _part_schema(value)) for name, value in parts]) if parts else None
-    return None
+        return (
+            (_bounded(_fields_schema([(name, _part_schema(value)) for name, value in parts])), frozenset())
+            if parts
+            else _NO_BODY
+        )
+    return _NO_BODY
 
 
 def _size(declared: object, text: str | None) -> int:
@@ -281,8 +336,8 @@ def _content_text(content: Mapping[str, Any]) -> str | None:
 
 
 def _duration(value: object) -> float | None:
-    """A HAR duration in ms; -1 (not applicable), non-numbers and infinities are None."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < math.inf:
+    """A HAR duration in ms; -1 (not applicable), non-numbers and durations past MAX_DURATION_MS are None."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= MAX_DURATION_MS:
         return float(value)
     return None
 
@@ -318,13 +373,15 @@ def _split_url(request: Mapping[str, Any]) -> tuple[str, str, str, list[tuple[st
         host = f"[{host}]"
     if port is not None and port != _DEFAULT_PORTS[scheme]:
         host = f"{host}:{port}"
+    if len(host) > MAX_HOST_LENGTH:
+        raise InvalidEntry("request.url", f"the host must be at most {MAX_HOST_LENGTH} characters")
     return scheme, host, parts.path or "/", parse_qsl(parts.query, keep_blank_values=True)
 
 
 def _method(request: Mapping[str, Any]) -> str:
     method = request.get("method")
     if not isinstance(method, str) or not _METHOD.fullmatch(method):
-        raise InvalidEntry("request.method", "must be an HTTP method")
+        raise InvalidEntry("request.method", "must be an HTTP method (up to 16 letters and dashes)")
     return method.upper()
 
 
@@ -355,50 +412,74 @@ def _wanted_segments(path: str) -> dict[str, list[int]]:
     return wanted
 
 
-def _echo_fields(
-    value: object, wanted: dict[str, list[int]], keys: tuple[str, ...] = ()
-) -> Iterator[tuple[tuple[str, ...], str, list[int]]]:
-    """(key path, text, segment indexes) of each identifier field of `value`'s nested objects whose text is a
-    path segment. Arrays (other objects) and objects keyed by ids (data, not fields) are not searched."""
+def _identifier_fields(value: object, keys: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], str]]:
+    """(key path, text) of each identifier field of `value`'s nested objects that holds a plain string (which a
+    path segment could be). Arrays (other objects) and objects keyed by ids (data, not fields) are not searched."""
     if not isinstance(value, dict) or len(keys) >= MAX_ECHO_DEPTH:
         return
     found = [
         (name, item)
         for name, item in value.items()
-        if isinstance(item, dict) or (isinstance(item, str) and item in wanted and _IDENTIFIER_FIELD.fullmatch(name))
+        if isinstance(item, dict) or (isinstance(item, str) and _IDENTIFIER_FIELD.fullmatch(name))
     ]
     # the costlier check only where something was found
     if not found or has_dynamic_keys(value):
         return
     for name, item in found:
         if isinstance(item, dict):
-            yield from _echo_fields(item, wanted, (*keys, name))
+            yield from _identifier_fields(item, (*keys, name))
         # numbers and formatted values are ids by themselves, and their placeholders could match a segment
         elif text_schema(item) == {"type": "string"}:
-            yield (*keys, name), item, wanted[item]
+            yield (*keys, name), item
 
 
-def path_echoes(path: str, bodies: list[object]) -> list[int]:
+def _identifier_texts(value: object) -> frozenset[str]:
+    return frozenset(text for _, text in _identifier_fields(value))
+
+
+def _echo_fields(value: object, wanted: dict[str, list[int]]) -> Iterator[tuple[tuple[str, ...], str]]:
+    """(key path, text) of each identifier field of `value` whose text is a path segment."""
+    return ((keys, text) for keys, text in _identifier_fields(value) if text in wanted)
+
+
+def _path_echoes(path: str, identifiers: frozenset[str]) -> list[int]:
     """Indexes of the path segments that a body names as an identifier: `GET /licenses/mit` answering
     `{"key": "mit"}` echoes segment 1. Only the positions are kept, never the values."""
-    wanted = _wanted_segments(path)
-    return sorted({i for body in bodies for _, _, indexes in _echo_fields(body, wanted) for i in indexes})
+    if not identifiers:
+        return []
+    return sorted(i for text, indexes in _wanted_segments(path).items() if text in identifiers for i in indexes)
 
 
-def _form_body(media: str | None, post: Mapping[str, Any]) -> dict[str, str] | None:
-    return dict(_form_pairs(post)) if media == "application/x-www-form-urlencoded" else None
+def _started_at(entry: Mapping[str, Any]) -> str | None:
+    started = entry.get("startedDateTime")
+    if started is None:
+        return None
+    try:
+        datetime.fromisoformat(started).astimezone(UTC)
+    except (TypeError, ValueError, OverflowError):
+        raise InvalidEntry("startedDateTime", "must be an ISO 8601 date and time") from None
+    return str(started)
 
 
-def witness_from_entry(entry: Mapping[str, Any]) -> Witness:
+def witness_from_entry(entry: Mapping[str, Any], clamped: Counter[str] | None = None) -> Witness:
     """Turn a HAR 1.2 entry into a compact witness with no values in it.
 
-    Raises InvalidEntry when the method, an absolute http(s) URL or the status is missing;
-    anything else missing gets a default.
+    Raises InvalidEntry when the method, an absolute http(s) URL or the status is missing or
+    malformed, or startedDateTime is not ISO 8601; anything else missing gets a default. What is
+    cut to fit (`path_truncated`, `time_out_of_range`) is counted in `clamped`.
     """
     request, response = _parts(entry)
     method = _method(request)
     scheme, host, path, query = _split_url(request)
     status = _status(response)
+    started = _started_at(entry)
+    cuts = clamped if clamped is not None else Counter[str]()
+    if len(path) > MAX_PATH_LENGTH:
+        path = path[:MAX_PATH_LENGTH]
+        cuts["path_truncated"] += 1
+    time = entry.get("time")
+    if isinstance(time, (int, float)) and not isinstance(time, bool) and not time <= MAX_DURATION_MS:
+        cuts["time_out_of_range"] += 1
 
     query_shapes: dict[str, Schema] = {}
     for name, value in query:
@@ -419,15 +500,15 @@ def witness_from_entry(entry: Mapping[str, Any]) -> Witness:
     if resp_size == 0:
         resp_size = _size(response.get("bodySize"), None)
 
-    started = entry.get("startedDateTime")
-    req_json, resp_json = _json_value(req_media, post_text), _json_value(resp_media, resp_text)
+    req_body, req_identifiers = _body(req_media, post, post_text)
+    resp_body, resp_identifiers = _body(resp_media, {}, resp_text)
     return {
-        "started_at": started if isinstance(started, str) else None,
+        "started_at": started,
         "method": method,
         "scheme": scheme,
         "host": host,
         "path": path,
-        "path_echoes": path_echoes(path, [req_json, _form_body(req_media, post), resp_json]),
+        "path_echoes": _path_echoes(path, req_identifiers | resp_identifiers),
         "query": {name: query_shapes[name] for name in sorted(query_shapes)},
         "auth": auth_from_request(req_headers, list(query_shapes), req_cookies),
         "request": {
@@ -435,7 +516,7 @@ def witness_from_entry(entry: Mapping[str, Any]) -> Witness:
             "cookies": req_cookies,
             "content_type": req_media,
             "size": _size(request.get("bodySize"), post_text),
-            "body": _body_schema(req_media, post, req_json),
+            "body": req_body,
         },
         "response": {
             "status": status,
@@ -443,7 +524,7 @@ def witness_from_entry(entry: Mapping[str, Any]) -> Witness:
             "cookies": _cookie_names(response, resp_headers, "set-cookie"),
             "content_type": resp_media,
             "size": resp_size,
-            "body": _body_schema(resp_media, {}, resp_json),
+            "body": resp_body,
         },
         "time_ms": _time_ms(entry),
     }
@@ -483,7 +564,7 @@ def _redact_message_headers(message: Mapping[str, Any]) -> list[dict[str, str]]:
 def _redact_json_body(value: object, wanted: dict[str, list[int]]) -> object:
     """`redact_json`, keeping the identifier fields that name a path segment (the path holds them anyway)."""
     redacted = redact_json(value)
-    for keys, text, _ in _echo_fields(value, wanted):
+    for keys, text in _echo_fields(value, wanted):
         target: Any = redacted
         for key in keys[:-1]:
             target = target[key]
@@ -492,7 +573,7 @@ def _redact_json_body(value: object, wanted: dict[str, list[int]]) -> object:
 
 
 def _redact_form(pairs: list[tuple[str, str]], wanted: dict[str, list[int]]) -> list[dict[str, str]]:
-    kept = {(keys[0], text) for keys, text, _ in _echo_fields(dict(pairs), wanted)}
+    kept = {(keys[0], text) for keys, text in _echo_fields(dict(pairs), wanted)}
     return [{"name": name, "value": value if (name, value) in kept else redact_text(value)} for name, value in pairs]
 
 
@@ -570,7 +651,7 @@ def redact_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
     timings = {k: d for k, v in _dict(entry.get("timings")).items() if (d := _duration(v)) is not None}
     time = _duration(entry.get("time"))
     redacted: dict[str, Any] = {
-        "startedDateTime": entry.get("startedDateTime"),
+        "startedDateTime": _started_at(entry),
         "time": -1 if time is None else time,
         "request": redacted_request,
         "response": redacted_response,

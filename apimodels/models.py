@@ -88,8 +88,8 @@ class ModelEndpoint(models.Model):
     path = models.CharField(max_length=2000)
     count = models.PositiveIntegerField()
     # Delimited lists (",bearer,none,") so that filters are one portable `contains` lookup.
-    auth = models.CharField(max_length=500)
-    status_codes = models.CharField(max_length=500)
+    auth = models.TextField()  # one API-key header name after another: no length fits them all
+    status_codes = models.TextField()
     latency_p50_ms = models.FloatField(null=True)
     latency_p90_ms = models.FloatField(null=True)
     latency_p99_ms = models.FloatField(null=True)

@@ -87,15 +87,32 @@ class ConsoleErrorsMiddleware(MiddlewareMixin):
         return None
 
 
+def _api_error(request: HttpRequest, status: int, code: str, message: str) -> JsonResponse | None:
+    """The API's JSON error for /api/ URLs; None for the console, which shows a page."""
+    return JsonResponse(error_body(code, message), status=status) if request.path.startswith("/api/") else None
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """handler400: what Django itself refuses (1,001 query parameters, a malformed multipart body)."""
+    return _api_error(request, 400, "invalid", str(exception) or "Bad request.") or defaults.bad_request(
+        request, exception
+    )
+
+
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """handler403."""
+    return _api_error(request, 403, "permission_denied", str(exception) or "Forbidden.") or defaults.permission_denied(
+        request, exception
+    )
+
+
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
-    """handler404: the API's JSON error for /api/ URLs, the console's page elsewhere."""
-    if request.path.startswith("/api/"):
-        return JsonResponse(error_body("not_found", "Not found."), status=404)
-    return defaults.page_not_found(request, exception)
+    """handler404."""
+    return _api_error(request, 404, "not_found", "Not found.") or defaults.page_not_found(request, exception)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    """handler500: the API's JSON error for /api/ URLs, the console's page elsewhere."""
-    if request.path.startswith("/api/"):
-        return JsonResponse(error_body("server_error", "Internal error; it has been logged."), status=500)
-    return defaults.server_error(request)
+    """handler500."""
+    return _api_error(request, 500, "server_error", "Internal error; it has been logged.") or defaults.server_error(
+        request
+    )

@@ -7,6 +7,7 @@ from typing import Any
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import Resolver404, resolve
 from django.utils.decorators import sync_and_async_middleware
 from whitenoise.middleware import WhiteNoiseMiddleware
 
@@ -20,18 +21,43 @@ def refuse_nul_characters(request: HttpRequest) -> HttpResponse | None:
     return None
 
 
-def inflate_gzip_body(request: HttpRequest) -> HttpResponse | None:
+def body_limit(request: HttpRequest) -> int | None:
+    """The most bytes the request's endpoint takes (inflated, for a gzip body); None off the API, where Django's
+    DATA_UPLOAD_MAX_MEMORY_SIZE applies."""
+    if not request.path_info.startswith("/api/"):
+        return None
+    try:
+        name = resolve(request.path_info).view_name
+    except Resolver404:
+        name = ""
+    limit: int = getattr(settings, settings.API_BODY_LIMITS.get(name, "API_BODY_MAX_BYTES"))
+    return limit
+
+
+def _too_large(limit: int) -> JsonResponse:
+    return JsonResponse(error_body("too_large", f"This endpoint takes bodies of at most {limit} bytes."), status=413)
+
+
+def refuse_large_body(request: HttpRequest) -> HttpResponse | None:
+    """Answer 413 before reading a body larger than its endpoint takes, and inflate a gzip body up to that."""
+    limit = body_limit(request)
+    if limit is not None and int(request.META.get("CONTENT_LENGTH") or 0) > limit:
+        return _too_large(limit)
+    return inflate_gzip_body(request, limit)
+
+
+def inflate_gzip_body(request: HttpRequest, limit: int | None) -> HttpResponse | None:
     """Replace a gzip request body by its inflated bytes; an error response if it can't."""
     if request.META.get("HTTP_CONTENT_ENCODING", "").lower() != "gzip":
         return None
-    limit = settings.WITNESS_BATCH_MAX_BYTES
+    limit = limit or settings.DATA_UPLOAD_MAX_MEMORY_SIZE
     try:
         with gzip.GzipFile(fileobj=io.BytesIO(request.body)) as stream:
             body = stream.read(limit + 1)
     except (OSError, EOFError, zlib.error):
         return JsonResponse(error_body("invalid", "The body is not valid gzip."), status=400)
     if len(body) > limit:
-        return JsonResponse(error_body("too_large", f"Inflated body exceeds {limit} bytes."), status=413)
+        return _too_large(limit)
     request._body = body
     request._stream = io.BytesIO(body)
     request.META["CONTENT_LENGTH"] = str(len(body))
@@ -40,12 +66,13 @@ def inflate_gzip_body(request: HttpRequest) -> HttpResponse | None:
 
 
 def check_request(request: HttpRequest) -> HttpResponse | None:
-    return refuse_nul_characters(request) or inflate_gzip_body(request)
+    return refuse_nul_characters(request) or refuse_large_body(request)
 
 
 @sync_and_async_middleware
 def request_checks_middleware(get_response: Callable[[HttpRequest], Any]) -> Callable[[HttpRequest], Any]:
-    """Refuse NUL characters in URLs and inflate gzip bodies (daemons may gzip witness batches).
+    """Refuse NUL characters in URLs and bodies larger than their endpoint takes, and inflate gzip bodies
+    (daemons gzip witness batches).
     Async-capable so long polls never hold a thread."""
     if iscoroutinefunction(get_response):
 

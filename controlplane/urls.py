@@ -74,5 +74,7 @@ urlpatterns = [
     path("", include("controlplane.console_urls")),
 ]
 
+handler400 = "controlplane.error_handlers.bad_request"
+handler403 = "controlplane.error_handlers.permission_denied"
 handler404 = "controlplane.error_handlers.not_found"
 handler500 = "controlplane.error_handlers.server_error"

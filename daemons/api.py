@@ -1,6 +1,5 @@
 import asyncio
 import contextlib
-import json
 from typing import Any
 from urllib.parse import unquote
 
@@ -15,7 +14,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from controlplane.error_handlers import error_body
+from controlplane.errors import Invalid
 from controlplane.notify import project_subscription
+from controlplane.parsers import json_body
 from controlplane.schema import ERROR_MEANINGS, errors
 from daemons.models import Daemon, DaemonStatus
 from daemons.selectors import daemons_for_project
@@ -32,6 +33,10 @@ class MiddlewareClientSerializer(serializers.Serializer[Any]):
     client_name = serializers.CharField(max_length=200, help_text="The middleware, e.g. akita-django.")
 
 
+# A daemon serving more is not one daemon; each item of either list costs the heartbeat a write.
+HEARTBEAT_MAX_ITEMS = 100
+
+
 class HeartbeatSerializer(serializers.Serializer[Any]):
     daemon_name = serializers.CharField(max_length=200, help_text="Unique per project, e.g. the host name.")
     version = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
@@ -39,9 +44,12 @@ class HeartbeatSerializer(serializers.Serializer[Any]):
         child=serializers.CharField(max_length=64),
         required=False,
         default=list,
+        max_length=HEARTBEAT_MAX_ITEMS,
         help_text="Project names or ids this daemon serves; left out, those it served before.",
     )
-    middleware = MiddlewareClientSerializer(many=True, required=False, default=list)
+    middleware: serializers.ListSerializer[Any] = serializers.ListSerializer(
+        child=MiddlewareClientSerializer(), required=False, default=list, max_length=HEARTBEAT_MAX_ITEMS
+    )
 
 
 class HeartbeatReplySerializer(serializers.Serializer[Any]):
@@ -132,9 +140,9 @@ class DaemonListApi(ProjectApiView):
 def parse_poll_body(body: bytes) -> tuple[str, set[str]]:
     """(daemon_name, active_trace_ids) from a poll body; ValueError(field, message) if malformed."""
     try:
-        data = json.loads(body or b"{}")
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ValueError(None, f"The body is not JSON: {error}") from error
+        data = json_body(body or b"{}")
+    except Invalid as error:
+        raise ValueError(error.field, f"{error.field}: {error.message}" if error.field else error.message) from error
     if not isinstance(data, dict):
         raise ValueError(None, "The body must be a JSON object.")
     daemon_name = data.get("daemon_name")

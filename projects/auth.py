@@ -93,7 +93,31 @@ class IngestAccess(permissions.IsAuthenticated):
     """Daemon endpoints: any valid key or session."""
 
 
-class IngestThrottle(UserRateThrottle):
+class WindowRateThrottle(UserRateThrottle):
+    """A user's rate counted in fixed windows by one atomic increment, rather than DRF's list of the time of every
+    request in the period, read and written whole on each request (6,000 of them at full ingest rate)."""
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        key = self.get_cache_key(request, view)
+        limit, duration = self.parse_rate(self.rate)
+        if limit is None or duration is None or key is None:
+            return True
+        self.now = self.timer()
+        window = int(self.now // duration)
+        self.window_ends_at = (window + 1) * duration
+        key = f"{key}:{window}"
+        self.cache.add(key, 0, duration)
+        try:
+            count = self.cache.incr(key)
+        except ValueError:  # the window's counter expired in between
+            return True
+        return bool(count <= limit)
+
+    def wait(self) -> float:
+        return float(self.window_ends_at - self.now)
+
+
+class IngestThrottle(WindowRateThrottle):
     """Heartbeats and witness uploads: INGEST_RATE per user, all their daemons together."""
 
     scope = "ingest"

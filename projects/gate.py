@@ -146,7 +146,9 @@ def _gate_async(view: AsyncProjectView, methods: dict[str, Access]) -> AsyncProj
     async def gated(request: HttpRequest, project: str, **kwargs: Any) -> HttpResponse:
         access = _access_of(methods, request.method)
         if access is None:
-            return _json_error(405, "method_not_allowed", f"Use {', '.join(methods)}.")
+            response = _json_error(405, "method_not_allowed", f"Use {', '.join(methods)}.")
+            response["Allow"] = ", ".join(methods)
+            return response
         found = await sync_to_async(_authorize_key)(request, project, access)
         if isinstance(found, JsonResponse):
             return found

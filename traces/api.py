@@ -53,6 +53,11 @@ class TraceSerializer(serializers.Serializer[Any]):
     stopped_at = serializers.DateTimeField(allow_null=True)
     sampling_rate = serializers.FloatField()
     witness_count = serializers.IntegerField()
+    clamped = serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text="Entries stored cut to fit, by reason: `path_truncated` (paths past 2,000 characters), "
+        "`time_out_of_range` (durations past a day, dropped).",
+    )
     model_build = serializers.SerializerMethodField(help_text="The newest build of the trace's model, if any.")
 
     @extend_schema_field(serializers.ChoiceField(choices=TraceStatus.values))
@@ -197,6 +202,9 @@ class HarEntriesField(serializers.ListField):
 
     child = serializers.JSONField()
 
+    def run_child_validation(self, data: list[Any]) -> list[Any]:
+        return data  # already plain JSON values; a per-entry copy would cost more than the ingest itself
+
 
 class WitnessBatchSerializer(serializers.Serializer[Any]):
     daemon_name = serializers.CharField(max_length=200)
@@ -247,8 +255,6 @@ class WitnessUploadApi(ProjectApiView):
     )
     def post(self, request: ApiRequest, trace: str) -> Response:
         found = trace_for_project(project=self.project, trace_ref=trace)
-        if int(request.META.get("CONTENT_LENGTH") or 0) > settings.WITNESS_BATCH_MAX_BYTES:
-            raise TooLarge(f"A witness batch is limited to {settings.WITNESS_BATCH_MAX_BYTES} bytes.")
         serializer = WitnessBatchSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data

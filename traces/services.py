@@ -1,4 +1,5 @@
 import re
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from itertools import islice
@@ -139,9 +140,11 @@ def traces_close_ended(*, now: datetime | None = None) -> int:
     return closed
 
 
-def witnesses_from_entries(entries: Any, *, field: str = "entries", http_only: bool = False) -> list[dict[str, Any]]:
-    """Obfuscate HAR entries into witnesses; bad input is `Invalid` naming the entry's field.
-    With `http_only`, entries that are not HTTP exchanges are skipped instead."""
+def witnesses_from_entries(
+    entries: Any, *, field: str = "entries", http_only: bool = False, clamped: Counter[str] | None = None
+) -> list[dict[str, Any]]:
+    """Obfuscate HAR entries into witnesses; bad input is `Invalid` naming the entry's field, and what is cut to
+    fit is counted in `clamped`. With `http_only`, entries that are not HTTP exchanges are skipped instead."""
     if not isinstance(entries, list):
         raise Invalid("Must be a list of HAR 1.2 entries.", field=field)
     witnesses = []
@@ -151,7 +154,7 @@ def witnesses_from_entries(entries: Any, *, field: str = "entries", http_only: b
         if http_only and not is_http_exchange(entry):
             continue
         try:
-            witnesses.append(witness_from_entry(entry))
+            witnesses.append(witness_from_entry(entry, clamped))
         except InvalidEntry as error:
             raise Invalid(str(error), field=f"{field}[{index}].{error.field}") from error
     return witnesses
@@ -164,11 +167,14 @@ def witnesses_ingest(
     now = now or timezone.now()
     if not trace.accepts_witnesses(now):
         raise Gone("This trace is closed and no longer accepts witnesses.")
-    witnesses = witnesses_from_entries(entries)
+    clamped: Counter[str] = Counter()
+    witnesses = witnesses_from_entries(entries, clamped=clamped)
     try:
         with transaction.atomic():
             WitnessBatch.of(witnesses, trace=trace, batch_id=batch_id, daemon_name=daemon_name).save()
             Trace.objects.filter(pk=trace.pk).update(witness_count=F("witness_count") + len(witnesses))
+            if clamped:
+                _count_clamped(trace, clamped)
             if trace.get_status(now) != TraceStatus.ACTIVE:
                 # In-flight witnesses of a closed trace: its final model must include them (a build
                 # already running may have read the batches before this one, a queued one will not have).
@@ -176,6 +182,13 @@ def witnesses_ingest(
     except IntegrityError:
         return 0, True
     return len(witnesses), False
+
+
+def _count_clamped(trace: Trace, clamped: Counter[str]) -> None:
+    """Add to the trace's counts of entries cut to fit; the caller's update holds the trace's row lock."""
+    counts = Counter(Trace.objects.values_list("clamped", flat=True).get(pk=trace.pk))
+    counts.update(clamped)
+    Trace.objects.filter(pk=trace.pk).update(clamped=dict(sorted(counts.items())))
 
 
 def _chunks(items: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
