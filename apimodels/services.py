@@ -11,7 +11,7 @@ from django.db.models import Max, Q, QuerySet, Sum
 from django.utils import timezone
 
 from apimodel.builder import ModelBuilder
-from apimodel.model_types import ApiModel, Endpoint
+from apimodel.model_types import ApiModel
 from apimodel.state import StateFormatError, dump_builder, load_builder
 from apimodels.models import ModelEndpoint, ModelVersion, ProjectPathHints
 from apimodels.selectors import latest_build, latest_builds, path_hints_of
@@ -199,7 +199,7 @@ def _store(version: ModelVersion, document: ApiModel, **fields: Any) -> None:
     previews; the merged model follows."""
     with transaction.atomic():
         ModelEndpoint.objects.filter(model_version_id=version.pk).delete()
-        ModelEndpoint.objects.bulk_create(_endpoint_row(version.pk, endpoint) for endpoint in document["endpoints"])
+        ModelEndpoint.objects.bulk_create(ModelEndpoint.of(version.pk, endpoint) for endpoint in document["endpoints"])
         ModelVersion.objects.filter(pk=version.pk).update(
             status=ModelVersion.BuildStatus.READY,
             witness_count=document["witness_count"],
@@ -253,26 +253,3 @@ def model_build(*, model_id: int, now: datetime | None = None) -> None:
         ModelVersion.objects.filter(pk=model_id).update(
             status=ModelVersion.BuildStatus.FAILED, error=f"{type(error).__name__}: {error}", finished_at=timezone.now()
         )
-
-
-def _delimited(items: list[str]) -> str:
-    return "," + ",".join(items) + "," if items else ""
-
-
-def _endpoint_row(model_id: int, endpoint: Endpoint) -> ModelEndpoint:
-    latency = endpoint.get("latency_ms") or {}
-    return ModelEndpoint(
-        model_version_id=model_id,
-        method=endpoint["method"],
-        host=endpoint["host"],
-        path=endpoint["path"],
-        count=endpoint["count"],
-        auth=_delimited(endpoint.get("auth", [])),
-        status_codes=_delimited(sorted(endpoint.get("responses", {}))),
-        latency_p50_ms=latency.get("p50"),
-        latency_p90_ms=latency.get("p90"),
-        latency_p99_ms=latency.get("p99"),
-        first_seen=endpoint.get("first_seen"),
-        last_seen=endpoint.get("last_seen"),
-        detail=endpoint,
-    )
