@@ -6,7 +6,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -39,6 +39,7 @@ from apimodels.services import (
     project_path_hints_update,
 )
 from controlplane.errors import Conflict, Invalid, NotFound
+from controlplane.pagination import page_links, query_with
 from controlplane.polling import polled
 from projects.auth import ConsoleRequest
 from projects.models import Project
@@ -54,29 +55,6 @@ SORT_HEADERS = {"path": "Path", "count": "Count", "errors": "5xx", "p99": "p99",
 # The order a header sorts in first: biggest numbers, newest and A to Z first.
 NATURAL_DIRECTION = {"path": "asc", "count": "desc", "errors": "desc", "p99": "desc", "last_seen": "desc"}
 GROUP_CHOICES = {"": "None", "host": "Host", "prefix": "Path prefix"}
-
-
-def _query(params: QueryDict, **changes: str) -> str:
-    """`?…` of the table's state with these changes (an empty value drops the parameter; so does `page`
-    unless changed, as any other change starts again from page 1)."""
-    query = params.copy()
-    query.pop("page", None)
-    for name, value in changes.items():
-        query.pop(name, None)
-        if value:
-            query[name] = value
-    return "?" + query.urlencode() if query else "?"
-
-
-def _page_numbers(current: int, last: int) -> list[int | None]:
-    """The page links: the first, the last and two either side of the current one; None where pages are skipped."""
-    shown = sorted({1, last, *range(max(1, current - 2), min(last, current + 2) + 1)})
-    numbers: list[int | None] = []
-    for number in shown:
-        if numbers and number - (numbers[-1] or 0) > 1:
-            numbers.append(None)
-        numbers.append(number)
-    return numbers
 
 
 def _mark_groups(endpoints: list[ModelEndpoint], matching: QuerySet[ModelEndpoint], group: str) -> None:
@@ -128,21 +106,22 @@ def _endpoints_context(request: ConsoleRequest, shown: ModelVersion | None) -> d
     def header_url(key: str) -> str:
         """Another column sorts in its natural order; the sorted one flips."""
         if key != sort:
-            return _query(params, sort=key, dir="")
-        return _query(params, sort=key, dir="" if flipped == NATURAL_DIRECTION[key] else flipped)
+            return query_with(params, sort=key, dir="")
+        return query_with(params, sort=key, dir="" if flipped == NATURAL_DIRECTION[key] else flipped)
 
-    page_links = _page_numbers(page.number, page.paginator.num_pages)
     context.update(
         page=page,
         endpoints=endpoints,
         options=endpoint_filter_options(version=shown),
-        tabs={name: _query(params, tab="" if name == "endpoints" else name, sort="", dir="") for name in ENDPOINT_TABS},
+        tabs={
+            name: query_with(params, tab="" if name == "endpoints" else name, sort="", dir="") for name in ENDPOINT_TABS
+        },
         headers=[
             {"key": key, "label": label, "sorted": direction if key == sort else "", "url": header_url(key)}
             for key, label in SORT_HEADERS.items()
         ],
-        page_links=[(number, _query(params, page=str(number)) if number else "") for number in page_links],
-        clear_url=_query(params, **dict.fromkeys(ENDPOINT_FILTERS, ""), sensitive=""),
+        page_links=page_links(page, params),
+        clear_url=query_with(params, **dict.fromkeys(ENDPOINT_FILTERS, ""), sensitive=""),
         kept={name: params.get(name, "") for name in ("tab", "sort", "dir")},
     )
     return context
