@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 
 from apimodel.diff import diff_models
+from apimodels.charts import timeline_chart
 from apimodels.forms import PathHintsForm
 from apimodels.models import ModelEndpoint, ModelVersion
 from apimodels.selectors import (
@@ -319,6 +320,7 @@ def endpoint_detail(
         "parameters": parameters,
         "request_bodies": _content_trees(detail.get("request_body")),
         "responses": responses,
+        "timeline": timeline_chart(detail.get("timeline")),
     }
     return render(request, "apimodels/endpoint_detail.html", context)
 
