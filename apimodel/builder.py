@@ -22,7 +22,7 @@ _DEFAULT_HIDDEN_EXTENSIONS = re.compile(
 MAX_SEGMENTS = 48
 # The version of a builder's state: `state.dump_builder` writes it and `state.load_builder` reads only
 # its own. Bump it when the state changes shape (tests/apimodel/test_state.py fails until you do).
-STATE_VERSION = 4
+STATE_VERSION = 5
 
 
 @dataclass

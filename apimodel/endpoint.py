@@ -11,6 +11,7 @@ from apimodel.model_types import Endpoint, Parameter, ParameterLocation, Respons
 from apimodel.paths import PathParam
 from apimodel.schema import Schema, meld
 from apimodel.sensitive import SENSITIVE, mark_schema, schema_kind
+from apimodel.timeline import Timeline
 
 _QUANTILES = (("p50", 0.5), ("p90", 0.9), ("p99", 0.99))
 # bounds per endpoint and location: names past these (cache busters, ids as names) are ignored
@@ -124,7 +125,7 @@ def _iso(moment: dt.datetime | None) -> str | None:
 
 @dataclass
 class EndpointStats:
-    """Counts, parameters, bodies, responses, auth and latency of one endpoint."""
+    """Counts, parameters, bodies, responses, auth, latency and traffic over time of one endpoint."""
 
     count: int = 0
     first_seen: dt.datetime | None = None
@@ -136,11 +137,13 @@ class EndpointStats:
     responses: dict[int, StatusStats] = field(default_factory=dict)
     auth: set[str] = field(default_factory=set)
     latency: LatencySketch = field(default_factory=LatencySketch)
+    timeline: Timeline = field(default_factory=Timeline)
 
     def add(self, witness: dict[str, Any]) -> None:
         """Fold one witness in."""
         self.count += 1
-        self._seen(_timestamp(witness.get("started_at")))
+        moment = _timestamp(witness.get("started_at"))
+        self._seen(moment)
         self.auth.add(witness["auth"]["scheme"])
         # credentials are described by security schemes, not parameters
         for name, schema in witness["query"].items():
@@ -165,6 +168,8 @@ class EndpointStats:
         time_ms = witness.get("time_ms")
         if time_ms is not None:
             self.latency.add(time_ms)
+        if moment is not None:
+            self.timeline.add(moment, response["status"] >= 500, time_ms)
 
     def _seen(self, moment: dt.datetime | None) -> None:
         if moment is None:
@@ -189,6 +194,7 @@ class EndpointStats:
             _merge_content(mine.content, theirs.content)
         self.auth |= other.auth
         self.latency.merge(other.latency)
+        self.timeline.merge(other.timeline)
 
     def _parameters(self, location: ParameterLocation, fields: dict[str, FieldStats]) -> list[Parameter]:
         return [
@@ -241,6 +247,7 @@ class EndpointStats:
                 "p90": _round(quantiles["p90"]),
                 "p99": _round(quantiles["p99"]),
             },
+            "timeline": self.timeline.to_model(),
         }
 
 

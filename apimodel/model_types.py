@@ -2,6 +2,8 @@
 
 from typing import Any, Literal, NotRequired, TypedDict
 
+from apimodel.timeline import TimelineModel
+
 JSONSchema = dict[str, Any]
 
 
@@ -55,6 +57,8 @@ class Endpoint(TypedDict):
     first_seen: str | None
     last_seen: str | None
     latency_ms: Latency
+    #: requests, 5xx responses and p99 per time bucket (`timeline.Timeline`)
+    timeline: TimelineModel
 
 
 class ApiModel(TypedDict):

@@ -12,7 +12,7 @@ The bytes are a header line `pawprint-builder <STATE_VERSION>` then zlib-compres
     STATS = {"count": int, "first_seen": ISO 8601 | null, "last_seen": ..., "query": {name: FIELD},
              "headers": {name: FIELD}, "cookies": {name: FIELD}, "request_body": {media: SCHEMA | null},
              "responses": {status: {"count": int, "content": {media: SCHEMA | null}}}, "auth": [scheme],
-             "latency": LatencySketch.to_dict()}
+             "latency": LatencySketch.to_dict(), "timeline": Timeline.to_dict()}
     FIELD = {"count": int, "schema": SCHEMA | null}
 
 Schemas are JSON Schema as the builder keeps them. The same builder always gives the same bytes.
@@ -30,6 +30,7 @@ from apimodel.endpoint import BodyStats, EndpointStats, FieldStats, StatusStats
 from apimodel.latency import LatencySketch
 from apimodel.paths import PathNode
 from apimodel.schema import Schema
+from apimodel.timeline import Timeline
 
 _MAGIC = b"pawprint-builder"
 
@@ -119,6 +120,7 @@ def _dump_stats(stats: EndpointStats) -> dict[str, Any]:
         },
         "auth": sorted(stats.auth),
         "latency": stats.latency.to_dict(),
+        "timeline": stats.timeline.to_dict(),
     }
 
 
@@ -137,6 +139,7 @@ def _load_stats(data: dict[str, Any]) -> EndpointStats:
         },
         auth={str(scheme) for scheme in data["auth"]},
         latency=LatencySketch.from_dict(data["latency"]),
+        timeline=Timeline.from_dict(data["timeline"]),
     )
 
 

@@ -14,6 +14,7 @@ from apimodel.diff import diff_models
 from apimodel.openapi import openapi_json, openapi_yaml, to_openapi
 from apimodels.models import ModelVersion
 from apimodels.selectors import (
+    documents_for_diff,
     endpoint_rows,
     endpoints_filtered,
     latest_ready_model,
@@ -477,5 +478,5 @@ class ModelDiffApi(ProjectApiView):
             if not ref:
                 raise Invalid("A trace id or name, a model id, or `project` is required.", field=side)
         models = {side: model_by_ref(project=self.project, ref=ref) for side, ref in refs.items()}
-        diff = diff_models(model_document(models["base"]), model_document(models["head"]))
+        diff = diff_models(*documents_for_diff(models["base"], models["head"]))
         return Response(ModelDiffSerializer({**models, **diff}).data)

@@ -1,5 +1,9 @@
+import hashlib
+
+import orjson
 from django.db import models
 
+from apimodel.model_types import Endpoint
 from controlplane.ids import PublicIdField
 from projects.models import Project
 from traces.models import Trace
@@ -77,6 +81,35 @@ class ModelVersion(models.Model):
         return self.status in self.PENDING
 
 
+def _delimited(items: list[str]) -> str:
+    return "," + ",".join(items) + "," if items else ""
+
+
+def endpoint_shape(endpoint: Endpoint) -> str:
+    """A digest of the parts of an endpoint that `apimodel.diff` compares; counts, times and latency aside."""
+    parts = {
+        "parameters": endpoint.get("parameters", []),
+        "request_body": endpoint.get("request_body", {}),
+        "responses": {code: response.get("content", {}) for code, response in endpoint.get("responses", {}).items()},
+        "auth": endpoint.get("auth", []),
+    }
+    return hashlib.blake2b(orjson.dumps(parts, option=orjson.OPT_SORT_KEYS), digest_size=16).hexdigest()
+
+
+PREFIX_SEGMENTS = 2
+
+
+def path_prefix(path: str) -> str:
+    """The leading static segments of a path template, at most PREFIX_SEGMENTS (`/` when it starts with a
+    parameter): what the endpoints table groups by."""
+    static = []
+    for segment in path.split("/")[1 : PREFIX_SEGMENTS + 1]:
+        if not segment or "{" in segment:
+            break
+        static.append(segment)
+    return "/" + "/".join(static)
+
+
 class ModelEndpoint(models.Model):
     """An endpoint of a ready model version: its JSON (apimodel's Endpoint) as the builder made it, and beside
     it the columns the console and API filter and sort on."""
@@ -95,10 +128,56 @@ class ModelEndpoint(models.Model):
     latency_p99_ms = models.FloatField(null=True)
     first_seen = models.DateTimeField(null=True)
     last_seen = models.DateTimeField(null=True)
+    # Responses with a 5xx status, and their share of `count` (the Errors tab ranks by it).
+    error_count = models.PositiveIntegerField(default=0)
+    error_rate = models.FloatField(default=0)
+    # Up to two leading static segments (`/v1/users` of `/v1/users/{user_id}/orders`): the path grouping.
+    path_prefix = models.CharField(max_length=2000, default="/")
+    # Delimited kinds of personal or secret data (`,email,secret,`), like `auth`.
+    sensitive = models.CharField(max_length=500, default="")
+    # A digest of what a diff compares (parameters, bodies, status codes, auth): two endpoints with the same
+    # key and shape differ in nothing a diff reports, so it never reads their JSON.
+    shape = models.CharField(max_length=32, default="")
     detail = models.JSONField()  # the endpoint as apimodel.model_types.Endpoint
 
     class Meta:
         ordering = ["host", "path", "method"]
+        # The console pages a model's endpoints by one of these orders; each is an index scan from the top.
+        indexes = [
+            models.Index(fields=["model_version", "host", "path", "method"], name="endpoint_by_host_path"),
+            models.Index(fields=["model_version", "path_prefix", "path"], name="endpoint_by_prefix"),
+            models.Index(fields=["model_version", "method"], name="endpoint_by_method"),
+            models.Index(fields=["model_version", "count"], name="endpoint_by_count"),
+            models.Index(fields=["model_version", "error_rate"], name="endpoint_by_error_rate"),
+            models.Index(fields=["model_version", "latency_p99_ms"], name="endpoint_by_p99"),
+            models.Index(fields=["model_version", "last_seen"], name="endpoint_by_last_seen"),
+        ]
+
+    @classmethod
+    def of(cls, model_id: int, endpoint: Endpoint) -> "ModelEndpoint":
+        """The row of an endpoint of the model version `model_id`, its columns taken from the endpoint."""
+        latency = endpoint.get("latency_ms") or {}
+        errors = sum(response["count"] for code, response in endpoint.get("responses", {}).items() if int(code) >= 500)
+        return cls(
+            model_version_id=model_id,
+            method=endpoint["method"],
+            host=endpoint["host"],
+            path=endpoint["path"],
+            count=endpoint["count"],
+            auth=_delimited(endpoint.get("auth", [])),
+            status_codes=_delimited(sorted(endpoint.get("responses", {}))),
+            latency_p50_ms=latency.get("p50"),
+            latency_p90_ms=latency.get("p90"),
+            latency_p99_ms=latency.get("p99"),
+            first_seen=endpoint.get("first_seen"),
+            last_seen=endpoint.get("last_seen"),
+            error_count=errors,
+            error_rate=errors / endpoint["count"] if endpoint["count"] else 0,
+            path_prefix=path_prefix(endpoint["path"]),
+            sensitive=_delimited(endpoint.get("sensitive", [])),
+            shape=endpoint_shape(endpoint),
+            detail=endpoint,
+        )
 
     @property
     def auth_list(self) -> list[str]:
@@ -107,6 +186,10 @@ class ModelEndpoint(models.Model):
     @property
     def status_code_list(self) -> list[str]:
         return [item for item in self.status_codes.split(",") if item]
+
+    @property
+    def sensitive_list(self) -> list[str]:
+        return [item for item in self.sensitive.split(",") if item]
 
 
 class ProjectPathHints(models.Model):

@@ -2,10 +2,12 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import orjson
-from django.db.models import OuterRef, QuerySet, Subquery, TextField
+from django.db.models import Count, F, OuterRef, QuerySet, Subquery, TextField
+from django.db.models.expressions import OrderBy
 from django.db.models.functions import Cast
 
 from apimodel.builder import PathHints
+from apimodel.diff import endpoint_key
 from apimodel.model_types import ApiModel
 from apimodels.models import ModelEndpoint, ModelVersion, ProjectPathHints
 from controlplane.errors import NotFound
@@ -52,6 +54,36 @@ def model_document(version: ModelVersion) -> ApiModel:
     }
 
 
+def documents_for_diff(base: ModelVersion, head: ModelVersion) -> tuple[ApiModel, ApiModel]:
+    """The two models as `diff_models` compares them, less the endpoints found in both with the same shape
+    (they can make no change): only the endpoints that differ are read whole."""
+
+    def keyed(version: ModelVersion) -> dict[tuple[str, str, str], tuple[int, str]]:
+        rows = version.endpoints.order_by("pk").values_list("pk", "host", "method", "path", "shape")
+        found: dict[tuple[str, str, str], tuple[int, str]] = {}
+        for pk, host, method, path, shape in rows:
+            key = (host, *endpoint_key(method, path))
+            # a key twice in one model (parameter names aside) is always read, as diff_models sees it
+            found[key] = (pk, "" if key in found else shape)
+        return found
+
+    sides = keyed(base), keyed(head)
+    same = {key for key, (_, shape) in sides[0].items() if shape and sides[1].get(key, (0, ""))[1] == shape}
+    wanted = [pk for side in sides for key, (pk, _) in side.items() if key not in same]
+    details = dict(ModelEndpoint.objects.filter(pk__in=wanted).values_list("pk", "detail"))
+
+    def document(version: ModelVersion, side: dict[tuple[str, str, str], tuple[int, str]]) -> ApiModel:
+        endpoints = [details[pk] for key, (pk, _) in side.items() if key not in same]
+        return {
+            "witness_count": version.witness_count,
+            "servers": version.servers,
+            "endpoints": endpoints,
+            "security_schemes": version.security_schemes,
+        }
+
+    return document(base, sides[0]), document(head, sides[1])
+
+
 def latest_ready_model(*, trace: Trace) -> ModelVersion | None:
     """What the console shows while a newer version builds."""
     return trace.model_versions.filter(status=READY).first()
@@ -65,7 +97,12 @@ def endpoints_filtered(
     status: str = "",
     host: str = "",
     q: str = "",
+    sensitive: bool = False,
+    errors: bool = False,
+    timed: bool = False,
 ) -> QuerySet[ModelEndpoint]:
+    """The model's endpoints narrowed by each filter given: `sensitive` keeps those handling personal or secret
+    data, `errors` those that answered a 5xx, `timed` those with latency."""
     endpoints = version.endpoints.all()
     if method:
         endpoints = endpoints.filter(method=method.upper())
@@ -77,7 +114,48 @@ def endpoints_filtered(
         endpoints = endpoints.filter(host=host)
     if q:
         endpoints = endpoints.filter(path__icontains=q)
+    if sensitive:
+        endpoints = endpoints.exclude(sensitive="")
+    if errors:
+        endpoints = endpoints.filter(error_count__gt=0)
+    if timed:
+        endpoints = endpoints.filter(latency_p99_ms__isnull=False)
     return endpoints
+
+
+# How the endpoints table sorts: each key's columns, in the order its header sorts first (numbers biggest first).
+ENDPOINT_SORTS: dict[str, tuple[str, ...]] = {
+    "path": ("host", "path", "method"),
+    "count": ("-count",),
+    "errors": ("-error_rate", "-error_count"),
+    "p99": ("-latency_p99_ms",),
+    "last_seen": ("-last_seen",),
+}
+ENDPOINT_GROUPS = {"host": "host", "prefix": "path_prefix"}
+
+
+def _ordered(column: str, reverse: bool) -> OrderBy:
+    descending = column.startswith("-") != reverse
+    field = F(column.lstrip("-"))
+    return field.desc(nulls_last=True) if descending else field.asc(nulls_last=True)
+
+
+def endpoints_sorted(
+    endpoints: QuerySet[ModelEndpoint], *, sort: str, reverse: bool = False, group: str = ""
+) -> QuerySet[ModelEndpoint]:
+    """Endpoints in the order of an ENDPOINT_SORTS key (`reverse` flips it), within groups of an
+    ENDPOINT_GROUPS key when one is given; ties keep one stable order, so pages never overlap."""
+    columns = [_ordered(column, reverse) for column in ENDPOINT_SORTS[sort]]
+    if group:
+        columns.insert(0, F(ENDPOINT_GROUPS[group]).asc())
+    return endpoints.order_by(*columns, "pk")
+
+
+def endpoint_group_sizes(endpoints: QuerySet[ModelEndpoint], *, group: str, values: set[str]) -> dict[str, int]:
+    """How many of these endpoints are in each of the groups named by `values` (one query)."""
+    column = ENDPOINT_GROUPS[group]
+    sizes = endpoints.filter(**{f"{column}__in": values}).order_by().values(column).annotate(size=Count("pk"))
+    return {row[column]: row["size"] for row in sizes}
 
 
 def newest_ready_trace_model(*, project: Project) -> ModelVersion | None:
@@ -91,13 +169,20 @@ def newest_ready_trace_model(*, project: Project) -> ModelVersion | None:
 
 
 def endpoint_filter_options(*, version: ModelVersion) -> dict[str, list[str]]:
-    """The values each endpoint filter can take in this model, for the console's select boxes."""
-    rows = list(version.endpoints.values_list("method", "host", "auth", "status_codes"))
+    """The values each endpoint filter can take in this model, for the console's select boxes (the database
+    reduces each column to its distinct values)."""
+
+    def distinct(column: str) -> list[str]:
+        return list(version.endpoints.order_by().values_list(column, flat=True).distinct())
+
+    def items(column: str) -> list[str]:
+        return sorted({item for value in distinct(column) for item in value.split(",") if item})
+
     return {
-        "method": sorted({method for method, _, _, _ in rows}),
-        "host": sorted({host for _, host, _, _ in rows}),
-        "auth": sorted({item for _, _, auth, _ in rows for item in auth.split(",") if item}),
-        "status": sorted({item for _, _, _, codes in rows for item in codes.split(",") if item}),
+        "method": sorted(distinct("method")),
+        "host": sorted(distinct("host")),
+        "auth": items("auth"),
+        "status": items("status_codes"),
     }
 
 

@@ -17,7 +17,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 from apimodel.builder import ModelBuilder
-from apimodel.model_types import ApiModel, Endpoint
+from apimodel.model_types import ApiModel
 from apimodel.state import StateFormatError, dump_builder, load_builder
 from apimodels.models import ModelEndpoint, ModelVersion, ProjectPathHints
 from apimodels.selectors import latest_builds, path_hints_of
@@ -328,7 +328,7 @@ def _store(version: ModelVersion, task_id: str, document: ApiModel, **fields: An
         # Taken over meanwhile: the other task stores the model (rolls back the rows written so far).
         _report(version.pk, task_id)
         ModelEndpoint.objects.filter(model_version_id=version.pk).delete()
-        ModelEndpoint.objects.bulk_create(_endpoint_row(version.pk, endpoint) for endpoint in document["endpoints"])
+        ModelEndpoint.objects.bulk_create(ModelEndpoint.of(version.pk, endpoint) for endpoint in document["endpoints"])
         ModelVersion.objects.filter(pk=version.pk).update(
             status=ModelVersion.BuildStatus.READY,
             witness_count=document["witness_count"],
@@ -424,26 +424,3 @@ def model_builds_requeue(*, now: datetime | None = None) -> int:
             break
         sent += 1
     return sent
-
-
-def _delimited(items: list[str]) -> str:
-    return "," + ",".join(items) + "," if items else ""
-
-
-def _endpoint_row(model_id: int, endpoint: Endpoint) -> ModelEndpoint:
-    latency = endpoint.get("latency_ms") or {}
-    return ModelEndpoint(
-        model_version_id=model_id,
-        method=endpoint["method"],
-        host=endpoint["host"],
-        path=endpoint["path"],
-        count=endpoint["count"],
-        auth=_delimited(endpoint.get("auth", [])),
-        status_codes=_delimited(sorted(endpoint.get("responses", {}))),
-        latency_p50_ms=latency.get("p50"),
-        latency_p90_ms=latency.get("p90"),
-        latency_p99_ms=latency.get("p99"),
-        first_seen=endpoint.get("first_seen"),
-        last_seen=endpoint.get("last_seen"),
-        detail=endpoint,
-    )

@@ -4,23 +4,31 @@ diffs, rebuilds and the path hints that shape every build."""
 from typing import Any
 
 from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 
 from apimodel.diff import diff_models
+from apimodels.charts import timeline_chart
 from apimodels.forms import PathHintsForm
-from apimodels.models import ModelVersion
+from apimodels.models import ModelEndpoint, ModelVersion
 from apimodels.selectors import (
+    ENDPOINT_GROUPS,
+    ENDPOINT_SORTS,
+    documents_for_diff,
     endpoint_filter_options,
     endpoint_for_project,
+    endpoint_group_sizes,
     endpoints_filtered,
+    endpoints_sorted,
     latest_project_model,
     latest_ready_model,
     latest_ready_project_model,
     model_by_ref,
-    model_document,
     path_hints_of,
     project_builds_pending,
     traces_with_ready_model,
@@ -32,28 +40,104 @@ from apimodels.services import (
     project_path_hints_update,
 )
 from controlplane.errors import Conflict, Invalid, NotFound
+from controlplane.pagination import page_links, query_with
 from controlplane.polling import polled
 from projects.auth import ConsoleRequest
 from projects.models import Project
 from traces.selectors import trace_for_project, trace_rows
 
 ENDPOINT_FILTERS = ("method", "auth", "status", "host", "q")
+ENDPOINTS_PER_PAGE = 50
+# Tabs of the endpoints table, like Postman's, and the sort each opens with: Errors keeps the endpoints that
+# answered a 5xx, Latency those with timings.
+ENDPOINT_TABS = {"endpoints": "path", "errors": "errors", "latency": "p99"}
+# The columns whose header sorts, in table order, with the text of the header.
+SORT_HEADERS = {"path": "Path", "count": "Count", "errors": "5xx", "p99": "p99", "last_seen": "Last seen"}
+# The order a header sorts in first: biggest numbers, newest and A to Z first.
+NATURAL_DIRECTION = {"path": "asc", "count": "desc", "errors": "desc", "p99": "desc", "last_seen": "desc"}
+GROUP_CHOICES = {"": "None", "host": "Host", "prefix": "Path prefix"}
+
+
+def _mark_groups(endpoints: list[ModelEndpoint], matching: QuerySet[ModelEndpoint], group: str) -> None:
+    """Mark the first endpoint of each group on the page with the group's name and its size over all pages."""
+    column = ENDPOINT_GROUPS[group]
+    sizes = endpoint_group_sizes(matching, group=group, values={getattr(e, column) for e in endpoints})
+    previous = None
+    for endpoint in endpoints:
+        value = getattr(endpoint, column)
+        endpoint.group_start = value if value != previous else None  # type: ignore[attr-defined]
+        endpoint.group_size = sizes.get(value, 0)  # type: ignore[attr-defined]
+        previous = value
 
 
 def _endpoints_context(request: ConsoleRequest, shown: ModelVersion | None) -> dict[str, Any]:
-    """The endpoints table of a model with the query's filters (trace page and project model page alike)."""
-    filters = {name: request.GET.get(name, "").strip() for name in ENDPOINT_FILTERS}
+    """The endpoints table of a model as the query asks for it: tab, filters, sort, grouping and page (trace page
+    and project model page alike). Unknown values fall back to the defaults."""
+    params = request.GET
+    filters = {name: params.get(name, "").strip() for name in ENDPOINT_FILTERS}
+    sensitive = params.get("sensitive") == "1"
+    tab = params.get("tab", "") if params.get("tab", "") in ENDPOINT_TABS else "endpoints"
+    default_sort = ENDPOINT_TABS[tab]
+    sort = params.get("sort", "") if params.get("sort", "") in ENDPOINT_SORTS else default_sort
+    direction = params.get("dir", "") if params.get("dir", "") in ("asc", "desc") else NATURAL_DIRECTION[sort]
+    group = params.get("group", "") if params.get("group", "") in ENDPOINT_GROUPS else ""
     context: dict[str, Any] = {
         "shown_model": shown,
         "filters": filters,
-        "filtered": any(filters.values()),
+        "sensitive": sensitive,
+        "filtered": any(filters.values()) or sensitive,
         "endpoints_url": request.path,
+        "tab": tab,
+        "sort": sort,
+        "group": group,
+        "group_choices": GROUP_CHOICES,
     }
-    if shown is not None:
-        # The table shows none of each endpoint's JSON.
-        context["endpoints"] = endpoints_filtered(version=shown, **filters).defer("detail")
-        context["options"] = endpoint_filter_options(version=shown)
+    if shown is None:
+        return context
+    matching = endpoints_filtered(
+        version=shown, sensitive=sensitive, errors=tab == "errors", timed=tab == "latency", **filters
+    ).defer("detail")
+    ordered = endpoints_sorted(matching, sort=sort, reverse=direction != NATURAL_DIRECTION[sort], group=group)
+    page = Paginator(ordered, ENDPOINTS_PER_PAGE).get_page(params.get("page"))
+    endpoints = list(page)
+    if group:
+        _mark_groups(endpoints, matching, group)
+    flipped = {"asc": "desc", "desc": "asc"}[direction]
+
+    def header_url(key: str) -> str:
+        """Another column sorts in its natural order; the sorted one flips."""
+        if key != sort:
+            return query_with(params, sort=key, dir="")
+        return query_with(params, sort=key, dir="" if flipped == NATURAL_DIRECTION[key] else flipped)
+
+    context.update(
+        page=page,
+        endpoints=endpoints,
+        options=endpoint_filter_options(version=shown),
+        tabs={
+            name: query_with(params, tab="" if name == "endpoints" else name, sort="", dir="") for name in ENDPOINT_TABS
+        },
+        headers=[
+            {"key": key, "label": label, "sorted": direction if key == sort else "", "url": header_url(key)}
+            for key, label in SORT_HEADERS.items()
+        ],
+        page_links=page_links(page, params),
+        clear_url=query_with(params, **dict.fromkeys(ENDPOINT_FILTERS, ""), sensitive=""),
+        kept={name: params.get(name, "") for name in ("tab", "sort", "dir")},
+    )
     return context
+
+
+def _endpoints_page(request: ConsoleRequest, template: str, context: dict[str, Any]) -> HttpResponse:
+    """The page, or only its endpoints table for htmx (sort, filter, page): never for a history restore, which
+    needs the whole page; `Vary` keeps the browser's cache from showing the table alone on Back."""
+    htmx = request.htmx
+    if htmx and htmx.target == "endpoints" and not htmx.history_restore_request:
+        response = render(request, "apimodels/_endpoints.html", context)
+    else:
+        response = render(request, template, context)
+    patch_vary_headers(response, ("HX-Request",))
+    return response
 
 
 def _refresh_if_newer(ready: ModelVersion | None, shown_id: str) -> HttpResponse | None:
@@ -75,12 +159,10 @@ def trace_detail(request: ConsoleRequest, project: Project, trace: str) -> HttpR
         "row": trace_rows(traces=[found], now=timezone.now())[0],
         **_endpoints_context(request, ready),
     }
-    if request.htmx and request.htmx.target == "endpoints":
-        return render(request, "apimodels/_endpoints.html", context)
     if ready is not None:
         url = reverse("api:trace-openapi", kwargs={"project": project.public_id, "trace": found.public_id})
         context["openapi_url"] = f"{url}?format=yaml"
-    return render(request, "apimodels/trace_detail.html", {**context, "poll": context["row"].can_change})
+    return _endpoints_page(request, "apimodels/trace_detail.html", {**context, "poll": context["row"].can_change})
 
 
 def trace_live(request: ConsoleRequest, project: Project, trace: str) -> HttpResponse:
@@ -119,11 +201,9 @@ def project_model(request: ConsoleRequest, project: Project) -> HttpResponse:
         **_project_model_live(project),
         **_endpoints_context(request, ready),
     }
-    if request.htmx and request.htmx.target == "endpoints":
-        return render(request, "apimodels/_endpoints.html", context)
     if ready is not None:
         context["openapi_url"] = reverse("api:project-openapi", kwargs={"project": project.public_id}) + "?format=yaml"
-    return render(request, "apimodels/project_model.html", {**context, "poll": context["pending"]})
+    return _endpoints_page(request, "apimodels/project_model.html", {**context, "poll": context["pending"]})
 
 
 def project_model_live(request: ConsoleRequest, project: Project) -> HttpResponse:
@@ -163,7 +243,7 @@ def model_diff(request: ConsoleRequest, project: Project) -> HttpResponse:
         except NotFound as error:
             context["error"] = error.message
         else:
-            diff = diff_models(model_document(models["base"]), model_document(models["head"]))
+            diff = diff_models(*documents_for_diff(models["base"], models["head"]))
             context.update(
                 diff=diff,
                 same=not any(diff.values()),
@@ -240,6 +320,7 @@ def endpoint_detail(
         "parameters": parameters,
         "request_bodies": _content_trees(detail.get("request_body")),
         "responses": responses,
+        "timeline": timeline_chart(detail.get("timeline")),
     }
     return render(request, "apimodels/endpoint_detail.html", context)
 

@@ -1,17 +1,15 @@
 from datetime import datetime
 
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 
 from daemons.models import EXPIRES_AFTER, HEALTHY_WITHIN, Daemon, DaemonStatus
 from projects.models import Project
 
 
-def daemons_for_project(*, project: Project, now: datetime) -> list[Daemon]:
-    """Daemons not yet expired, with their middleware clients; expired ones vanish from view."""
-    return list(
-        Daemon.objects.filter(project=project, last_heartbeat_at__gt=now - EXPIRES_AFTER).prefetch_related(
-            "middleware_clients"
-        )
+def daemons_for_project(*, project: Project, now: datetime) -> QuerySet[Daemon]:
+    """Daemons not yet expired, by name, with their middleware clients; expired ones vanish from view."""
+    return Daemon.objects.filter(project=project, last_heartbeat_at__gt=now - EXPIRES_AFTER).prefetch_related(
+        "middleware_clients"
     )
 
 

@@ -1,21 +1,24 @@
 """Console page Diagnostics → Daemons."""
 
 from django.conf import settings
+from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 
+from controlplane.pagination import page_links
 from daemons.selectors import daemons_for_project
 from projects.auth import ConsoleRequest
 from projects.models import Project
 
 DAEMON_REFRESH_SECONDS = 10
+DAEMONS_PER_PAGE = 100
 
 
 def daemon_list(request: ConsoleRequest, project: Project) -> HttpResponse:
     now = timezone.now()
-    daemons = daemons_for_project(project=project, now=now)
+    page = Paginator(daemons_for_project(project=project, now=now), DAEMONS_PER_PAGE).get_page(request.GET.get("page"))
     context = {
         "project": project,
         "section": "daemons",
@@ -25,8 +28,10 @@ def daemon_list(request: ConsoleRequest, project: Project) -> HttpResponse:
                 "status": daemon.get_status(now),
                 "age_seconds": int((now - daemon.last_heartbeat_at).total_seconds()),
             }
-            for daemon in daemons
+            for daemon in page
         ],
+        "page": page,
+        "page_links": page_links(page, request.GET),
         "now": now,
         "refresh_seconds": DAEMON_REFRESH_SECONDS,
         "heartbeat_interval": settings.HEARTBEAT_INTERVAL_SECONDS,

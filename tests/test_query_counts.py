@@ -81,7 +81,14 @@ def world(
 
 
 def page(
-    name: str, *, api: bool = False, trace: bool = False, channel: bool = False, **headers: Any
+    name: str,
+    *,
+    api: bool = False,
+    trace: bool = False,
+    channel: bool = False,
+    endpoint: bool = False,
+    query: dict[str, str] | None = None,
+    **headers: Any,
 ) -> Callable[[World], Any]:
     def get(world: World) -> Any:
         kwargs = {"project": world.project.public_id}
@@ -91,10 +98,19 @@ def page(
         if trace:
             assert world.wide is not None
             kwargs["trace"] = world.wide.public_id if api else world.wide.name
+        if endpoint:  # the busiest endpoint of the wide trace's model
+            assert world.wide is not None
+            version = world.wide.model_versions.get()
+            kwargs["model"] = version.public_id
+            kwargs["endpoint"] = version.endpoints.order_by("-count", "pk").first().public_id  # type: ignore[union-attr]
         url = reverse(name, kwargs=kwargs)
-        return world.api.get(url) if api else world.console.get(url, **headers)
+        params = {key: world.wide.public_id if value == "WIDE" else value for key, value in (query or {}).items()}  # type: ignore[union-attr]
+        return world.api.get(url, params) if api else world.console.get(url, params, **headers)
 
     return get
+
+
+DIFF = {"base": "WIDE", "head": "project"}
 
 
 PAGES = {
@@ -104,6 +120,18 @@ PAGES = {
     "console overview (polled)": page("project-overview", **HTMX),
     "console trace page": page("trace-detail", trace=True),
     "console trace status (polled)": page("trace-live", trace=True, **HTMX),
+    "console trace page grouped by host, by p99": page(
+        "trace-detail", trace=True, query={"group": "host", "sort": "p99"}
+    ),
+    "console trace page, errors tab, filtered": page(
+        "trace-detail", trace=True, query={"tab": "errors", "method": "GET", "sensitive": "1", "page": "2"}
+    ),
+    "console endpoints table (htmx)": page(
+        "trace-detail", trace=True, query={"group": "prefix", "sort": "count"}, HTTP_HX_TARGET="endpoints", **HTMX
+    ),
+    "console endpoint detail": page("endpoint-detail", endpoint=True),
+    "console diff": page("model-diff", query=DIFF),
+    "api diff": page("api:model-diff", api=True, query=DIFF),
     "console project model": page("project-model"),
     "console daemons": page("daemon-list"),
     "console daemon table (polled)": page("daemon-list", HTTP_HX_TARGET="daemon-table", **HTMX),

@@ -86,10 +86,10 @@ def test_a_forced_template_merges_static_looking_paths(
     login: Login, project: Project, built: Trace, django_capture_on_commit_callbacks: Capture
 ) -> None:
     client = login(project.owner)
-    assert "/v1/users/me" in client.get(url(project, f"traces/{built.name}/")).text
+    assert "/v1/users/me" in client.get(url(project, f"traces/{built.name}/")).text.replace("<wbr>", "")
     with django_capture_on_commit_callbacks(execute=True):
         client.post(url(project, "settings/path-hints/"), {"force": "/v1/users/{user_id}"})
-    page = client.get(url(project, f"traces/{built.name}/")).text
+    page = client.get(url(project, f"traces/{built.name}/")).text.replace("<wbr>", "")
     assert "/v1/users/me" not in page
     assert rows(page) == 6
 
@@ -229,7 +229,7 @@ def test_the_project_model_page_shows_the_merged_endpoints(login: Login, project
 def test_project_model_filters_reuse_the_endpoints_partial(login: Login, project: Project, built: Trace) -> None:
     client = login(project.owner)
     response = client.get(url(project, "model/"), {"method": "DELETE"}, **htmx("endpoints"))
-    assert response.text.lstrip().startswith('<div id="endpoints">')
+    assert response.text.lstrip().startswith('<div id="endpoints"')
     assert rows(response.text) == 1
     page = client.get(url(project, "model/"), {"method": "DELETE"}).text
     assert '<option value="DELETE" selected>' in page

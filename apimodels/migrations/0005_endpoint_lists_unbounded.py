@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('apimodels', '0003_one_stored_model'),
+        ('apimodels', '0004_build_ownership_and_skips'),
     ]
 
     operations = [
