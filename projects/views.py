@@ -114,6 +114,7 @@ def _api_keys_page(request: ConsoleRequest, form: ApiKeyForm, status: int = 200)
         "keys": api_keys_for_user(user=request.user),
         "form": form,
         "new_key": request.session.pop(NEW_KEY_SESSION, None),
+        "base_url": request.build_absolute_uri("/").rstrip("/"),
         "section": "api-keys",
     }
     return render(request, "projects/api_keys.html", context, status=status)

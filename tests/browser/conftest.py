@@ -34,9 +34,16 @@ def overflow_x(page: Page) -> int:
     return int(page.evaluate("document.documentElement.scrollWidth - window.innerWidth"))
 
 
+# Inputs a screen reader would announce without a name.
+UNLABELLED = """[...document.querySelectorAll("input:not([type=hidden]), select, textarea")]
+  .filter((e) => !(e.labels && e.labels.length) && !e.getAttribute("aria-label") && !e.getAttribute("aria-labelledby"))
+  .map((e) => e.name || e.id || e.outerHTML)"""
+
+
 def shot(page: Page, name: str) -> None:
-    """Screenshots of the page at 1366 and 390 px wide (tests/browser/screenshots/, ignored by git); at both
-    widths nothing may make the page scroll sideways."""
+    """Screenshots of the page at 1366 and 390 px wide (tests/browser/screenshots/, ignored by git); every input
+    has a label, and at both widths nothing makes the page scroll sideways."""
+    assert page.evaluate(UNLABELLED) == [], f"{name} has inputs without a label"
     SCREENSHOTS.mkdir(exist_ok=True)
     for width in (WIDE, NARROW):
         page.set_viewport_size({"width": width, "height": 900})

@@ -55,7 +55,7 @@ def test_a_new_user_is_walked_from_sign_up_to_a_first_model(
     expect(page.get_by_role("heading", name="shop-api", exact=True)).to_be_visible()
     steps = page.locator("#first-run-steps")
     expect(steps).to_contain_text("Get started · 0 of 4 done")
-    expect(page.locator("#agent-commands")).to_contain_text("--key 'KEY_ID:SECRET' --project shop-api")
+    expect(page.locator("#agent-commands")).to_contain_text("--key 'KEY_ID:SECRET'")
     expect(page.locator("#django-settings")).to_contain_text('PAWPRINT_PROJECT = "shop-api"')
     shot(page, "overview-first-run")
 
@@ -69,7 +69,7 @@ def test_a_new_user_is_walked_from_sign_up_to_a_first_model(
 
     page.goto(f"{base}/projects/shop-api/")
     expect(steps).to_contain_text("Get started · 1 of 4 done")
-    expect(page.locator("#agent-commands")).to_contain_text(f"--key '{key_id}:SECRET' --project shop-api")
+    expect(page.locator("#agent-commands")).to_contain_text(f"--key '{key_id}:SECRET'")
     # The agent's first heartbeat ticks the step while the page is open.
     heartbeat(base, key, "shop-api")
     expect(steps).to_contain_text("Get started · 2 of 4 done", timeout=10_000)

@@ -63,6 +63,11 @@ def test_an_owner_manages_daemons_traces_hints_keys_and_members(setup: str, live
     row = page.locator("#trace-table tbody tr", has_text="checkout-flow")
     expect(row).to_contain_text("ends in 15 minutes")
     expect(row.locator("td").nth(4)).to_have_text("15 min")  # duration
+    page.locator(".sidenav").get_by_role("link", name="Overview").click()
+    active = page.locator("#overview-live .rows li", has_text="checkout-flow")
+    expect(active).to_contain_text("ends in 15 minutes")
+    shot(page, "overview-active")  # the active trace stays in its card at both widths
+    page.locator(".sidenav").get_by_role("link", name="Traces").click()
     # A taken name is a field error, not a 500.
     page.get_by_label("Name").fill("checkout-flow")
     page.get_by_role("button", name="Start trace").click()

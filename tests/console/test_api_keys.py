@@ -18,9 +18,11 @@ def test_it_creates_a_key_and_shows_the_secret_once_after_a_redirect(login: Logi
     response = client.post("/settings/api-keys/new/", {"name": "prod daemon", "scope": "ingest"})
     assert response.status_code == 302
     assert response["Location"] == "/settings/api-keys/"
-    shown = re.search(r'<code id="new-key">([^<]+)</code>', client.get("/settings/api-keys/").text)
+    page = client.get("/settings/api-keys/").text
+    shown = re.search(r'<code id="new-key">([^<]+)</code>', page)
     assert shown is not None
     key_id, secret = shown.group(1).split(":", 1)
+    assert f"pawprint-agent --url http://testserver --key '{key_id}:{secret}'" in page
     key = ApiKey.objects.get(public_id=key_id)
     assert (key.name, key.scope, key.user) == ("prod daemon", "ingest", alice)
     assert authenticate_api_key("Basic " + base64.b64encode(shown.group(1).encode()).decode()) == key

@@ -88,7 +88,7 @@ def test_a_new_project_walks_through_the_three_ways_in(login: Login, project: Pr
     assert "Get started · 0 of 4 done" in page
     for way in ('id="way-har"', 'id="way-agent"', 'id="way-django"'):
         assert way in page
-    assert "--key 'KEY_ID:SECRET' --project shop" in page
+    assert "--key 'KEY_ID:SECRET' \\\n  --project shop</pre>" in page
     assert 'PAWPRINT_PROJECT = "shop"' in page
     assert "hx-target" not in page.split('id="first-run-steps"')[1].split(">")[0]
     assert 'hx-trigger="every 3s"' in page.split('id="first-run-steps"')[1].split(">")[0]
@@ -101,7 +101,7 @@ def test_the_checklist_ticks_the_key_the_daemon_the_trace_and_the_model(
     key, _ = api_key_create(user=project.owner, name="laptop")
     page = client.get(url).text
     assert "Get started · 1 of 4 done" in page
-    assert f"--key '{key.public_id}:SECRET' --project shop" in page
+    assert f"--key '{key.public_id}:SECRET'" in page
     daemon_touch(project=project, daemon_name="web-1", now=timezone.now())
     steps = client.get(url, **htmx("first-run-steps"))
     assert steps.status_code == 200

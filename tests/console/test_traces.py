@@ -111,6 +111,7 @@ def test_it_uploads_a_har_file(login: Login, project: Project, django_capture_on
     page = login(project.owner).get(response["Location"]).text
     assert page.count('class="endpoint-row"') == 7
     assert "Uploaded small.har as small; its model is building." in page
+    assert '"Last seen" is in the HAR\'s time' in page
 
 
 def test_an_upload_of_the_same_file_again_gets_the_next_free_name(login: Login, project: Project) -> None:
