@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test lint chromium eval bench demo akita-venv bench-agent
+.PHONY: run test lint chromium eval bench demo akita-venv bench-agent bench-scale
 
 # make run installs what Pawprint needs to run; make test adds the test, lint and type-checking tools.
 $(BIN)/.installed: requirements.txt
@@ -59,3 +59,7 @@ bench: $(BIN)/.installed
 bench-agent: $(BIN)/.installed
 	$(BIN)/python -m bench.agent_throughput
 	$(BIN)/python -m bench.middleware_latency
+
+# Fleet scale on the production-like stack (bench/stack.py: gunicorn + uvicorn, PostgreSQL, Redis); see bench/RESULTS.md.
+bench-scale: $(BIN)/.installed
+	$(BIN)/python -m bench.scale_ingest

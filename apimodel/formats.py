@@ -7,6 +7,7 @@ because a wrong format is worse than none.
 import base64
 import binascii
 import datetime as dt
+import functools
 import ipaddress
 import json
 import re
@@ -143,6 +144,8 @@ def _looks_random(value: str) -> bool:
     return any(c.isupper() for c in value) and any(c.islower() for c in value)
 
 
+# Remembered: field names and obfuscated values (placeholders) recur in almost every body.
+@functools.lru_cache(maxsize=8192)
 def string_format(value: str) -> str | None:
     """Return the detected format of a string (one of FORMATS), or None."""
     size = len(value)
@@ -187,6 +190,7 @@ _INTEGER = re.compile(r"\d+")
 _ID_CHARS = re.compile(r"[A-Za-z0-9_-]+")
 
 
+@functools.lru_cache(maxsize=8192)
 def id_kind(text: str) -> str | None:
     """Say what kind of identifier `text` is ("integer" or a format), or None for a word.
 

@@ -132,7 +132,7 @@ def is_standard_header(name: str) -> bool:
 
 
 def _dict(value: object) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
+    return value if isinstance(value, dict) else {}
 
 
 def _pairs(value: object) -> list[tuple[str, str]]:
@@ -142,7 +142,7 @@ def _pairs(value: object) -> list[tuple[str, str]]:
     return [
         (str(item["name"]), str(item.get("value", "")))
         for item in value
-        if isinstance(item, Mapping) and isinstance(item.get("name"), str)
+        if isinstance(item, dict) and isinstance(item.get("name"), str)
     ]
 
 
@@ -199,7 +199,7 @@ def _multipart_parts(post: Mapping[str, Any]) -> list[tuple[str, str | None]]:
         return [
             (str(p["name"]), None if p.get("fileName") is not None else str(p.get("value", "")))
             for p in params
-            if isinstance(p, Mapping) and isinstance(p.get("name"), str)
+            if isinstance(p, dict) and isinstance(p.get("name"), str)
         ]
     text = post.get("text")
     boundary = re.search(r"boundary=\"?([^\";]+)", str(post.get("mimeType", "")))
@@ -396,9 +396,9 @@ def _parts(entry: Mapping[str, Any]) -> tuple[Mapping[str, Any], Mapping[str, An
     if not isinstance(entry, Mapping):
         raise InvalidEntry("entry", "must be an object")
     request, response = entry.get("request"), entry.get("response")
-    if not isinstance(request, Mapping):
+    if not isinstance(request, dict):
         raise InvalidEntry("request", "is required")
-    if not isinstance(response, Mapping):
+    if not isinstance(response, dict):
         raise InvalidEntry("response", "is required")
     return request, response
 

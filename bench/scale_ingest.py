@@ -6,9 +6,11 @@ The stack is `bench.stack` (gunicorn + uvicorn workers as the Procfile runs them
 are real: the HTTP exchanges of ../shared/eval/*/traffic.har (tests/fixtures/*.har when that folder is absent),
 obfuscated by `redact_entry` as the agent uploads them. Each daemon is a thread posting gzip batches of `--batch`
 entries, each with a batch_id of its own, on one keep-alive connection, back to back; the bodies are made before
-the clock starts so that the client's own work is a small share of the 2 cores. Reported per row: entries the
-server answered 202 for per second, entries per CPU second of the web workers (what the machine's other load
-does not change), the median and p99 request latency, the load average, and any other answers.
+the clock starts so that the client's own work is a small share of the 2 cores. The first row, `cold`, is 10
+daemons sending each distinct batch once, before the servers have seen any of it (the schemas of obfuscated
+bodies are remembered, see apimodel.witness); the other rows go round the same ~40 batches. Reported per row:
+entries the server answered 202 for per second, entries per CPU second of the web workers (what the machine's
+other load does not change), the median and p99 request latency, the load average, and any other answers.
 """
 
 import argparse
@@ -49,21 +51,30 @@ def real_entries() -> list[dict[str, Any]]:
     return entries
 
 
-def batch_bodies(entries: list[dict[str, Any]], *, size: int, daemons: int, count: int) -> list[list[bytes]]:
-    """`count` gzip batch bodies for each daemon, each with a batch_id of its own. A gzip body may be several
-    gzip members one after the other: the entries part of each distinct window is compressed once."""
-    windows = [
+def entry_windows(entries: list[dict[str, Any]], size: int) -> list[bytes]:
+    """The entries part (`[…]}`) of ~40 different batches of `size` entries, each compressed once as a gzip member:
+    a gzip body may be several members one after the other."""
+    return [
         gzip.compress(json.dumps(list(islice(cycle(entries), start, start + size))).encode() + b"}", mtime=0)
         for start in range(0, len(entries), max(1, len(entries) // 40))
     ]
+
+
+def batch_body(label: str, daemon: int, n: int, window: bytes) -> bytes:
+    head = f'{{"daemon_name":"bench-{daemon}","batch_id":"{label}-{daemon}-{n}","entries":'
+    return gzip.compress(head.encode(), mtime=0) + window
+
+
+def batch_bodies(windows: list[bytes], *, daemons: int, count: int) -> list[list[bytes]]:
+    """`count` gzip batch bodies for each daemon, each with a batch_id of its own, going round the windows."""
     return [
-        [
-            gzip.compress(f'{{"daemon_name":"bench-{d}","batch_id":"bench-{d}-{n}","entries":'.encode(), mtime=0)
-            + windows[(d * 7 + n) % len(windows)]
-            for n in range(count)
-        ]
-        for d in range(daemons)
+        [batch_body("bench", d, n, windows[(d * 7 + n) % len(windows)]) for n in range(count)] for d in range(daemons)
     ]
+
+
+def cold_bodies(windows: list[bytes], *, daemons: int) -> list[list[bytes]]:
+    """Each window once, shared out among the daemons: what no server has seen yet."""
+    return [[batch_body("cold", d, w, windows[w]) for w in range(d, len(windows), daemons)] for d in range(daemons)]
 
 
 def upload(url: str, path: str, auth: str, bodies: list[bytes], until: float, out: dict[str, Any]) -> None:
@@ -142,13 +153,16 @@ def main() -> None:
         project = _post(stack, auth, "/api/v1/projects", {"name": "bench"})["name"]
         print(f"machine: {os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}")
         print(f"{'daemons':>7}  {'entries/s':>9}  {'per web CPU s':>13}  {'p50 ms':>7}  {'p99 ms':>7}  load  answers")
-        for n in fleet:
+        windows = entry_windows(entries, args.batch)
+        rows = [("cold", cold_bodies(windows, daemons=10), 600.0)] + [
+            (str(n), batch_bodies(windows, daemons=n, count=per_daemon[n]), args.seconds) for n in fleet
+        ]
+        for name, bodies, seconds in rows:
             trace = _post(stack, auth, f"/api/v1/projects/{project}/traces", {"duration_minutes": 60})["id"]
-            bodies = batch_bodies(entries, size=args.batch, daemons=n, count=per_daemon[n])
             path = f"/api/v1/projects/{project}/traces/{trace}/witnesses"
-            row = measure(stack, path, auth, bodies, args.seconds)
+            row = measure(stack, path, auth, bodies, seconds)
             print(
-                f"{n:>7}  {row['entries_per_s']:>9,.0f}  {row['entries_per_cpu_s']:>13,.0f}  {row['p50_ms']:>7.1f}  "
+                f"{name:>7}  {row['entries_per_s']:>9,.0f}  {row['entries_per_cpu_s']:>13,.0f}  {row['p50_ms']:>7.1f}  "
                 f"{row['p99_ms']:>7.1f}  {os.getloadavg()[0]:>4.1f}  {row['statuses']}",
                 flush=True,
             )

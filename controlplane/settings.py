@@ -27,11 +27,16 @@ def env_list(name: str, default: str) -> list[str]:
 
 
 DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = os.environ.get("SECRET_KEY", "")
-if not SECRET_KEY:
-    if not env_bool("PAWPRINT_EMBEDDED", True):
-        raise RuntimeError("SECRET_KEY must be set outside the embedded mode")
-    SECRET_KEY = "embedded-insecure-key-change-me"  # noqa: S105 - embedded mode only
+EMBEDDED = env_bool("PAWPRINT_EMBEDDED", True)
+SECRET_KEY = os.environ.get("SECRET_KEY", "") or ("embedded-insecure-key-change-me" if EMBEDDED else "")
+# Outside the embedded mode, sessions and CSRF tokens rest on it: a missing, placeholder or short key stops start-up.
+if not EMBEDDED and (
+    len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.startswith(("change-me", "django-insecure"))
+):
+    raise RuntimeError(
+        "SECRET_KEY must be set outside the embedded mode, to at least 50 random characters "
+        '(python -c "import secrets; print(secrets.token_urlsafe(50))")'
+    )
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 ADMINS = [("Admin", email) for email in env_list("ADMIN_EMAILS", "")]
@@ -132,9 +137,20 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True
 
+# Security behind a TLS-terminating proxy (README, "Running it for real"): `manage.py check --deploy` is clean
+# with SECURE_COOKIES=1 SECURE_SSL_REDIRECT=1 SECURE_HSTS_SECONDS=31536000 SECURE_HSTS_PRELOAD=1.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+# Load balancers and Prometheus probe these over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^health/$", r"^metrics$"]
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", 0))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+# Console sign-in: this many wrong passwords for one username from one address, then a wait of LOGIN_LOCKOUT.
+LOGIN_MAX_FAILURES = 10
+LOGIN_LOCKOUT = timedelta(minutes=15)
 
 # Uploads: HAR files may be large; witness batches are bounded separately.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024 * 1024

@@ -13,11 +13,17 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+# Words of the console's URLs right after /projects/ (projects/new/), which a project name would shadow.
+RESERVED_PROJECT_NAMES = frozenset({"new"})
+
+
 def project_create(*, owner: User, name: str) -> Project:
     try:
         slug_validator(name)
     except ValidationError as error:
         raise Invalid(" ".join(error.messages), field="name") from error
+    if name in RESERVED_PROJECT_NAMES:
+        raise Invalid(f"{name!r} is reserved; choose another name.", field="name")
     if Project.objects.filter(owner=owner, name=name).exists():
         raise Invalid("You already have a project with this name.", field="name")
     try:
