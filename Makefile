@@ -60,6 +60,8 @@ bench-agent: $(BIN)/.installed
 	$(BIN)/python -m bench.agent_throughput
 	$(BIN)/python -m bench.middleware_latency
 
-# Fleet scale on the production-like stack (bench/stack.py: gunicorn + uvicorn, PostgreSQL, Redis); see bench/RESULTS.md.
-bench-scale: $(BIN)/.installed
+# Fleet scale on the production-like stack (bench/stack.py: gunicorn + uvicorn, PostgreSQL, Redis), each line
+# building its own fixture data; STACK_DATABASE_URL / STACK_REDIS_URL pick the servers. Figures: bench/RESULTS.md.
+bench-scale: $(BIN)/.installed-dev
 	$(BIN)/python -m bench.scale_ingest
+	$(BIN)/python -m bench.scale_pages

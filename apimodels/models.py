@@ -2,6 +2,7 @@ import hashlib
 
 import orjson
 from django.db import models
+from django.db.models import F
 
 from apimodel.model_types import Endpoint
 from controlplane.ids import PublicIdField
@@ -86,8 +87,10 @@ def _delimited(items: list[str]) -> str:
 
 
 def endpoint_shape(endpoint: Endpoint) -> str:
-    """A digest of the parts of an endpoint that `apimodel.diff` compares; counts, times and latency aside."""
+    """A digest of an endpoint's method, host and path and of the parts `apimodel.diff` compares; counts, times and
+    latency aside."""
     parts = {
+        "key": [endpoint["method"], endpoint["host"], endpoint["path"]],
         "parameters": endpoint.get("parameters", []),
         "request_body": endpoint.get("request_body", {}),
         "responses": {code: response.get("content", {}) for code, response in endpoint.get("responses", {}).items()},
@@ -135,8 +138,8 @@ class ModelEndpoint(models.Model):
     path_prefix = models.CharField(max_length=2000, default="/")
     # Delimited kinds of personal or secret data (`,email,secret,`), like `auth`.
     sensitive = models.CharField(max_length=500, default="")
-    # A digest of what a diff compares (parameters, bodies, status codes, auth): two endpoints with the same
-    # key and shape differ in nothing a diff reports, so it never reads their JSON.
+    # A digest of the endpoint's method, host, path and of what a diff compares (parameters, bodies, status codes,
+    # auth): endpoints of two models with the same shape differ in nothing a diff reports, so it skips them.
     shape = models.CharField(max_length=32, default="")
     detail = models.JSONField()  # the endpoint as apimodel.model_types.Endpoint
 
@@ -147,10 +150,11 @@ class ModelEndpoint(models.Model):
             models.Index(fields=["model_version", "host", "path", "method"], name="endpoint_by_host_path"),
             models.Index(fields=["model_version", "path_prefix", "path"], name="endpoint_by_prefix"),
             models.Index(fields=["model_version", "method"], name="endpoint_by_method"),
+            models.Index(fields=["model_version", "shape", "id"], name="endpoint_by_shape"),
             models.Index(fields=["model_version", "count"], name="endpoint_by_count"),
             models.Index(fields=["model_version", "error_rate"], name="endpoint_by_error_rate"),
-            models.Index(fields=["model_version", "latency_p99_ms"], name="endpoint_by_p99"),
-            models.Index(fields=["model_version", "last_seen"], name="endpoint_by_last_seen"),
+            models.Index(F("model_version"), F("latency_p99_ms").desc(nulls_last=True), name="endpoint_by_p99"),
+            models.Index(F("model_version"), F("last_seen").desc(nulls_last=True), name="endpoint_by_last_seen"),
         ]
 
     @classmethod

@@ -1,13 +1,13 @@
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, cast
 
 import orjson
+from django.core.cache import cache
 from django.db.models import Count, F, OuterRef, QuerySet, Subquery, TextField
 from django.db.models.expressions import OrderBy
 from django.db.models.functions import Cast
 
 from apimodel.builder import PathHints
-from apimodel.diff import endpoint_key
 from apimodel.model_types import ApiModel
 from apimodels.models import ModelEndpoint, ModelVersion, ProjectPathHints
 from controlplane.errors import NotFound
@@ -55,33 +55,22 @@ def model_document(version: ModelVersion) -> ApiModel:
 
 
 def documents_for_diff(base: ModelVersion, head: ModelVersion) -> tuple[ApiModel, ApiModel]:
-    """The two models as `diff_models` compares them, less the endpoints found in both with the same shape
-    (they can make no change): only the endpoints that differ are read whole."""
-
-    def keyed(version: ModelVersion) -> dict[tuple[str, str, str], tuple[int, str]]:
-        rows = version.endpoints.order_by("pk").values_list("pk", "host", "method", "path", "shape")
-        found: dict[tuple[str, str, str], tuple[int, str]] = {}
-        for pk, host, method, path, shape in rows:
-            key = (host, *endpoint_key(method, path))
-            # a key twice in one model (parameter names aside) is always read, as diff_models sees it
-            found[key] = (pk, "" if key in found else shape)
-        return found
-
-    sides = keyed(base), keyed(head)
-    same = {key for key, (_, shape) in sides[0].items() if shape and sides[1].get(key, (0, ""))[1] == shape}
-    wanted = [pk for side in sides for key, (pk, _) in side.items() if key not in same]
+    """The two models as `diff_models` compares them, less the endpoints whose shape (method, host, path and all a
+    diff compares) is in both: they can make no change. Only the others are read whole."""
+    shapes = [dict(version.endpoints.order_by().values_list("shape", "pk")) for version in (base, head)]
+    same = shapes[0].keys() & shapes[1].keys()
+    wanted = [pk for side in shapes for shape, pk in side.items() if shape not in same]
     details = dict(ModelEndpoint.objects.filter(pk__in=wanted).values_list("pk", "detail"))
 
-    def document(version: ModelVersion, side: dict[tuple[str, str, str], tuple[int, str]]) -> ApiModel:
-        endpoints = [details[pk] for key, (pk, _) in side.items() if key not in same]
+    def document(version: ModelVersion, side: dict[str, int]) -> ApiModel:
         return {
             "witness_count": version.witness_count,
             "servers": version.servers,
-            "endpoints": endpoints,
+            "endpoints": [details[pk] for pk in sorted(side.values()) if pk in details],
             "security_schemes": version.security_schemes,
         }
 
-    return document(base, sides[0]), document(head, sides[1])
+    return document(base, shapes[0]), document(head, shapes[1])
 
 
 def latest_ready_model(*, trace: Trace) -> ModelVersion | None:
@@ -169,8 +158,8 @@ def newest_ready_trace_model(*, project: Project) -> ModelVersion | None:
 
 
 def endpoint_filter_options(*, version: ModelVersion) -> dict[str, list[str]]:
-    """The values each endpoint filter can take in this model, for the console's select boxes (the database
-    reduces each column to its distinct values)."""
+    """The values each endpoint filter can take in this model, for the console's select boxes. A ready model
+    never changes, so they are worked out once (each a scan of its endpoints) and cached."""
 
     def distinct(column: str) -> list[str]:
         return list(version.endpoints.order_by().values_list(column, flat=True).distinct())
@@ -178,12 +167,15 @@ def endpoint_filter_options(*, version: ModelVersion) -> dict[str, list[str]]:
     def items(column: str) -> list[str]:
         return sorted({item for value in distinct(column) for item in value.split(",") if item})
 
-    return {
-        "method": sorted(distinct("method")),
-        "host": sorted(distinct("host")),
-        "auth": items("auth"),
-        "status": items("status_codes"),
-    }
+    def options() -> dict[str, list[str]]:
+        return {
+            "method": sorted(distinct("method")),
+            "host": sorted(distinct("host")),
+            "auth": items("auth"),
+            "status": items("status_codes"),
+        }
+
+    return cast(dict[str, list[str]], cache.get_or_set(f"endpoint-filter-options:{version.public_id}", options, None))
 
 
 def latest_ready_project_model(*, project: Project) -> ModelVersion | None:

@@ -78,6 +78,7 @@ def changed(endpoints: list[Endpoint]) -> list[Endpoint]:
 def populate(*, endpoints: int, traces: int, daemons: int) -> Fixture:
     """Fill the (migrated, empty) database Django is set up on; returns what the timed URLs need."""
     from django.conf import settings
+    from django.db import connection
     from django.test import Client
     from django.utils import timezone
 
@@ -134,6 +135,8 @@ def populate(*, endpoints: int, traces: int, daemons: int) -> Fixture:
         MiddlewareClient(daemon=daemon, client_name=f"shop-{daemon.name}", last_seen_at=now)
         for daemon in Daemon.objects.filter(project=project)
     )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")  # what autovacuum does within a minute of such inserts
     client = Client()
     client.force_login(alice)
     key, secret = api_key_create(user=alice, scope="full")
@@ -158,7 +161,7 @@ def reads(fixture: Fixture) -> list[tuple[str, str, bool]]:
     return [
         ("console trace page (endpoints table)", trace, False),
         ("console trace page, filtered (GET, 5xx)", f"{trace}?method=GET&status=503", False),
-        ("console trace page, sorted by p99, page 20", f"{trace}?sort=-p99&page=20", False),
+        ("console trace page, sorted by p99, page 20", f"{trace}?sort=p99&page=20", False),
         ("console trace page, grouped by path prefix", f"{trace}?group=prefix", False),
         ("console project model page", f"{project}/model/", False),
         ("console project overview", f"{project}/", False),
@@ -172,8 +175,8 @@ def reads(fixture: Fixture) -> list[tuple[str, str, bool]]:
     ]
 
 
-def time_reads(stack: Stack, fixture: Fixture, runs: int) -> list[tuple[str, float, int]]:
-    """(what, median ms, response bytes) of each read."""
+def time_reads(stack: Stack, fixture: Fixture, runs: int) -> list[tuple[str, float, int, int]]:
+    """(what, median ms, response bytes, status) of each read; a failing read is timed and reported too."""
     console = requests.Session()
     console.cookies.set("sessionid", fixture.session)
     api = requests.Session()
@@ -182,19 +185,17 @@ def time_reads(stack: Stack, fixture: Fixture, runs: int) -> list[tuple[str, flo
     for name, path, through_api in reads(fixture):
         session = api if through_api else console
         url = stack.url + path
-        response = session.get(url, timeout=120)  # warm-up
-        response.raise_for_status()
+        session.get(url, timeout=300)  # warm-up
         times = []
         for _ in range(runs):
             started = time.perf_counter()
-            response = session.get(url, timeout=120)
+            response = session.get(url, timeout=300)
             times.append(1000 * (time.perf_counter() - started))
-            response.raise_for_status()
-        results.append((name, statistics.median(times), len(response.content)))
+        results.append((name, statistics.median(times), len(response.content), response.status_code))
     return results
 
 
-def report(results: list[tuple[str, float, int]], args: argparse.Namespace) -> str:
+def report(results: list[tuple[str, float, int, int]], args: argparse.Namespace) -> str:
     info = machine()
     lines = [
         f"Pages at {args.endpoints:,} endpoints, {args.traces:,} traces, {args.daemons:,} daemons "
@@ -204,10 +205,9 @@ def report(results: list[tuple[str, float, int]], args: argparse.Namespace) -> s
         f"| read | median | size | < {GOAL_MS} ms |",
         "|---|---|---|---|",
     ]
-    lines += [
-        f"| {name} | {ms:.0f} ms | {size / 1024:.0f} KB | {'yes' if ms < GOAL_MS else 'NO'} |"
-        for name, ms, size in results
-    ]
+    for name, ms, size, status in results:
+        met = "yes" if ms < GOAL_MS and status == 200 else "NO" if status == 200 else f"NO (HTTP {status})"
+        lines.append(f"| {name} | {ms:,.0f} ms | {size / 1024:,.0f} KB | {met} |")
     return "\n".join(lines)
 
 
