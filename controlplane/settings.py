@@ -142,6 +142,8 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 8 * 1024 * 1024
 WITNESS_BATCH_MAX_BYTES = int(os.environ.get("WITNESS_BATCH_MAX_BYTES", 5 * 1024 * 1024))
 WITNESS_BATCH_MAX_ENTRIES = int(os.environ.get("WITNESS_BATCH_MAX_ENTRIES", 1000))
 HAR_UPLOAD_MAX_BYTES = int(os.environ.get("HAR_UPLOAD_MAX_BYTES", 50 * 1024 * 1024))
+# HAR uploads wait here (gzip) for the worker that imports them: web and worker processes must share it.
+HAR_UPLOAD_DIR = Path(os.environ.get("HAR_UPLOAD_DIR", VAR_DIR / "har-uploads"))
 WITNESS_GRACE = timedelta(seconds=int(os.environ.get("WITNESS_GRACE_SECONDS", 300)))
 WITNESS_RETENTION = timedelta(days=int(os.environ.get("WITNESS_RETENTION_DAYS", 30)))
 DAEMON_DELETE_AFTER = timedelta(days=7)

@@ -1,6 +1,5 @@
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import datetime, timedelta
-from itertools import islice
 from typing import Any
 
 from django.conf import settings
@@ -8,7 +7,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from apimodel.har import HarError, har_entries, is_http_exchange
+from apimodel.har import is_http_exchange
 from apimodel.witness import InvalidEntry, witness_from_entry
 from controlplane.errors import Conflict, Gone, Invalid
 from controlplane.notify import project_changed
@@ -21,7 +20,6 @@ from traces.names import random_trace_name
 RESERVED_TRACE_NAMES = frozenset({"har"})
 DURATION_PRESETS_MINUTES = (15, 30, 60, 120, 240, 480, 720, 1440)
 MAX_DURATION_MINUTES = 1440
-HAR_BATCH_SIZE = 500
 
 
 def _notify_after_commit(project_id: int) -> None:
@@ -36,12 +34,12 @@ def trace_start(
         raise Invalid(f"Must be between 1 and {MAX_DURATION_MINUTES} minutes.", field="duration_minutes")
     ends_at = now + timedelta(minutes=duration_minutes)
     with transaction.atomic():
-        trace = _trace_create(project=project, user=user, name=name, started_at=now, ends_at=ends_at)
+        trace = trace_create(project=project, user=user, name=name, started_at=now, ends_at=ends_at)
         _notify_after_commit(project.pk)
     return trace
 
 
-def _trace_create(
+def trace_create(
     *,
     project: Project,
     user: User | None,
@@ -139,42 +137,6 @@ def witnesses_ingest(
     except IntegrityError:
         return 0, True
     return len(witnesses), False
-
-
-def _chunks(items: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
-    iterator = iter(items)
-    while chunk := list(islice(iterator, size)):
-        yield chunk
-
-
-def _har_entries(content: bytes) -> list[Any]:
-    try:
-        return har_entries(content)
-    except HarError as error:
-        message = str(error)
-        raise Invalid(message[0].upper() + message[1:] + ".", field="file") from error
-
-
-def har_upload(*, project: Project, user: User | None, content: bytes, now: datetime | None = None) -> Trace:
-    """A HAR file becomes a finished trace whose model build is queued. A browser's export also records
-    data: URLs and requests that got no response; those are skipped."""
-    now = now or timezone.now()
-    witnesses = witnesses_from_entries(_har_entries(content), field="file.log.entries", http_only=True)
-    if not witnesses:
-        raise Invalid("The HAR file has no HTTP requests with responses.", field="file")
-    with transaction.atomic():
-        trace = _trace_create(
-            project=project, user=user, name=None, started_at=now, ends_at=now, source=Trace.Source.HAR
-        )
-        WitnessBatch.objects.bulk_create(
-            WitnessBatch.of(chunk, trace=trace, batch_id=f"har-{index}")
-            for index, chunk in enumerate(_chunks(witnesses, HAR_BATCH_SIZE))
-        )
-        trace.witness_count = len(witnesses)
-        trace.final_build_queued_at = now
-        trace.save(update_fields=["witness_count", "final_build_queued_at"])
-        model_builds().queue_final_build(trace)
-    return trace
 
 
 def witnesses_purge(*, now: datetime | None = None) -> int:

@@ -5,6 +5,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from controlplane.errors import Conflict, Invalid
 from controlplane.forms import add_invalid
@@ -13,7 +14,8 @@ from projects.auth import ConsoleRequest
 from projects.models import Project
 from traces.forms import HarUploadForm, TraceStartForm
 from traces.selectors import trace_for_project, trace_rows, traces_for_project
-from traces.services import har_upload, trace_start, trace_stop
+from traces.services import trace_start, trace_stop
+from traces.uploads import HarUploadHandler, har_upload
 
 TRACE_LIST_LIMIT = 200
 
@@ -53,18 +55,20 @@ def trace_list(request: ConsoleRequest, project: Project) -> HttpResponse:
     return _trace_list_page(request, project, form, HarUploadForm(), status=400)
 
 
+@csrf_exempt  # checked below, once the upload handler is in place: the check reads the form
 def trace_har_upload(request: ConsoleRequest, project: Project) -> HttpResponse:
+    handler = HarUploadHandler(request)
+    request.upload_handlers = [handler]  # the file streams to disk, never whole in memory
+    return csrf_protect(_har_upload)(request, project, handler)
+
+
+def _har_upload(request: ConsoleRequest, project: Project, handler: HarUploadHandler) -> HttpResponse:
     form = HarUploadForm(request.POST, request.FILES)
-    if form.is_valid():
-        upload = form.cleaned_data["file"]
-        try:
-            if upload.size > settings.HAR_UPLOAD_MAX_BYTES:
-                raise Invalid(f"HAR files are limited to {settings.HAR_UPLOAD_MAX_BYTES} bytes.", field="file")
-            trace = har_upload(project=project, user=request.user, content=upload.read())
-        except Invalid as error:
-            add_invalid(form, error, default_field="file")
-        else:
-            return redirect("trace-detail", project=project.public_id, trace=trace.name)
+    if handler.too_large:
+        form.add_error("file", f"HAR files are limited to {settings.HAR_UPLOAD_MAX_BYTES} bytes as sent.")
+    elif form.is_valid():
+        trace = har_upload(project=project, user=request.user, stored=form.cleaned_data["file"])
+        return redirect("trace-detail", project=project.public_id, trace=trace.name)
     return _trace_list_page(request, project, TraceStartForm(), form, status=400)
 
 

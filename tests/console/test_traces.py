@@ -10,8 +10,9 @@ from apimodels.models import ModelVersion
 from apimodels.views import schema_node
 from projects.models import Project, User
 from traces.models import Trace
-from traces.services import har_upload, trace_start, trace_stop
+from traces.services import trace_start, trace_stop
 
+from ..conftest import har_upload
 from .conftest import SMALL_HAR, htmx
 
 Login = Callable[[User], Client]
