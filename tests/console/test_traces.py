@@ -115,15 +115,35 @@ def test_it_uploads_a_har_file(login: Login, project: Project, django_capture_on
 
 @pytest.mark.parametrize(
     ("content", "error"),
-    [(b"not json", "Not a JSON HAR file"), (b'{"log": {}}', "Not a HAR file: log.entries is missing.")],
+    [(b"not json", "Not a JSON HAR file"), (b'{"log": {}}', "The HAR file has no HTTP requests with responses.")],
 )
-def test_a_bad_har_file_shows_the_error_next_to_the_field(
-    login: Login, project: Project, content: bytes, error: str
+def test_a_bad_har_file_shows_its_error_on_the_trace_page(
+    login: Login, project: Project, content: bytes, error: str, django_capture_on_commit_callbacks
 ) -> None:
-    upload = SimpleUploadedFile("bad.har", content)
+    client = login(project.owner)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            f"/projects/{project.public_id}/har-uploads/", {"file": SimpleUploadedFile("x", content)}
+        )
+    page = client.get(response["Location"]).text
+    assert 'id="import-errors"' in page and error in page
+
+
+def test_a_har_file_over_the_limit_is_refused_next_to_the_field(login: Login, project: Project, settings) -> None:
+    settings.HAR_UPLOAD_MAX_BYTES = 100
+    upload = SimpleUploadedFile("big.har", SMALL_HAR.read_bytes())
     response = login(project.owner).post(f"/projects/{project.public_id}/har-uploads/", {"file": upload})
     assert response.status_code == 400
-    assert error in response.text
+    assert "HAR files are limited to 100 bytes" in response.text
+    assert not Trace.objects.exists()
+
+
+def test_the_har_upload_form_checks_the_csrf_token(project: Project) -> None:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(project.owner)
+    upload = SimpleUploadedFile("small.har", SMALL_HAR.read_bytes())
+    response = client.post(f"/projects/{project.public_id}/har-uploads/", {"file": upload})
+    assert response.status_code == 403
     assert not Trace.objects.exists()
 
 
