@@ -142,6 +142,11 @@ class HarUploadSerializer(serializers.Serializer[Any]):
 class HarUploadApi(ProjectApiView):
     parser_classes = [MultiPartParser, FormParser]
 
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # Before anything reads the body (a session's CSRF check reads the form): the upload streams to disk.
+        request._request.upload_handlers = [HarUploadHandler(request._request)]
+        super().initial(request, *args, **kwargs)
+
     @extend_schema(
         operation_id="traces_upload_har",
         summary="Upload a HAR file",
@@ -152,11 +157,6 @@ class HarUploadApi(ProjectApiView):
         request={"multipart/form-data": HarUploadSerializer},
         responses={201: TraceSerializer, **errors(400, 401, 403, 404, 413)},
     )
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        # Before anything reads the body (a session's CSRF check reads the form): the upload streams to disk.
-        request._request.upload_handlers = [HarUploadHandler(request._request)]
-        super().initial(request, *args, **kwargs)
-
     def post(self, request: ApiRequest) -> Response:
         serializer = HarUploadSerializer(data=request.data)
         if any(getattr(handler, "too_large", False) for handler in request._request.upload_handlers):
