@@ -206,7 +206,13 @@ SPECTACULAR_SETTINGS = {
 }
 
 CELERY_BROKER_URL = REDIS_URL or "filesystem://"
-if not REDIS_URL:
+# The longest model build allowed (millions of witnesses at ~10,000/s). Redis redelivers an unacknowledged
+# message after the visibility timeout, which outlasts it, so a redelivered build is never still running
+# elsewhere (the build's claim relies on that); beat re-queues a build whose worker died long before.
+MODEL_BUILD_TIME_LIMIT = 2 * 3600
+if REDIS_URL:
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": MODEL_BUILD_TIME_LIMIT + 600}
+else:
     _broker_dir = VAR_DIR / "celery-broker"
     _broker_dir.mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
