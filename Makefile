@@ -65,3 +65,5 @@ bench-agent: $(BIN)/.installed
 bench-scale: $(BIN)/.installed-dev
 	$(BIN)/python -m bench.scale_ingest
 	$(BIN)/python -m bench.scale_pages
+	$(BIN)/python -m bench.scale_exports
+	$(BIN)/python -m bench.scale_har

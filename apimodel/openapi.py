@@ -22,11 +22,11 @@ def _component_name(scheme: str) -> str:
     return _COMPONENT_NAME.sub("_", scheme)
 
 
+_PHRASES = {str(status.value): status.phrase for status in http.HTTPStatus}
+
+
 def _description(status: str) -> str:
-    try:
-        return http.HTTPStatus(int(status)).phrase
-    except ValueError:
-        return f"Status {status}"
+    return _PHRASES.get(status) or f"Status {status}"
 
 
 def _content(bodies: Mapping[str, Any]) -> dict[str, Any]:
@@ -206,11 +206,21 @@ _NOT_PLAIN = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false", "nu
 _YAML_ESCAPE = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")
 
 
+_CONTAINERS = (dict, list)
+# A YAML implicit key may not be longer than 1024 characters; longer ones are written as explicit keys (`? key`).
+_MAX_IMPLICIT_KEY = 1000
+_LONG_KEY = re.compile(rb'"(?:[^"\\]|\\.){%d,}":' % _MAX_IMPLICIT_KEY)
+
+
 @functools.lru_cache(maxsize=1 << 16)
 def _yaml_string(text: str) -> str:
     if _PLAIN.fullmatch(text) and text.lower() not in _NOT_PLAIN:
         return text
-    return _YAML_ESCAPE.sub(lambda match: f"\\u{ord(match.group()):04x}", orjson.dumps(text).decode())
+    return _yaml_escaped(orjson.dumps(text).decode())
+
+
+def _yaml_escaped(json_text: str) -> str:
+    return _YAML_ESCAPE.sub(lambda match: f"\\u{ord(match.group()):04x}", json_text)
 
 
 def _yaml_scalar(value: Any) -> str:
@@ -226,45 +236,71 @@ def _yaml_scalar(value: Any) -> str:
         text = repr(value)
         # YAML 1.1 reads 1e+300 as a string: its floats need a dot
         return text if "." in text else text.replace("e", ".0e")
-    if isinstance(value, dict | list):
+    if isinstance(value, _CONTAINERS):
         return "{}" if isinstance(value, dict) else "[]"  # empty: non-empty ones are blocks
     return str(value)
 
 
-def _yaml_entry(head: str, value: Any, indent: str, out: list[str]) -> None:
-    """Append `head` (`key:` or `-`) with `value`: on the same line if a scalar, else as an indented block."""
-    if not (isinstance(value, dict | list) and value):
-        out.append(f"{head} {_yaml_scalar(value)}\n")
-        return
-    out.append(f"{head}\n")
-    inner = indent + "  "
+def _yaml_flow(value: Any) -> str | None:
+    """A JSON Schema in flow style: its JSON (JSON is YAML), made in C, where a block would cost a Python call
+    per node; None when it holds a key too long for YAML's flow style."""
+    try:
+        text = orjson.dumps(value)
+    except TypeError:
+        return None
+    if _LONG_KEY.search(text):
+        return None
+    return _yaml_escaped(text.decode())
+
+
+def _yaml_block(value: Any, indent: str, out: list[str], first: str | None = None) -> None:
+    """Append a non-empty mapping or sequence as a block at `indent` (its first line after `first` instead,
+    as in `- key: value`). Scalars are written inline, without a call each: they are most of the nodes."""
+    lead = indent if first is None else first
     if isinstance(value, dict):
         for key, item in value.items():
-            _yaml_entry(f"{inner}{_yaml_string(str(key))}:", item, inner, out)
+            name = _yaml_string(key)
+            if len(name) > _MAX_IMPLICIT_KEY:
+                out.append(f"{lead}? {name}\n")
+                head = f"{indent}:"
+            else:
+                head = f"{lead}{name}:"
+            lead = indent
+            if not (isinstance(item, _CONTAINERS) and item):
+                out.append(f"{head} {_yaml_scalar(item)}\n")
+            elif key == "schema" and (flow := _yaml_flow(item)) is not None:
+                out.append(f"{head} {flow}\n")
+            else:
+                out.append(f"{head}\n")
+                _yaml_block(item, indent + "  ", out)
         return
+    inner = indent + "  "
     for item in value:
-        start = len(out)
-        _yaml_entry(f"{inner}-", item, inner, out)
-        if isinstance(item, dict) and item and out[start] == f"{inner}-\n":
-            # `- key: value` on one line, the item's other keys under it
-            del out[start]
-            out[start] = f"{inner}- {out[start][len(inner) + 2 :]}"
+        if not (isinstance(item, _CONTAINERS) and item):
+            out.append(f"{lead}- {_yaml_scalar(item)}\n")
+        elif isinstance(item, dict):
+            _yaml_block(item, inner, out, first=f"{lead}- ")
+        else:
+            out.append(f"{lead}-\n")
+            _yaml_block(item, inner, out)
+        lead = indent
 
 
 def _yaml_parts(document: Mapping[str, Any]) -> Iterator[bytes]:
     for key, value in document.items():
         out: list[str] = []
-        if key != "paths" or not value:
-            _yaml_entry(f"{_yaml_string(key)}:", value, "", out)
-            yield "".join(out).encode()
-            continue
-        yield b"paths:\n"
-        for path, item in value.items():
-            out = []
-            _yaml_entry(f"  {_yaml_string(path)}:", item, "  ", out)
+        if key == "paths" and value:
+            yield b"paths:\n"
+            for path, item in value.items():
+                out = []
+                _yaml_block({path: item}, "  ", out)
+                yield "".join(out).encode()
+        else:
+            _yaml_block({key: value}, "", out)
             yield "".join(out).encode()
 
 
 def openapi_yaml(document: Mapping[str, Any]) -> Iterator[bytes]:
-    """`document` as UTF-8 YAML (block style, no anchors), written a path item at a time, in chunks."""
+    """`document` as UTF-8 YAML, written a path item at a time, in chunks: block style, but JSON Schemas
+    (the bulk of a large document) in flow style, which is their JSON."""
     return _buffered(_yaml_parts(document))

@@ -25,6 +25,7 @@ from apimodels.selectors import (
 )
 from apimodels.services import model_rebuild, models_rebuild_all, project_model_enqueue, project_path_hints_update
 from controlplane.errors import Invalid, NotFound
+from controlplane.memory import cyclic_gc_paused
 from controlplane.schema import errors
 from controlplane.streaming import streaming_response
 from projects.auth import ApiRequest
@@ -206,7 +207,8 @@ def model_json(version: ModelVersion, query: Any) -> Iterator[bytes]:
 
 
 def model_response(version: ModelVersion, query: Any) -> HttpResponse:
-    return HttpResponse(b"".join(model_json(version, query)), content_type="application/json")
+    with cyclic_gc_paused():
+        return HttpResponse(b"".join(model_json(version, query)), content_type="application/json")
 
 
 def openapi_response(request: ApiRequest, version: ModelVersion, *, name: str) -> HttpResponseBase:
@@ -214,7 +216,8 @@ def openapi_response(request: ApiRequest, version: ModelVersion, *, name: str) -
     output = request.query_params.get("format", "json")
     if output not in ("json", "yaml"):
         raise Invalid("Must be json or yaml.", field="format")
-    spec = to_openapi(model_document(version), title=name)
+    with cyclic_gc_paused():
+        spec = to_openapi(model_document(version), title=name)
     chunks, content_type = (
         (openapi_yaml, "application/yaml") if output == "yaml" else (openapi_json, "application/json")
     )

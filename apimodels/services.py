@@ -1,11 +1,9 @@
 import dataclasses
-import gc
 import json
 import logging
 import re
 import zlib
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,6 +20,7 @@ from apimodel.state import StateFormatError, dump_builder, load_builder
 from apimodels.models import ModelEndpoint, ModelVersion, ProjectPathHints
 from apimodels.selectors import latest_builds, path_hints_of
 from controlplane.errors import Conflict, Invalid
+from controlplane.memory import cyclic_gc_paused
 from projects.models import Project
 from traces.builds import Build
 from traces.models import Trace, WitnessBatch, witnesses_unpack
@@ -217,19 +216,6 @@ def _builder_for(version: ModelVersion, hints: dict[str, Any]) -> tuple[ModelBui
     return ModelBuilder(path_hints_of(version.project)), None
 
 
-@contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector: decoded witnesses hold no cycles (reference counting frees
-    them), and rescanning the many objects a build decodes would cost it a quarter of its time."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 class LostClaim(Exception):
     """The build was taken over by another task (beat found it stale): this one stops without writing."""
 
@@ -379,7 +365,7 @@ def model_build(*, model_id: int, task_id: str, now: datetime | None = None) -> 
                 batches = batches.filter(received_at__gte=folded_since)
         total = batches.aggregate(total=Sum("witness_count"))["total"] or 0
         _report(model_id, task_id, total=total, path_hints=hints)
-        with _cyclic_gc_paused():
+        with cyclic_gc_paused():
             processed, skipped = _fold(model_id, task_id, builder, batches)
             _report(model_id, task_id, processed=processed, skipped=skipped)
             if skipped:

@@ -1,9 +1,9 @@
 from typing import Any
 
 from celery import shared_task
+from django.conf import settings
 
 from apimodels import services
-from controlplane.celery import MODEL_BUILD_TIME_LIMIT
 
 
 # acks_late + reject_on_worker_lost: a build whose worker dies comes back to the queue, and its claim lets the
@@ -12,8 +12,8 @@ from controlplane.celery import MODEL_BUILD_TIME_LIMIT
     bind=True,
     acks_late=True,
     reject_on_worker_lost=True,
-    soft_time_limit=MODEL_BUILD_TIME_LIMIT - 60,
-    time_limit=MODEL_BUILD_TIME_LIMIT,
+    soft_time_limit=settings.MODEL_BUILD_TIME_LIMIT - 60,
+    time_limit=settings.MODEL_BUILD_TIME_LIMIT,
 )
 def model_build(self: Any, model_id: int) -> None:
     services.model_build(model_id=model_id, task_id=self.request.id)

@@ -8,13 +8,6 @@ from celery import Celery
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "controlplane.settings")
 
 
-# The longest model build allowed (hours of traffic, millions of witnesses, at ~10,000 witnesses/s). The broker
-# redelivers an unacknowledged message only after the visibility timeout, which must outlast the hard limit, so
-# a redelivered build is never still running elsewhere (its claim relies on that).
-MODEL_BUILD_TIME_LIMIT = 2 * 3600
-VISIBILITY_TIMEOUT = MODEL_BUILD_TIME_LIMIT + 600
-
-
 class Queue(StrEnum):
     INGEST = "ingest"
     MODELS = "models"
@@ -24,10 +17,6 @@ class Queue(StrEnum):
 app = Celery("pawprint")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_default_queue = Queue.INGEST
-app.conf.broker_transport_options = {
-    **(app.conf.broker_transport_options or {}),
-    "visibility_timeout": VISIBILITY_TIMEOUT,
-}
 app.conf.task_routes = {
     "apimodels.tasks.model_build": {"queue": Queue.MODELS},
     "alerts.tasks.delivery_send": {"queue": Queue.ALERTS},

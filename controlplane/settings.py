@@ -167,6 +167,8 @@ API_BODY_LIMITS = {
     "api:trace-har-upload": "HAR_UPLOAD_MAX_BYTES",
     "api:daemon-long-poll": "LONG_POLL_MAX_BYTES",
 }
+# HAR uploads wait here (gzip) for the worker that imports them: web and worker processes must share it.
+HAR_UPLOAD_DIR = Path(os.environ.get("HAR_UPLOAD_DIR", VAR_DIR / "har-uploads"))
 WITNESS_GRACE = timedelta(seconds=int(os.environ.get("WITNESS_GRACE_SECONDS", 300)))
 WITNESS_RETENTION = timedelta(days=int(os.environ.get("WITNESS_RETENTION_DAYS", 30)))
 DAEMON_DELETE_AFTER = timedelta(days=7)
@@ -235,7 +237,13 @@ SPECTACULAR_SETTINGS = {
 }
 
 CELERY_BROKER_URL = REDIS_URL or "filesystem://"
-if not REDIS_URL:
+# The longest model build allowed (millions of witnesses at ~10,000/s). Redis redelivers an unacknowledged
+# message after the visibility timeout, which outlasts it, so a redelivered build is never still running
+# elsewhere (the build's claim relies on that); beat re-queues a build whose worker died long before.
+MODEL_BUILD_TIME_LIMIT = 2 * 3600
+if REDIS_URL:
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": MODEL_BUILD_TIME_LIMIT + 600}
+else:
     _broker_dir = VAR_DIR / "celery-broker"
     _broker_dir.mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {

@@ -1,6 +1,7 @@
 """Shared fixtures: alice owns the project, bob is a member, charlie is an outsider."""
 
 import base64
+import gzip
 import json
 import os
 import subprocess
@@ -15,12 +16,17 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from controlplane.celery import Queue
 from controlplane.celery import app as celery_app
 from projects.models import ApiKey, Project, User
 from projects.services import api_key_create, membership_add, project_create
+from traces.models import Trace
+from traces.names import trace_names_from_file
+from traces.services import trace_create
+from traces.uploads import har_import
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -30,6 +36,12 @@ PASSWORD = "correct-horse-battery-staple"
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def har_upload_dir(settings, tmp_path: Path) -> None:
+    """Each test's HAR uploads wait in a folder of its own."""
+    settings.HAR_UPLOAD_DIR = tmp_path / "har-uploads"
 
 
 @pytest.fixture(autouse=True)
@@ -109,6 +121,7 @@ def subprocess_env() -> dict[str, str]:
         "DATABASE_URL": database_url_for_subprocess(),
         "REDIS_URL": settings.REDIS_URL,
         "PAWPRINT_VAR_DIR": str(settings.VAR_DIR),
+        "HAR_UPLOAD_DIR": str(settings.HAR_UPLOAD_DIR),
         "DJANGO_SETTINGS_MODULE": "controlplane.settings",
     }
 
@@ -271,3 +284,24 @@ def receiver() -> Iterator[Receiver]:
     yield found
     server.shutdown()
     server.server_close()
+
+
+def har_upload(*, project: Project, user: User | None, content: bytes) -> Trace:
+    """A HAR upload as the API makes it, its import run here: the trace with its witnesses stored and its
+    model build queued (on commit)."""
+
+    now = timezone.now()
+    trace = trace_create(
+        project=project,
+        user=user,
+        names=trace_names_from_file("upload.har"),
+        started_at=now,
+        ends_at=now,
+        source=Trace.Source.HAR,
+    )
+    settings.HAR_UPLOAD_DIR.mkdir(parents=True, exist_ok=True)
+    path = settings.HAR_UPLOAD_DIR / f"test-{trace.public_id}.har.gz"
+    path.write_bytes(gzip.compress(content, 1))
+    har_import(trace_id=trace.pk, path=path)
+    trace.refresh_from_db()
+    return trace

@@ -26,9 +26,8 @@ from projects.gate import Access, Route, check_project_routes, project_routes
 from projects.models import ApiKey, Membership, Project, User
 from projects.services import api_key_create
 from traces.models import Trace
-from traces.services import har_upload
 
-from .conftest import FIXTURES, basic_auth
+from .conftest import FIXTURES, basic_auth, har_upload
 
 ROUTES = [(route, method) for route in project_routes() for method in (route.access or ["unclassified"])]
 SUCCESS = {200, 201, 202, 204, 286, 302}

@@ -19,9 +19,9 @@ from daemons.services import daemon_heartbeat
 from projects.models import Project, User
 from projects.services import api_key_create, membership_add, project_create
 from traces.models import Trace
-from traces.services import har_upload, trace_start
+from traces.services import trace_start
 
-from .conftest import basic_auth, make_user
+from .conftest import basic_auth, har_upload, make_user
 
 HTMX: dict[str, Any] = {"HTTP_HX_REQUEST": "true"}
 

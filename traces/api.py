@@ -6,6 +6,7 @@ from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.request import Request
 from rest_framework.response import Response
 
 from controlplane.errors import TooLarge
@@ -18,13 +19,13 @@ from traces.selectors import trace_for_project, traces_for_project
 from traces.services import (
     MAX_DURATION_MINUTES,
     TRACE_NAME_PATTERN,
-    har_upload,
     trace_delete,
     trace_rename,
     trace_start,
     trace_stop,
     witnesses_ingest,
 )
+from traces.uploads import HarUploadHandler, har_upload
 
 TRACE_LIST_LIMIT = 200
 
@@ -58,6 +59,10 @@ class TraceSerializer(serializers.Serializer[Any]):
         help_text="Entries stored cut to fit, by reason: `path_truncated` (paths past 2,000 characters), "
         "`time_out_of_range` (durations past a day, dropped).",
     )
+    import_errors = serializers.ListField(
+        child=serializers.CharField(), help_text="A HAR upload's import: what was wrong with the file or entries."
+    )
+    entries_skipped = serializers.IntegerField(help_text="A HAR upload's entries left out as invalid.")
     model_build = serializers.SerializerMethodField(help_text="The newest build of the trace's model, if any.")
 
     @extend_schema_field(serializers.ChoiceField(choices=TraceStatus.values))
@@ -170,29 +175,34 @@ class TraceStopApi(ProjectApiView):
 
 
 class HarUploadSerializer(serializers.Serializer[Any]):
-    file = serializers.FileField(help_text="A HAR 1.2 file, e.g. exported from a browser's dev tools.")
+    file = serializers.FileField(help_text="A HAR 1.2 file, e.g. exported from a browser's dev tools; may be gzipped.")
 
 
 @extend_schema(tags=["traces"])
 class HarUploadApi(ProjectApiView):
     parser_classes = [MultiPartParser, FormParser]
 
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # Before anything reads the body (a session's CSRF check reads the form): the upload streams to disk.
+        request._request.upload_handlers = [HarUploadHandler(request._request)]
+        super().initial(request, *args, **kwargs)
+
     @extend_schema(
         operation_id="traces_upload_har",
         summary="Upload a HAR file",
-        description="The file's HTTP exchanges become a finished trace whose model build is queued; entries "
-        f"without a response (data: URLs, blocked requests) are skipped. At most {settings.HAR_UPLOAD_MAX_BYTES} "
-        "bytes.",
+        description="The file becomes a finished trace; a worker reads its HTTP exchanges and queues the model "
+        "build (see the trace's witness_count, model_build and import_errors). Entries without a response (data: "
+        "URLs, blocked requests) are left out; invalid entries are counted in entries_skipped. At most "
+        f"{settings.HAR_UPLOAD_MAX_BYTES} bytes as sent (gzip the file to send a larger HAR).",
         request={"multipart/form-data": HarUploadSerializer},
         responses={201: TraceSerializer, **errors(400, 401, 403, 404, 413)},
     )
     def post(self, request: ApiRequest) -> Response:
         serializer = HarUploadSerializer(data=request.data)
+        if any(getattr(handler, "too_large", False) for handler in request._request.upload_handlers):
+            raise TooLarge(f"HAR files are limited to {settings.HAR_UPLOAD_MAX_BYTES} bytes as sent.")
         serializer.is_valid(raise_exception=True)
-        upload = serializer.validated_data["file"]
-        if upload.size > settings.HAR_UPLOAD_MAX_BYTES:
-            raise TooLarge(f"HAR files are limited to {settings.HAR_UPLOAD_MAX_BYTES} bytes.")
-        trace = har_upload(project=self.project, user=request.user, content=upload.read(), file_name=upload.name)
+        trace = har_upload(project=self.project, user=request.user, stored=serializer.validated_data["file"])
         return Response(trace_data(trace), status=status.HTTP_201_CREATED)
 
 

@@ -36,6 +36,10 @@ class Trace(models.Model):
     clamped = models.JSONField(default=dict, blank=True)
     # Set when the build after the trace closed has been queued, so beat queues it once.
     final_build_queued_at = models.DateTimeField(null=True, blank=True)
+    # A HAR upload's import: what was wrong with the file or its entries (the first few), and how many
+    # entries were left out as invalid.
+    import_errors = models.JSONField(default=list, blank=True)
+    entries_skipped = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["project", "name"], name="trace_name_unique_per_project")]

@@ -1,8 +1,7 @@
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import datetime, timedelta
-from itertools import islice
 from typing import Any
 
 from django.conf import settings
@@ -10,21 +9,20 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from apimodel.har import HarError, har_entries, is_http_exchange
+from apimodel.har import is_http_exchange
 from apimodel.witness import InvalidEntry, witness_from_entry
 from controlplane.errors import Conflict, Gone, Invalid
 from controlplane.notify import project_changed
 from projects.models import Project, User
 from traces.builds import model_builds
 from traces.models import Trace, TraceStatus, WitnessBatch
-from traces.names import random_trace_name, trace_names_from_file
+from traces.names import random_trace_name
 
 # Words of the API's trace URLs (…/traces/har) that a trace name must not shadow.
 RESERVED_TRACE_NAMES = frozenset({"har"})
 TRACE_NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,98}[a-z0-9]$"
 DURATION_PRESETS_MINUTES = (15, 30, 60, 120, 240, 480, 720, 1440)
 MAX_DURATION_MINUTES = 1440
-HAR_BATCH_SIZE = 500
 
 
 def _notify_after_commit(project_id: int) -> None:
@@ -42,7 +40,7 @@ def trace_start(
         _trace_name_free(project=project, name=name)
     names: Iterable[str] = [name] if name else (random_trace_name() for _ in range(20))
     with transaction.atomic():
-        trace = _trace_create(project=project, user=user, names=names, started_at=now, ends_at=ends_at)
+        trace = trace_create(project=project, user=user, names=names, started_at=now, ends_at=ends_at)
         _notify_after_commit(project.pk)
     return trace
 
@@ -58,7 +56,7 @@ def _trace_name_free(*, project: Project, name: str, exclude: Trace | None = Non
         raise Conflict(f"A trace named {name!r} exists in this project.")
 
 
-def _trace_create(
+def trace_create(
     *,
     project: Project,
     user: User | None,
@@ -189,49 +187,6 @@ def _count_clamped(trace: Trace, clamped: Counter[str]) -> None:
     counts = Counter(Trace.objects.values_list("clamped", flat=True).get(pk=trace.pk))
     counts.update(clamped)
     Trace.objects.filter(pk=trace.pk).update(clamped=dict(sorted(counts.items())))
-
-
-def _chunks(items: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
-    iterator = iter(items)
-    while chunk := list(islice(iterator, size)):
-        yield chunk
-
-
-def _har_entries(content: bytes) -> list[Any]:
-    try:
-        return har_entries(content)
-    except HarError as error:
-        message = str(error)
-        raise Invalid(message[0].upper() + message[1:] + ".", field="file") from error
-
-
-def har_upload(
-    *, project: Project, user: User | None, content: bytes, file_name: str = "", now: datetime | None = None
-) -> Trace:
-    """A HAR file becomes a finished trace, named after the file, whose model build is queued. A browser's
-    export also records data: URLs and requests that got no response; those are skipped."""
-    now = now or timezone.now()
-    witnesses = witnesses_from_entries(_har_entries(content), field="file.log.entries", http_only=True)
-    if not witnesses:
-        raise Invalid("The HAR file has no HTTP requests with responses.", field="file")
-    with transaction.atomic():
-        trace = _trace_create(
-            project=project,
-            user=user,
-            names=trace_names_from_file(file_name),
-            started_at=now,
-            ends_at=now,
-            source=Trace.Source.HAR,
-        )
-        WitnessBatch.objects.bulk_create(
-            WitnessBatch.of(chunk, trace=trace, batch_id=f"har-{index}")
-            for index, chunk in enumerate(_chunks(witnesses, HAR_BATCH_SIZE))
-        )
-        trace.witness_count = len(witnesses)
-        trace.final_build_queued_at = now
-        trace.save(update_fields=["witness_count", "final_build_queued_at"])
-        model_builds().queue_final_build(trace)
-    return trace
 
 
 def witnesses_purge(*, now: datetime | None = None) -> int:

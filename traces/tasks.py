@@ -1,6 +1,8 @@
+from pathlib import Path
+
 from celery import shared_task
 
-from traces import services
+from traces import services, uploads
 
 
 @shared_task
@@ -11,3 +13,8 @@ def traces_close_ended() -> None:
 @shared_task
 def witnesses_purge() -> None:
     services.witnesses_purge()
+
+
+@shared_task
+def har_import(trace_id: int, path: str) -> None:
+    uploads.har_import(trace_id=trace_id, path=Path(path))

@@ -7,6 +7,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from controlplane.errors import Conflict, Invalid
 from controlplane.forms import add_invalid
@@ -16,7 +17,8 @@ from projects.models import Project
 from traces.forms import HarUploadForm, TraceRenameForm, TraceStartForm
 from traces.names import duration_label
 from traces.selectors import trace_for_project, trace_rows, traces_for_project
-from traces.services import har_upload, trace_delete, trace_rename, trace_start, trace_stop
+from traces.services import trace_delete, trace_rename, trace_start, trace_stop
+from traces.uploads import HarUploadHandler, har_upload
 
 TRACE_LIST_LIMIT = 200
 # Why the last HAR upload failed, shown once by the list it redirected to.
@@ -62,21 +64,24 @@ def trace_list(request: ConsoleRequest, project: Project) -> HttpResponse:
     return _trace_list_page(request, project, form, HarUploadForm(), status=400)
 
 
+@csrf_exempt  # checked below, once the upload handler is in place: the check reads the form
 def trace_har_upload(request: ConsoleRequest, project: Project) -> HttpResponse:
+    handler = HarUploadHandler(request)
+    request.upload_handlers = [handler]  # the file streams to disk, never whole in memory
+    return csrf_protect(_har_upload)(request, project, handler)
+
+
+def _har_upload(request: ConsoleRequest, project: Project, handler: HarUploadHandler) -> HttpResponse:
     """Upload, then redirect either way (POST/redirect/GET): to the new trace, or back to the list showing
     why the file was refused."""
     form = HarUploadForm(request.POST, request.FILES)
-    if form.is_valid():
+    if handler.too_large:
+        form.add_error("file", f"HAR files are limited to {settings.HAR_UPLOAD_MAX_BYTES} bytes as sent.")
+    elif form.is_valid():
         upload = form.cleaned_data["file"]
-        try:
-            if upload.size > settings.HAR_UPLOAD_MAX_BYTES:
-                raise Invalid(f"HAR files are limited to {settings.HAR_UPLOAD_MAX_BYTES} bytes.", field="file")
-            trace = har_upload(project=project, user=request.user, content=upload.read(), file_name=upload.name)
-        except Invalid as error:
-            add_invalid(form, error, default_field="file")
-        else:
-            messages.success(request, f"Uploaded {upload.name} as {trace.name}; its model is building.")
-            return redirect("trace-detail", project=project.public_id, trace=trace.name)
+        trace = har_upload(project=project, user=request.user, stored=upload)
+        messages.success(request, f"Uploaded {upload.name} as {trace.name}; its model is building.")
+        return redirect("trace-detail", project=project.public_id, trace=trace.name)
     request.session[HAR_ERRORS_SESSION] = [str(error) for errors in form.errors.values() for error in errors]
     return redirect(reverse("trace-list", kwargs={"project": project.public_id}) + "#har-form")
 

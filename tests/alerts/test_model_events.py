@@ -15,9 +15,9 @@ from apimodels.models import ModelVersion
 from apimodels.services import model_build, model_rebuild, models_build_live
 from projects.models import Project, User
 from traces.models import Trace
-from traces.services import har_upload, trace_start, witnesses_ingest
+from traces.services import trace_start, witnesses_ingest
 
-from ..conftest import FIXTURES, Receiver, har_entry
+from ..conftest import FIXTURES, Receiver, har_entry, har_upload
 
 API = "https://api.shop.test"
 Capture = Callable[..., Any]

@@ -18,7 +18,9 @@ from apimodels.services import (
     model_rebuild,
 )
 from traces.models import Trace, WitnessBatch
-from traces.services import har_upload, trace_start
+from traces.services import trace_start
+
+from ..conftest import har_upload
 
 TRACES = "/api/v1/projects/shop/traces"
 READY, QUEUED, BUILDING, FAILED = (ModelVersion.BuildStatus(s) for s in ("ready", "queued", "building", "failed"))

@@ -9,9 +9,8 @@ from apimodel import ModelBuilder
 from apimodels.models import ModelVersion
 from apimodels.selectors import model_document, path_hints_of
 from traces.models import WitnessBatch
-from traces.services import har_upload
 
-from ..conftest import FIXTURES
+from ..conftest import FIXTURES, har_upload
 
 PROJECT = "/api/v1/projects/shop"
 

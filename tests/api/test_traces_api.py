@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 import yaml
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from openapi_spec_validator import validate
 
@@ -193,8 +194,8 @@ def test_a_har_upload_becomes_a_finished_trace_with_a_model(
     assert response.status_code == 201
     trace = response.json()
     assert trace["status"] == "finished"
-    assert trace["witness_count"] == 5
-    detail = client.get(f"{TRACES}/{trace['id']}").json()
+    detail = client.get(f"{TRACES}/{trace['id']}").json()  # imported by a worker after the upload
+    assert (detail["witness_count"], detail["entries_skipped"], detail["import_errors"]) == (5, 0, [])
     assert detail["model_build"]["status"] == "ready"
     model = client.get(f"{TRACES}/{trace['id']}/model").json()
     assert {(e["method"], e["path"]) for e in model["endpoints"]} == {
@@ -232,17 +233,51 @@ def test_openapi_exports_as_yaml_and_json(
     ("content", "message"),
     [
         (b"not json", "Not a JSON HAR"),
-        (b'{"log": {}}', "log.entries"),
+        (b'{"log": {}}', "no HTTP requests"),
         (b'{"log": {"entries": []}}', "no HTTP requests"),
+        (gzip.compress(b'{"log": {"entries": [{"request": '), "Not a JSON HAR"),
     ],
 )
-def test_a_bad_har_file_names_the_file_field(alice, project, key_client, content: bytes, message: str) -> None:
-    upload = SimpleUploadedFile("x.har", content)
-    response = key_client(alice).post(f"{TRACES}/har", {"file": upload}, format="multipart")
-    assert response.status_code == 400
-    assert response.json()["error"]["field"].startswith("file")
-    assert message in response.json()["error"]["message"]
+def test_a_bad_har_file_is_reported_on_its_trace(
+    alice, project, key_client, content: bytes, message: str, django_capture_on_commit_callbacks
+) -> None:
+    client = key_client(alice)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"{TRACES}/har", {"file": SimpleUploadedFile("x.har", content)}, format="multipart")
+    assert response.status_code == 201
+    trace = client.get(f"{TRACES}/{response.json()['id']}").json()
+    assert any(message in error for error in trace["import_errors"]), trace["import_errors"]
+    assert (trace["witness_count"], trace["model_build"]) == (0, None)
+    assert not list(settings.HAR_UPLOAD_DIR.iterdir())  # the stored upload is gone
+
+
+def test_a_har_upload_streams_to_disk_gzipped_and_skips_invalid_entries(
+    alice, project, key_client, entry, django_capture_on_commit_callbacks
+) -> None:
+    bad = entry()
+    bad["request"]["url"] = 7
+    content = json.dumps({"log": {"entries": [entry(), bad, entry(url="data:x"), entry(method="POST")]}}).encode()
+    client = key_client(alice)
+    for upload in (content, gzip.compress(content)):  # plain or gzipped as sent
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(f"{TRACES}/har", {"file": SimpleUploadedFile("x.har", upload)}, format="multipart")
+        trace = client.get(f"{TRACES}/{response.json()['id']}").json()
+        assert (trace["witness_count"], trace["entries_skipped"]) == (2, 1)
+        assert trace["import_errors"] == ["log.entries[1].request.url: Must be a string."] or trace["import_errors"][
+            0
+        ].startswith("log.entries[1].request.url")
+        assert trace["model_build"]["status"] == "ready"
+
+
+def test_a_har_upload_over_the_limit_is_413(alice, project, key_client, entry, settings) -> None:
+    settings.HAR_UPLOAD_MAX_BYTES = 1000
+    content = json.dumps({"log": {"entries": [entry() for _ in range(5)]}}).encode()
+    response = key_client(alice).post(
+        f"{TRACES}/har", {"file": SimpleUploadedFile("x.har", content)}, format="multipart"
+    )
+    assert response.status_code == 413
     assert not Trace.objects.exists()
+    assert not list(settings.HAR_UPLOAD_DIR.iterdir())
 
 
 def test_beat_rebuilds_an_active_trace_only_when_new_witnesses_arrived(
@@ -340,9 +375,12 @@ def test_a_browser_har_keeps_http_exchanges_and_skips_the_rest(
     data_url, blocked, broken = entry(url="data:image/png;base64,iVBO"), entry(status=0), entry()
     del broken["request"]["method"]
     client = key_client(alice)
-    upload = har_file([entry(), data_url, blocked])
-    trace = client.post(f"{TRACES}/har", {"file": upload}, format="multipart").json()
-    assert trace["witness_count"] == 1
-    response = client.post(f"{TRACES}/har", {"file": har_file([entry(), data_url, broken])}, format="multipart")
-    assert response.status_code == 400
-    assert response.json()["error"]["field"] == "file.log.entries[2].request.method"
+    with django_capture_on_commit_callbacks(execute=True):
+        uploaded = client.post(f"{TRACES}/har", {"file": har_file([entry(), data_url, blocked])}, format="multipart")
+    trace = client.get(f"{TRACES}/{uploaded.json()['id']}").json()
+    assert (trace["witness_count"], trace["entries_skipped"], trace["import_errors"]) == (1, 0, [])
+    with django_capture_on_commit_callbacks(execute=True):
+        uploaded = client.post(f"{TRACES}/har", {"file": har_file([entry(), data_url, broken])}, format="multipart")
+    trace = client.get(f"{TRACES}/{uploaded.json()['id']}").json()
+    assert (trace["witness_count"], trace["entries_skipped"]) == (1, 1)
+    assert trace["import_errors"][0].startswith("log.entries[2].request.method: ")

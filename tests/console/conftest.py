@@ -8,7 +8,8 @@ from django.test import Client
 from apimodels.models import ModelVersion
 from projects.models import Project, User
 from traces.models import Trace
-from traces.services import har_upload
+
+from ..conftest import har_upload
 
 SMALL_HAR = Path(__file__).resolve().parent.parent / "fixtures" / "small.har"
 

@@ -12,9 +12,8 @@ from alerts.models import AlertChannel, Monitor
 from alerts.services import channel_create, monitor_create
 from projects.models import Project, User
 from traces.models import Trace
-from traces.services import har_upload
 
-from ..conftest import FIXTURES, Receiver
+from ..conftest import FIXTURES, Receiver, har_upload
 from .conftest import htmx
 
 Login = Callable[[User], Client]

@@ -10,9 +10,8 @@ import pytest
 from django.test import Client
 
 from projects.models import Project, User
-from tests.conftest import har_entry
+from tests.conftest import har_entry, har_upload
 from traces.models import Trace
-from traces.services import har_upload
 
 from .conftest import htmx
 

@@ -16,8 +16,9 @@ from apimodels.selectors import path_hints_of
 from apimodels.services import model_rebuild
 from projects.models import Project, User
 from traces.models import Trace, WitnessBatch
-from traces.services import har_upload, trace_start
+from traces.services import trace_start
 
+from ..conftest import har_upload
 from .conftest import htmx
 
 Login = Callable[[User], Client]

@@ -7,8 +7,9 @@ from django.utils import timezone
 from daemons.services import daemon_touch
 from projects.models import Membership, Project, User
 from projects.services import api_key_create
-from traces.services import har_upload, trace_start
+from traces.services import trace_start
 
+from ..conftest import har_upload
 from .conftest import SMALL_HAR, htmx
 
 Login = Callable[[User], Client]

@@ -10,8 +10,9 @@ from apimodels.models import ModelVersion
 from apimodels.views import schema_node
 from projects.models import Project, User
 from traces.models import Trace, WitnessBatch
-from traces.services import har_upload, trace_start, trace_stop
+from traces.services import trace_start, trace_stop
 
+from ..conftest import har_upload
 from .conftest import SMALL_HAR, htmx
 
 Login = Callable[[User], Client]
@@ -199,20 +200,38 @@ def test_deleting_a_trace_removes_its_witnesses_and_models_and_rebuilds_the_proj
 
 @pytest.mark.parametrize(
     ("content", "error"),
-    [(b"not json", "Not a JSON HAR file"), (b'{"log": {}}', "Not a HAR file: log.entries is missing.")],
+    [(b"not json", "Not a JSON HAR file"), (b'{"log": {}}', "The HAR file has no HTTP requests with responses.")],
 )
-def test_a_bad_har_file_redirects_back_and_shows_the_error_next_to_the_field_once(
-    login: Login, project: Project, content: bytes, error: str
+def test_a_bad_har_file_shows_its_error_on_the_trace_page(
+    login: Login, project: Project, content: bytes, error: str, django_capture_on_commit_callbacks
 ) -> None:
     client = login(project.owner)
-    response = client.post(
-        f"/projects/{project.public_id}/har-uploads/", {"file": SimpleUploadedFile("bad.har", content)}
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            f"/projects/{project.public_id}/har-uploads/", {"file": SimpleUploadedFile("x", content)}
+        )
+    page = client.get(response["Location"]).text
+    assert 'id="import-errors"' in page and error in page
+
+
+def test_a_har_file_over_the_limit_is_refused_next_to_the_field(login: Login, project: Project, settings) -> None:
+    settings.HAR_UPLOAD_MAX_BYTES = 100
+    upload = SimpleUploadedFile("big.har", SMALL_HAR.read_bytes())
+    client = login(project.owner)
+    response = client.post(f"/projects/{project.public_id}/har-uploads/", {"file": upload})
     assert response["Location"] == f"/projects/{project.public_id}/traces/#har-form"
-    page = client.get(traces_url(project)).text
-    field = page.split('id="har-form"')[1].split("</form>")[0]
-    assert error in field
-    assert error not in client.get(traces_url(project)).text  # a reload shows a clean form
+    field = client.get(traces_url(project)).text.split('id="har-form"')[1].split("</form>")[0]
+    assert "HAR files are limited to 100 bytes" in field
+    assert "HAR files are limited" not in client.get(traces_url(project)).text  # a reload shows a clean form
+    assert not Trace.objects.exists()
+
+
+def test_the_har_upload_form_checks_the_csrf_token(project: Project) -> None:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(project.owner)
+    upload = SimpleUploadedFile("small.har", SMALL_HAR.read_bytes())
+    response = client.post(f"/projects/{project.public_id}/har-uploads/", {"file": upload})
+    assert response.status_code == 403
     assert not Trace.objects.exists()
 
 
