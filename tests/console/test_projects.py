@@ -1,8 +1,8 @@
 from collections.abc import Callable
 
 import pytest
-from django.test import Client
 from django.contrib.staticfiles import finders
+from django.test import Client
 from django.utils import timezone
 
 from daemons.services import daemon_touch
