@@ -46,7 +46,7 @@ urlpatterns = [
     project_page(f"{trace}/live/", model_views.trace_live, name="trace-live", GET=MEMBER),
     project_page(f"{trace}/stop/", trace_views.trace_end, name="trace-stop", POST=MEMBER),
     project_page(f"{trace}/edit/", trace_views.trace_edit, name="trace-edit", GET=MEMBER, POST=MEMBER),
-    project_page(f"{trace}/delete/", trace_views.trace_remove, name="trace-delete", POST=MEMBER),
+    project_page(f"{trace}/delete/", trace_views.trace_remove, name="trace-delete", POST=OWNER),
     project_page(f"{trace}/rebuild/", model_views.trace_model_rebuild, name="trace-rebuild", POST=MEMBER),
     project_page(
         f"{trace}/endpoints/<str:endpoint>/", model_views.endpoint_detail, name="trace-endpoint-detail", GET=MEMBER

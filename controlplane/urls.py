@@ -40,7 +40,7 @@ api_v1 = [
     project_api(f"{project}/members", ProjectMembersApi, name="project-members", GET=MEMBER, POST=OWNER),
     project_api(f"{project}/traces", TraceListStartApi, name="traces", GET=MEMBER, POST=MEMBER),
     project_api(f"{project}/traces/har", HarUploadApi, name="trace-har-upload", POST=MEMBER),
-    project_api(trace, TraceDetailApi, name="trace", GET=MEMBER, PATCH=MEMBER, DELETE=MEMBER),
+    project_api(trace, TraceDetailApi, name="trace", GET=MEMBER, PATCH=MEMBER, DELETE=OWNER),
     project_api(f"{trace}/stop", TraceStopApi, name="trace-stop", POST=MEMBER),
     project_api(f"{trace}/model", TraceModelApi, name="trace-model", GET=MEMBER),
     project_api(f"{trace}/openapi", TraceOpenApiApi, name="trace-openapi", GET=MEMBER),

@@ -37,8 +37,9 @@ REACHED = {
     ("api:trace-har-upload", "POST"): 400,  # no file sent
     ("api:model-diff", "GET"): 400,  # no base and head
     ("api:trace-witnesses", "POST"): 410,  # an uploaded HAR trace takes no witnesses
-    ("trace-har-upload", "POST"): 400,  # no file sent
     ("trace-list", "POST"): 400,  # no duration
+    ("api:trace", "PATCH"): 400,  # no name
+    ("trace-edit", "POST"): 400,  # no name
     ("member-add", "POST"): 400,  # no username
     ("api:alert-channels", "POST"): 400,  # no kind
     ("api:monitors", "POST"): 400,  # no kind
@@ -61,6 +62,9 @@ OWNER_ONLY = {
     ("alert-channel-list", "POST"),
     ("alert-channel-delete", "POST"),
     ("monitor-delete", "POST"),
+    # Deleting a trace removes its traffic from the project's model for everyone.
+    ("api:trace", "DELETE"),
+    ("trace-delete", "POST"),
 }
 DAEMON_KEYS = {("api:trace-witnesses", "POST"), ("api:daemon-long-poll", "POST")}
 BODIES: dict[tuple[str, str], dict[str, Any]] = {

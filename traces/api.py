@@ -151,7 +151,7 @@ class TraceDetailApi(ProjectApiView):
         operation_id="traces_delete",
         summary="Delete a trace",
         description="Deletes the trace, its stored witnesses and its models, and queues a build of the project's "
-        "merged model without its traffic. Daemons still capturing it stop.",
+        "merged model without its traffic. Daemons still capturing it stop. The project's owner only.",
         request=None,
         responses={204: None, **errors(401, 403, 404)},
     )

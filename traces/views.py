@@ -97,9 +97,9 @@ def trace_end(request: ConsoleRequest, project: Project, trace: str) -> HttpResp
 
 
 def trace_edit(request: ConsoleRequest, project: Project, trace: str) -> HttpResponse:
-    """Rename the trace (GET shows the form, POST renames); deleting it is a button on the same page."""
+    """Rename the trace (GET shows the form, POST renames); deleting it (the owner's) is a button on the same page."""
     found = trace_for_project(project=project, trace_ref=trace)
-    form = TraceRenameForm(request.POST or None, initial={"name": found.name})
+    form = TraceRenameForm(request.POST if request.method == "POST" else None, initial={"name": found.name})
     if request.method == "POST" and form.is_valid():
         old_name = found.name
         try:
@@ -110,7 +110,13 @@ def trace_edit(request: ConsoleRequest, project: Project, trace: str) -> HttpRes
             messages.success(request, f"Renamed {old_name} to {found.name}.")
             return redirect("trace-detail", project=project.public_id, trace=found.name)
     (row,) = trace_rows(traces=[found], now=timezone.now())
-    context = {"project": project, "section": "traces", "row": row, "form": form}
+    context = {
+        "project": project,
+        "section": "traces",
+        "row": row,
+        "form": form,
+        "is_owner": project.owner_id == request.user.pk,
+    }
     return render(request, "traces/trace_edit.html", context, status=400 if form.errors else 200)
 
 

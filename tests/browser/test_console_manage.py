@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from playwright.sync_api import Page, expect
+from playwright.sync_api import FilePayload, Page, expect
 
 from daemons.services import daemon_touch
 from projects.models import Project, User
@@ -85,9 +85,8 @@ def test_an_owner_manages_daemons_traces_hints_keys_and_members(setup: str, live
     expect(row.locator(".badge").first).to_have_text("stopped")
 
     # A refused upload redirects back with the error under the field; a reload does not post it again.
-    page.get_by_label("HAR file").set_input_files(
-        files=[{"name": "broken.har", "mimeType": "application/json", "buffer": b"not json"}]
-    )
+    broken: FilePayload = {"name": "broken.har", "mimeType": "application/json", "buffer": b"not json"}
+    page.get_by_label("HAR file").set_input_files(files=[broken])
     page.get_by_role("button", name="Upload").click()
     expect(page).to_have_url(re.compile(r"/traces/#har-form$"))
     expect(page.locator("#har-form .errorlist")).to_contain_text("Not a JSON HAR file")

@@ -1,6 +1,7 @@
 from collections.abc import Callable
 
 import pytest
+from django.contrib.staticfiles import finders
 from django.test import Client
 from django.utils import timezone
 
@@ -152,3 +153,9 @@ def test_the_overview_shows_active_traces_and_the_latest_model(login: Login, pro
 
 def test_recent_times_read_just_now(login: Login, project: Project) -> None:
     assert "just now" in login(project.owner).get("/projects/").text
+
+
+def test_every_page_has_a_favicon(login: Login, project: Project) -> None:
+    page = login(project.owner).get(f"/projects/{project.public_id}/").text
+    assert '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">' in page
+    assert finders.find("favicon.svg")

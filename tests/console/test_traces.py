@@ -159,6 +159,16 @@ def test_the_edit_page_renames_a_trace(login: Login, project: Project, bob: User
     assert "Renamed old-name to new-name." in client.get(response["Location"]).text
 
 
+def test_only_the_owner_deletes_a_trace(login: Login, project: Project, bob: User) -> None:
+    trace_start(project=project, user=bob, duration_minutes=15, name="kept")
+    client = login(bob)
+    page = client.get(f"{traces_url(project)}kept/edit/").text
+    assert "Delete trace" not in page
+    assert "Only the project's owner, alice, can delete traces." in page
+    assert client.post(f"{traces_url(project)}kept/delete/").status_code == 403
+    assert Trace.objects.filter(name="kept").exists()
+
+
 @pytest.mark.parametrize(
     ("name", "error"),
     [
