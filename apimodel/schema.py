@@ -9,8 +9,6 @@ not depend on the order witnesses arrive in.
 import re
 from typing import Any
 
-import orjson
-
 from apimodel.formats import id_kind, placeholder, string_format
 
 Schema = dict[str, Any]
@@ -76,13 +74,7 @@ def infer_schema(value: object, depth: int = 0) -> Schema:
         return {}
     if isinstance(value, list):
         schema: Schema = {"type": "array"}
-        previous = None
         for item in value[:MAX_ITEMS]:
-            # Items of an obfuscated array are often one text: the same item again changes nothing (meld(a, a) is a).
-            text = _json_text(item)
-            if text is not None and text == previous:
-                continue
-            previous = text
             item_schema = infer_schema(item, depth + 1)
             schema["items"] = meld(schema["items"], item_schema) if "items" in schema else item_schema
         return schema
@@ -94,16 +86,6 @@ def infer_schema(value: object, depth: int = 0) -> Schema:
         properties = {key: infer_schema(value[key], depth + 1) for key in keys}
         return {"type": "object", "properties": properties, "required": keys}
     return {}
-
-
-def _json_text(value: object) -> bytes | None:
-    """The JSON text of an object or array (which tells `1` from `true` and `1.0`, unlike `==`); None for others."""
-    if not isinstance(value, dict | list):
-        return None
-    try:
-        return orjson.dumps(value)
-    except TypeError:  # an integer past 64 bits
-        return None
 
 
 def redact_json(value: object, depth: int = 0) -> object:

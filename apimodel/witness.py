@@ -16,8 +16,6 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
-import orjson
-
 from apimodel.auth import auth_from_request
 from apimodel.formats import jwt_claim_names, placeholder, placeholder_jwt
 from apimodel.schema import Schema, has_dynamic_keys, infer_schema, meld, redact_json, redact_text, text_schema
@@ -236,16 +234,14 @@ MEMO_BYTES = 16 * 1024 * 1024
 
 
 def _parse_json(text: str) -> object:
-    """The value of a JSON text; _NOT_JSON for anything else, including lone surrogates, NaN and nesting past
-    1,024 levels (what could not be stored and read back)."""
     try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
+        return json.loads(text)
+    except (ValueError, RecursionError):
         return _NOT_JSON
 
 
 def _bounded(schema: Schema | None) -> Schema | None:
-    if schema is None or len(orjson.dumps(schema)) <= MAX_BODY_SCHEMA_BYTES:
+    if schema is None or len(json.dumps(schema)) <= MAX_BODY_SCHEMA_BYTES:
         return schema
     return {"type": schema["type"]} if "type" in schema else {}
 

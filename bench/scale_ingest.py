@@ -96,6 +96,8 @@ def upload(url: str, path: str, auth: str, bodies: list[bytes], until: float, ou
         statuses[response.status] += 1
         if response.status == 202:
             accepted += json.loads(reply)["accepted"]
+        elif response.status >= 500:
+            print(f"{response.status}: {reply[:300]!r}", flush=True)
     connection.close()
     out.update(statuses=statuses, latencies=latencies, accepted=accepted)
 
