@@ -94,7 +94,9 @@ TEMPLATES = [
 ]
 
 DATABASE_URL = os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'pawprint.sqlite3'}")
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+# Under ASGI each request's sync code runs in a thread of its own: a persistent connection (CONN_MAX_AGE > 0)
+# would stay open in every such thread. Each request closes its connection; held long polls release theirs.
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web server read while the Celery worker writes.
     DATABASES["default"]["OPTIONS"] = {
@@ -146,6 +148,8 @@ WITNESS_GRACE = timedelta(seconds=int(os.environ.get("WITNESS_GRACE_SECONDS", 30
 WITNESS_RETENTION = timedelta(days=int(os.environ.get("WITNESS_RETENTION_DAYS", 30)))
 DAEMON_DELETE_AFTER = timedelta(days=7)
 LONG_POLL_SECONDS = float(os.environ.get("LONG_POLL_SECONDS", 25))
+# One daemon's polls a minute before 429: a poll replies at once only on a change, so more is a loop.
+DAEMON_POLLS_PER_MINUTE = int(os.environ.get("DAEMON_POLLS_PER_MINUTE", 30))
 HEARTBEAT_INTERVAL_SECONDS = 20
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
