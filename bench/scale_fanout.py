@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-import psycopg2
+import psycopg
 import requests
 import uvloop
 
@@ -107,7 +107,8 @@ class Fleet:
     async def latencies(self, trace_id: str, change: str, since: float) -> list[float]:
         """Seconds from `since` until each daemon learnt the change, once all have."""
         learnt = self.learnt[trace_id, change]
-        await _until(lambda: len(learnt) == len(self.connections), LEARN_TIMEOUT, f"every daemon {change} {trace_id}")
+        what = f"every daemon {change} {trace_id} (learnt: {len(learnt)}, errors: {len(self.errors)} {self.errors[:1]})"
+        await _until(lambda: len(learnt) == len(self.connections), LEARN_TIMEOUT, what)
         return [at - since for at in learnt.values()]
 
 
@@ -117,7 +118,7 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def _held_daemons(database_url: str, round_name: str) -> int:
-    with psycopg2.connect(database_url) as connection, connection.cursor() as cursor:
+    with psycopg.connect(database_url) as connection, connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM daemons_daemon WHERE name LIKE %s", (f"{round_name}-%",))
         (count,) = cursor.fetchone() or (0,)
         return int(count)

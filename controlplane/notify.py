@@ -144,11 +144,18 @@ def _changes() -> ProjectChanges:
     return changes
 
 
+def connection_release() -> None:
+    """Give this thread's database connection back to the pool (or close it): a waiting poll holds none.
+    Inside a transaction (a test's), it stays."""
+    if not connection.in_atomic_block:
+        connection.close()
+
+
 def _read_and_release(load: Callable[[int], Any], project_id: int) -> Any:
     try:
         return load(project_id)
     finally:
-        connection.close()  # back to the pool, or closed: a waiting poll holds no connection
+        connection_release()
 
 
 class Watch:

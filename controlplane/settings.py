@@ -63,6 +63,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "controlplane.middleware.StaticFilesMiddleware",
     "controlplane.middleware.request_checks_middleware",
+    "controlplane.middleware.async_views_middleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -95,8 +96,14 @@ TEMPLATES = [
 
 DATABASE_URL = os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'pawprint.sqlite3'}")
 # Under ASGI each request's sync code runs in a thread of its own: a persistent connection (CONN_MAX_AGE > 0)
-# would stay open in every such thread. Each request closes its connection; held long polls release theirs.
+# would stay open in every such thread. So each request gives its connection back when it ends (and a held long
+# poll as soon as it has read): to a pool of at most DATABASE_POOL_SIZE per process on PostgreSQL, where opening
+# a connection per request would cost a server process each (bench/RESULTS.md, "Fan-out at fleet scale").
+# DATABASE_POOL_SIZE=0 turns the pool off (a pooler such as PgBouncer in front of PostgreSQL does that job).
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+DATABASE_POOL_SIZE = int(os.environ.get("DATABASE_POOL_SIZE", 8))
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DATABASE_POOL_SIZE:
+    DATABASES["default"]["OPTIONS"] = {"pool": {"min_size": 1, "max_size": DATABASE_POOL_SIZE, "timeout": 20}}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web server read while the Celery worker writes.
     DATABASES["default"]["OPTIONS"] = {

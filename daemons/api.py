@@ -6,7 +6,6 @@ from urllib.parse import unquote
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -16,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from controlplane.error_handlers import error_body
-from controlplane.notify import project_watch
+from controlplane.notify import connection_release, project_watch
 from controlplane.schema import ERROR_MEANINGS, errors
 from daemons.models import Daemon, DaemonStatus
 from daemons.reach import reach_acknowledge
@@ -174,7 +173,7 @@ def _poll_arrived(*, project: Project, daemon_name: str) -> float | None:
             daemon_touch(project=project, daemon_name=daemon_name, now=timezone.now())
         return wait
     finally:
-        connection.close()
+        connection_release()
 
 
 def _active_now(project_id: int) -> list[Trace]:

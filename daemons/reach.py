@@ -10,9 +10,10 @@ import weakref
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.db import DatabaseError, connection
+from django.db import DatabaseError
 from django.utils import timezone
 
+from controlplane.notify import connection_release
 from daemons.models import TraceReach
 from traces.models import Trace
 
@@ -73,4 +74,4 @@ def reach_record(changes: list[tuple[int, str, str, str]]) -> None:
             ignore_conflicts=True,
         )
     finally:
-        connection.close()
+        connection_release()
