@@ -13,6 +13,7 @@ Without a live subscription (Redis down or reconnecting), a change may go unhear
 import asyncio
 import contextlib
 import logging
+import os
 import threading
 import weakref
 from collections.abc import AsyncIterator, Callable
@@ -32,6 +33,11 @@ FALLBACK_SECONDS = 5.0
 # A project no poll watched for this long is forgotten (its state is read again when a poll comes).
 IDLE_SECONDS = 60.0
 RECONNECT_SECONDS = 1.0
+
+def listener_name() -> str:
+    """The Redis client name of this process's subscriptions (one per event loop; a web worker has one)."""
+    return f"pawprint-polls-{os.getpid()}"
+
 
 _publisher: tuple[str, redis.Redis] | None = None
 _publisher_lock = threading.Lock()
@@ -106,7 +112,7 @@ class ProjectChanges:
         """Forward Redis project messages to this loop's polls, for ever; reconnects after errors."""
         logged = False
         while True:
-            client = redis.asyncio.Redis.from_url(settings.REDIS_URL)
+            client = redis.asyncio.Redis.from_url(settings.REDIS_URL, client_name=listener_name())
             try:
                 async with client.pubsub() as pubsub:
                     await pubsub.psubscribe(f"{CHANNEL_PREFIX}*")
