@@ -34,6 +34,7 @@ FALLBACK_SECONDS = 5.0
 IDLE_SECONDS = 60.0
 RECONNECT_SECONDS = 1.0
 
+
 def listener_name() -> str:
     """The Redis client name of this process's subscriptions (one per event loop; a web worker has one)."""
     return f"pawprint-polls-{os.getpid()}"
@@ -129,7 +130,9 @@ class ProjectChanges:
                     logger.warning("Redis listener lost (%s); polls read the database periodically", error)
                     logged = True
             finally:
-                self.live = False
+                if self.live:  # polls waiting for a message that may not come: their waits are cut short now
+                    self.live = False
+                    self.all_changed()
                 with contextlib.suppress(redis.RedisError, OSError):
                     await client.aclose()
             await asyncio.sleep(RECONNECT_SECONDS)
