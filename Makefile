@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test lint chromium eval bench demo akita-venv bench-agent
+.PHONY: run test lint chromium eval bench demo akita-venv bench-agent bench-scale
 
 # make run installs what Pawprint needs to run; make test adds the test, lint and type-checking tools.
 $(BIN)/.installed: requirements.txt
@@ -59,3 +59,7 @@ bench: $(BIN)/.installed
 bench-agent: $(BIN)/.installed
 	$(BIN)/python -m bench.agent_throughput
 	$(BIN)/python -m bench.middleware_latency
+
+# The production-like stack at fleet scale (bench/stack.py; see bench/RESULTS.md): one `python -m bench.X` line per row.
+bench-scale: $(BIN)/.installed-dev
+	$(BIN)/python -m bench.scale_fanout
