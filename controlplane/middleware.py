@@ -86,15 +86,16 @@ class StaticFilesMiddleware(WhiteNoiseMiddleware):
 
 def skips_sync_middleware(view: Callable[..., Any]) -> Callable[..., Any]:
     """Mark an async view (the daemons' long poll) to be called past the sync middleware: each of those costs a
-    request two thread hops under ASGI, and a woken poll would pay them before its reply leaves. Such a view
-    serves JSON to API keys: no session, CSRF, cookies, messages or HTML."""
+    request one or two thread hops under ASGI, and a woken poll would pay them before its reply leaves (thousands
+    at once). Such a view serves JSON to API keys: no session, CSRF, cookies, messages or HTML."""
     view.skips_sync_middleware = True  # type: ignore[attr-defined]
     return view
 
 
 @sync_and_async_middleware
 def async_views_middleware(get_response: Callable[[HttpRequest], Any]) -> Callable[[HttpRequest], Any]:
-    """Call views marked `skips_sync_middleware` directly (under ASGI; under WSGI they take the usual path)."""
+    """Call views marked `skips_sync_middleware` directly, after the request checks (under ASGI; under WSGI they
+    take the usual path). First in MIDDLEWARE, so these views are left out of the Prometheus request metrics."""
     if not iscoroutinefunction(get_response):
         return get_response
 
@@ -106,6 +107,9 @@ def async_views_middleware(get_response: Callable[[HttpRequest], Any]) -> Callab
         if match is None or not getattr(match.func, "skips_sync_middleware", False):
             passed: HttpResponse = await get_response(request)
             return passed
+        refused = check_request(request)
+        if refused is not None:
+            return refused
         request.resolver_match = match
         response: HttpResponse = await match.func(request, *match.args, **match.kwargs)
         response.headers.setdefault("Content-Length", str(len(response.content)))  # as CommonMiddleware does

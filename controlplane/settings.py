@@ -59,11 +59,12 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: the long poll skips the sync middleware below (see controlplane/middleware.py).
+    "controlplane.middleware.async_views_middleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "controlplane.middleware.StaticFilesMiddleware",
     "controlplane.middleware.request_checks_middleware",
-    "controlplane.middleware.async_views_middleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
