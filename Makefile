@@ -63,6 +63,7 @@ bench-agent: $(BIN)/.installed
 # Fleet scale on the production-like stack (bench/stack.py: gunicorn + uvicorn, PostgreSQL, Redis), each line
 # building its own fixture data; STACK_DATABASE_URL / STACK_REDIS_URL pick the servers. Figures: bench/RESULTS.md.
 bench-scale: $(BIN)/.installed-dev
+	$(BIN)/python -m bench.scale_fanout
 	$(BIN)/python -m bench.scale_ingest
 	$(BIN)/python -m bench.scale_pages
 	$(BIN)/python -m bench.scale_exports

@@ -44,6 +44,7 @@ urlpatterns = [
     project_page(f"{project}/har-uploads/", trace_views.trace_har_upload, name="trace-har-upload", POST=MEMBER),
     project_page(f"{trace}/", model_views.trace_detail, name="trace-detail", GET=MEMBER),
     project_page(f"{trace}/live/", model_views.trace_live, name="trace-live", GET=MEMBER),
+    project_page(f"{trace}/reach/", daemon_views.trace_reach_part, name="trace-reach", GET=MEMBER),
     project_page(f"{trace}/stop/", trace_views.trace_end, name="trace-stop", POST=MEMBER),
     project_page(f"{trace}/edit/", trace_views.trace_edit, name="trace-edit", GET=MEMBER, POST=MEMBER),
     project_page(f"{trace}/delete/", trace_views.trace_remove, name="trace-delete", POST=OWNER),

@@ -1,112 +1,218 @@
-"""Wake long polls when a project's traces change.
+"""Wake long polls when a project's traces change, with no database work per poll.
 
-Writers call `project_changed` after commit. Pollers hold a `project_subscription`: in-process
-events, fed by one Redis pub/sub listener per event loop when REDIS_URL is set (several web
-processes), or directly by the writer in the single-process embedded mode.
+Writers call `project_changed` after commit: one publish on Redis when REDIS_URL is set (several web processes),
+else a direct call into this process's event loops (the single-process embedded mode). In each event loop (a web
+worker has one), one Redis subscription feeds a `ProjectChanges`: a generation number per watched project, bumped
+by each change, and the project's state read once per generation for all the polls of that loop (`Watch.read`).
+
+Without a live subscription (Redis down or reconnecting), a change may go unheard: state read then is trusted for
+`FALLBACK_SECONDS` only, and waits are cut to that, so polls fall back to reading the database periodically
+(once per project and process, however many polls). A reconnect counts as a change of every project.
 """
 
 import asyncio
 import contextlib
 import logging
+import os
 import threading
 import weakref
-from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 import redis
 import redis.asyncio
+from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import connection
 
 logger = logging.getLogger(__name__)
 CHANNEL_PREFIX = "pawprint:project:"
+# Without a live subscription, how stale a read may be (and how long a poll waits before reading again).
+FALLBACK_SECONDS = 5.0
+# A project no poll watched for this long is forgotten (its state is read again when a poll comes).
+IDLE_SECONDS = 60.0
+RECONNECT_SECONDS = 1.0
 
 
-class LocalHub:
-    """Events of the pollers in this process, by project; safe to notify from any thread."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._waiters: dict[int, set[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = defaultdict(set)
-
-    def add(self, project_id: int, waiter: tuple[asyncio.AbstractEventLoop, asyncio.Event]) -> None:
-        with self._lock:
-            self._waiters[project_id].add(waiter)
-
-    def discard(self, project_id: int, waiter: tuple[asyncio.AbstractEventLoop, asyncio.Event]) -> None:
-        with self._lock:
-            waiters = self._waiters.get(project_id)
-            if waiters is not None:
-                waiters.discard(waiter)
-                if not waiters:
-                    del self._waiters[project_id]
-
-    def notify(self, project_id: int) -> None:
-        with self._lock:
-            waiters = list(self._waiters.get(project_id, ()))
-        for loop, event in waiters:
-            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-                loop.call_soon_threadsafe(event.set)
+def listener_name() -> str:
+    """The Redis client name of this process's subscriptions (one per event loop; a web worker has one)."""
+    return f"pawprint-polls-{os.getpid()}"
 
 
-hub = LocalHub()
-# One Redis listener per event loop (a web worker has one loop; tests start many).
-_listeners: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[asyncio.Task[None], asyncio.Event]] = (
-    weakref.WeakKeyDictionary()
-)
+_publisher: tuple[str, redis.Redis] | None = None
+_publisher_lock = threading.Lock()
+
+
+def _redis_publisher() -> redis.Redis:
+    """One client (a connection pool) per process for publishing, made for the current REDIS_URL."""
+    global _publisher
+    with _publisher_lock:
+        if _publisher is None or _publisher[0] != settings.REDIS_URL:
+            _publisher = (settings.REDIS_URL, redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2))
+        return _publisher[1]
 
 
 def project_changed(project_id: int) -> None:
     """Tell every poller of the project to look again (call after the change is committed)."""
-    if settings.REDIS_URL:
-        client = redis.Redis.from_url(settings.REDIS_URL)
-        try:
-            client.publish(f"{CHANNEL_PREFIX}{project_id}", b"1")
-        except redis.RedisError:
-            logger.exception("could not publish a project change; pollers learn it on their next poll")
-        finally:
-            client.close()
-    else:
-        hub.notify(project_id)
+    if not settings.REDIS_URL:
+        with _by_loop_lock:
+            loops = list(_by_loop.values())
+        for changes in loops:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                changes.loop.call_soon_threadsafe(changes.changed, project_id)
+        return
+    try:
+        _redis_publisher().publish(f"{CHANNEL_PREFIX}{project_id}", b"1")
+    except redis.RedisError:
+        logger.warning("could not publish a change of project %s; its polls learn it when they read again", project_id)
 
 
-async def _listen(ready: asyncio.Event) -> None:
-    """Forward Redis project messages to this process's pollers; reconnects after errors."""
-    while True:
-        client = redis.asyncio.Redis.from_url(settings.REDIS_URL)
-        try:
-            async with client.pubsub() as pubsub:
-                await pubsub.psubscribe(f"{CHANNEL_PREFIX}*")
-                ready.set()
-                async for message in pubsub.listen():
-                    if message["type"] == "pmessage":
-                        channel = message["channel"].decode()
-                        hub.notify(int(channel.removeprefix(CHANNEL_PREFIX)))
-        except (redis.RedisError, OSError):
-            ready.clear()
-            logger.exception("Redis listener lost its connection; retrying")
-            await asyncio.sleep(1)
-        finally:
-            await client.aclose()
+@dataclass
+class _Project:
+    generation: int = 0
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    watchers: int = 0
+    idle_since: float = 0.0
+    # (generation read, loop time of the read, the read itself), shared by the polls of this loop
+    read: tuple[int, float, "asyncio.Future[Any]"] | None = None
 
 
-async def _ensure_listener() -> None:
+class ProjectChanges:
+    """One event loop's view of project changes (an event loop serves all the polls of a web worker)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.projects: dict[int, _Project] = {}
+        self.live = not settings.REDIS_URL  # the in-process notifier never misses a change
+        self.listener: asyncio.Task[None] | None = None
+        self.swept_at = loop.time()
+
+    def changed(self, project_id: int) -> None:
+        """A change of the project: wake its polls; their next read reads again."""
+        project = self.projects.get(project_id)
+        if project is not None:
+            project.generation += 1
+            event, project.changed = project.changed, asyncio.Event()
+            event.set()
+
+    def all_changed(self) -> None:
+        for project_id in list(self.projects):
+            self.changed(project_id)
+
+    def forget_idle(self) -> None:
+        now = self.loop.time()
+        if now - self.swept_at < IDLE_SECONDS:
+            return
+        self.swept_at = now
+        for project_id, project in list(self.projects.items()):
+            if not project.watchers and now - project.idle_since > IDLE_SECONDS:
+                del self.projects[project_id]
+
+    async def listen(self) -> None:
+        """Forward Redis project messages to this loop's polls, for ever; reconnects after errors."""
+        logged = False
+        while True:
+            client = redis.asyncio.Redis.from_url(settings.REDIS_URL, client_name=listener_name())
+            try:
+                async with client.pubsub() as pubsub:
+                    await pubsub.psubscribe(f"{CHANNEL_PREFIX}*")
+                    self.live = True
+                    self.all_changed()  # whatever happened while not subscribed is read again
+                    if logged:
+                        logger.info("Redis listener subscribed again; polls are woken by changes again")
+                        logged = False
+                    async for message in pubsub.listen():
+                        if message["type"] == "pmessage":
+                            self.changed(int(message["channel"].decode().removeprefix(CHANNEL_PREFIX)))
+            except (redis.RedisError, OSError) as error:
+                if not logged:
+                    logger.warning("Redis listener lost (%s); polls read the database periodically", error)
+                    logged = True
+            finally:
+                if self.live:  # polls waiting for a message that may not come: their waits are cut short now
+                    self.live = False
+                    self.all_changed()
+                with contextlib.suppress(redis.RedisError, OSError):
+                    await client.aclose()
+            await asyncio.sleep(RECONNECT_SECONDS)
+
+
+_by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ProjectChanges] = weakref.WeakKeyDictionary()
+_by_loop_lock = threading.Lock()  # writers notify from other threads
+
+
+def _changes() -> ProjectChanges:
     loop = asyncio.get_running_loop()
-    listener = _listeners.get(loop)
-    if listener is None or listener[0].done():
-        ready = asyncio.Event()
-        listener = (loop.create_task(_listen(ready)), ready)
-        _listeners[loop] = listener
-    await asyncio.wait_for(listener[1].wait(), timeout=5)
+    with _by_loop_lock:
+        changes = _by_loop.get(loop)
+        if changes is None:
+            changes = _by_loop[loop] = ProjectChanges(loop)
+    if settings.REDIS_URL and (changes.listener is None or changes.listener.done()):
+        changes.listener = loop.create_task(changes.listen())
+    return changes
+
+
+def connection_release() -> None:
+    """Give this thread's database connection back to the pool (or close it): a waiting poll holds none.
+    Inside a transaction (a test's), it stays."""
+    if not connection.in_atomic_block:
+        connection.close()
+
+
+def _read_and_release(load: Callable[[int], Any], project_id: int) -> Any:
+    try:
+        return load(project_id)
+    finally:
+        connection_release()
+
+
+class Watch:
+    """A poll's view of one project: its state, read once per change for the whole event loop, and a wait."""
+
+    def __init__(self, changes: ProjectChanges, project_id: int, project: _Project) -> None:
+        self._changes, self._project_id, self._project = changes, project_id, project
+
+    async def read(self, load: Callable[[int], Any]) -> Any:
+        """`load(project_id)` (sync, it may use the database) as of the latest change this loop heard of."""
+        project, loop = self._project, self._changes.loop
+        read = project.read
+        if (
+            read is None
+            or read[0] != project.generation
+            or (not self._changes.live and loop.time() - read[1] > FALLBACK_SECONDS)
+        ):
+            reading = sync_to_async(_read_and_release, thread_sensitive=False)(load, self._project_id)
+            future = asyncio.ensure_future(reading)
+            future.add_done_callback(lambda done: self._forget_failed(done))
+            read = project.read = (project.generation, loop.time(), future)
+        return await asyncio.shield(read[2])
+
+    def _forget_failed(self, future: "asyncio.Future[Any]") -> None:
+        """A read that failed (the database away) is not kept: the next poll reads again."""
+        read = self._project.read
+        if read is not None and read[2] is future and (future.cancelled() or future.exception() is not None):
+            self._project.read = None
+
+    async def wait(self, timeout: float) -> None:
+        """Until the project changes or `timeout` seconds pass (less when changes may go unheard)."""
+        if not self._changes.live:
+            timeout = min(timeout, FALLBACK_SECONDS)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._project.changed.wait(), timeout=max(timeout, 0))
 
 
 @contextlib.asynccontextmanager
-async def project_subscription(project_id: int) -> AsyncIterator[asyncio.Event]:
-    """An event set when the project changes; subscribe before reading state, so no change is missed."""
-    if settings.REDIS_URL:
-        await _ensure_listener()
-    waiter = (asyncio.get_running_loop(), asyncio.Event())
-    hub.add(project_id, waiter)
+async def project_watch(project_id: int) -> AsyncIterator[Watch]:
+    """Watch a project's changes from a long poll; read its state through the watch, after entering it."""
+    changes = _changes()
+    changes.forget_idle()
+    project = changes.projects.get(project_id)
+    if project is None:
+        project = changes.projects[project_id] = _Project()
+    project.watchers += 1
     try:
-        yield waiter[1]
+        yield Watch(changes, project_id, project)
     finally:
-        hub.discard(project_id, waiter)
+        project.watchers -= 1
+        project.idle_since = changes.loop.time()

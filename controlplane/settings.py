@@ -64,6 +64,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: the long poll skips the sync middleware below (see controlplane/middleware.py).
+    "controlplane.middleware.async_views_middleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "controlplane.middleware.StaticFilesMiddleware",
@@ -99,7 +101,15 @@ TEMPLATES = [
 ]
 
 DATABASE_URL = os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'pawprint.sqlite3'}")
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+# Under ASGI each request's sync code runs in a thread of its own: a persistent connection (CONN_MAX_AGE > 0)
+# would stay open in every such thread. So each request gives its connection back when it ends (and a held long
+# poll as soon as it has read): to a pool of at most DATABASE_POOL_SIZE per process on PostgreSQL, where opening
+# a connection per request would cost a server process each (bench/RESULTS.md, "Fan-out at fleet scale").
+# DATABASE_POOL_SIZE=0 turns the pool off (a pooler such as PgBouncer in front of PostgreSQL does that job).
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+DATABASE_POOL_SIZE = int(os.environ.get("DATABASE_POOL_SIZE", 8))
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DATABASE_POOL_SIZE:
+    DATABASES["default"]["OPTIONS"] = {"pool": {"min_size": 1, "max_size": DATABASE_POOL_SIZE, "timeout": 20}}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web server read while the Celery worker writes.
     DATABASES["default"]["OPTIONS"] = {
@@ -173,6 +183,8 @@ WITNESS_GRACE = timedelta(seconds=int(os.environ.get("WITNESS_GRACE_SECONDS", 30
 WITNESS_RETENTION = timedelta(days=int(os.environ.get("WITNESS_RETENTION_DAYS", 30)))
 DAEMON_DELETE_AFTER = timedelta(days=7)
 LONG_POLL_SECONDS = float(os.environ.get("LONG_POLL_SECONDS", 25))
+# One daemon's polls a minute before 429: a poll replies at once only on a change, so more is a loop.
+DAEMON_POLLS_PER_MINUTE = int(os.environ.get("DAEMON_POLLS_PER_MINUTE", 30))
 HEARTBEAT_INTERVAL_SECONDS = 20
 
 REDIS_URL = os.environ.get("REDIS_URL", "")

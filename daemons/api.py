@@ -1,5 +1,5 @@
 import asyncio
-import contextlib
+import math
 from typing import Any
 from urllib.parse import unquote
 
@@ -15,12 +15,13 @@ from rest_framework.views import APIView
 
 from controlplane.error_handlers import error_body
 from controlplane.errors import Invalid
-from controlplane.notify import project_subscription
+from controlplane.notify import connection_release, project_watch
 from controlplane.parsers import json_body
 from controlplane.schema import ERROR_MEANINGS, errors
 from daemons.models import Daemon, DaemonStatus
+from daemons.reach import reach_acknowledge
 from daemons.selectors import daemons_for_project
-from daemons.services import daemon_heartbeat, daemon_touch
+from daemons.services import daemon_heartbeat, daemon_poll_throttle, daemon_touch
 from projects.auth import ApiRequest, IngestAccess, IngestThrottle
 from projects.gate import ProjectApiView
 from projects.models import Project
@@ -171,30 +172,52 @@ def poll_reply(active: list[Trace], known: set[str]) -> dict[str, list[Any]]:
     }
 
 
+def _poll_arrived(*, project: Project, daemon_name: str) -> float | None:
+    """Throttle and touch (sync, one thread hop); seconds to wait if throttled. Releases the database
+    connection: a held poll keeps none."""
+    try:
+        wait = daemon_poll_throttle(project=project, daemon_name=daemon_name)
+        if wait is None:
+            daemon_touch(project=project, daemon_name=daemon_name, now=timezone.now())
+        return wait
+    finally:
+        connection_release()
+
+
+def _active_now(project_id: int) -> list[Trace]:
+    return active_traces(project_id=project_id, now=timezone.now())
+
+
 async def daemon_long_poll(request: HttpRequest, project: Project) -> JsonResponse:
-    """Reply at once if the daemon's set of active traces is wrong, else when it changes or ~25 s pass."""
+    """Reply at once if the daemon's set of active traces is wrong, else when it changes or ~25 s pass.
+    Waking reads nothing per poll: the project's active traces are read once per change for the process."""
     try:
         daemon_name, known = parse_poll_body(request.body)
     except ValueError as error:
         field, message = error.args
         return JsonResponse(error_body("invalid", message, field), status=400)
-    await sync_to_async(daemon_touch)(project=project, daemon_name=daemon_name, now=timezone.now())
+    wait = await sync_to_async(_poll_arrived)(project=project, daemon_name=daemon_name)
+    if wait is not None:
+        message = "This daemon polls too often; wait and poll again."
+        response = JsonResponse(error_body("throttled", message), status=429)
+        response["Retry-After"] = str(math.ceil(wait))
+        return response
 
     loop = asyncio.get_running_loop()
     deadline = loop.time() + settings.LONG_POLL_SECONDS
-    async with project_subscription(project.pk) as changed:
+    async with project_watch(project.pk) as watch:
         while True:
-            changed.clear()
+            read: list[Trace] = await watch.read(_active_now)
             now = timezone.now()
-            active = await sync_to_async(active_traces)(project_id=project.pk, now=now)
+            active = [trace for trace in read if trace.ends_at > now]
             reply = poll_reply(active, known)
             remaining = deadline - loop.time()
             if reply["activated_traces"] or reply["deactivated_traces"] or remaining <= 0:
+                reach_acknowledge(project_id=project.pk, daemon_name=daemon_name, reply=reply)
                 return JsonResponse(reply)
             if active:  # wake when the first active trace reaches its end time, with no writer needed
                 remaining = min(remaining, (active[0].ends_at - now).total_seconds() + 0.001)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), timeout=remaining)
+            await watch.wait(remaining)
 
 
 def document_long_poll(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:

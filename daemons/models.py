@@ -4,6 +4,7 @@ from django.db import models
 
 from controlplane.ids import PublicIdField
 from projects.models import Project
+from traces.models import Trace
 
 HEALTHY_WITHIN = timedelta(minutes=1)
 EXPIRES_AFTER = timedelta(hours=1)
@@ -48,3 +49,21 @@ class MiddlewareClient(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["daemon", "client_name"], name="middleware_client_unique")]
         ordering = ["client_name"]
+
+
+class TraceReach(models.Model):
+    """A daemon's poll acknowledged a trace's start or its stop: the poll's reply carried the change."""
+
+    class Change(models.TextChoices):
+        START = "start"
+        STOP = "stop"
+
+    trace = models.ForeignKey(Trace, on_delete=models.CASCADE, related_name="+")
+    daemon_name = models.CharField(max_length=200)
+    change = models.CharField(max_length=5, choices=Change.choices)
+    at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["trace", "change", "daemon_name"], name="trace_reach_once_per_daemon")
+        ]

@@ -1,6 +1,10 @@
+import hashlib
+import time
 from datetime import datetime
 
+import redis
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -23,6 +27,23 @@ def daemon_touch(*, project: Project, daemon_name: str, now: datetime, version: 
             Daemon.objects.create(project=project, name=daemon_name, first_seen_at=now, **fields)
     except IntegrityError:  # its first heartbeat and first poll raced; the other one created it
         Daemon.objects.filter(project=project, name=daemon_name).update(**fields)
+
+
+def daemon_poll_throttle(*, project: Project, daemon_name: str) -> float | None:
+    """Seconds the daemon must wait before polling again, or None. A poll replies at once only when something
+    changed, so more than DAEMON_POLLS_PER_MINUTE is a daemon polling in a loop: it gets 429 and writes nothing.
+    Counted per minute in the cache (Redis), and allowed when the cache is away."""
+    window = int(time.time() // 60)
+    name = hashlib.blake2b(daemon_name.encode(), digest_size=12).hexdigest()
+    key = f"daemon-polls:{project.pk}:{name}:{window}"
+    try:
+        cache.add(key, 0, timeout=60)
+        polls = cache.incr(key)
+    except (redis.RedisError, ValueError):  # ValueError: the key expired between add and incr
+        return None
+    if polls <= settings.DAEMON_POLLS_PER_MINUTE:
+        return None
+    return 60 - time.time() % 60
 
 
 def _middleware_client_seen(*, project: Project, daemon_name: str, client_name: str, now: datetime) -> None:

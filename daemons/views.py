@@ -8,9 +8,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from controlplane.pagination import page_links
-from daemons.selectors import daemons_for_project
+from controlplane.polling import polled
+from daemons.selectors import daemons_for_project, trace_reach
 from projects.auth import ConsoleRequest
 from projects.models import Project
+from traces.selectors import trace_for_project
 
 DAEMON_REFRESH_SECONDS = 10
 DAEMONS_PER_PAGE = 100
@@ -42,3 +44,11 @@ def daemon_list(request: ConsoleRequest, project: Project) -> HttpResponse:
     if request.htmx and request.htmx.target == "daemon-table":
         return render(request, "daemons/daemon_list.html#daemon-table", context)
     return render(request, "daemons/daemon_list.html", context)
+
+
+def trace_reach_part(request: ConsoleRequest, project: Project, trace: str) -> HttpResponse:
+    """ "Reached 3 of 3 daemons" for a trace page (templates/traces/_reach.html), polled while it can change."""
+    found = trace_for_project(project=project, trace_ref=trace)
+    reach = trace_reach(trace=found, now=timezone.now())
+    context = {"project": project, "trace": found, "reach": reach}
+    return polled(request, "traces/_reach.html", context, reach is not None and reach.can_change)

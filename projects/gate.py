@@ -27,6 +27,7 @@ from rest_framework.views import APIView
 
 from controlplane.error_handlers import domain_error_body, error_body
 from controlplane.errors import DomainError, Forbidden
+from controlplane.middleware import skips_sync_middleware
 from projects.auth import REALM, FullAccess, IngestAccess, PollThrottle, authenticate_api_key
 from projects.models import Project, User
 from projects.selectors import project_for_user
@@ -141,6 +142,7 @@ def _authorize_key(request: HttpRequest, project_ref: str, access: Access) -> Pr
 def _gate_async(view: AsyncProjectView, methods: dict[str, Access]) -> AsyncProjectView:
     """An async API view (the long poll): API keys only, throttled per user, then the project."""
 
+    @skips_sync_middleware
     @csrf_exempt
     @functools.wraps(view)
     async def gated(request: HttpRequest, project: str, **kwargs: Any) -> HttpResponse:

@@ -15,6 +15,7 @@ from projects.auth import ApiRequest, IngestThrottle
 from projects.gate import ProjectApiView
 from traces.builds import Build, model_builds
 from traces.models import Trace, TraceStatus
+from traces.reach import trace_reaches
 from traces.selectors import trace_for_project, traces_for_project
 from traces.services import (
     MAX_DURATION_MINUTES,
@@ -123,16 +124,29 @@ class TraceRenameSerializer(serializers.Serializer[Any]):
     name = serializers.RegexField(TRACE_NAME_PATTERN, max_length=100, help_text="Unique in the project.")
 
 
+class ReachSerializer(serializers.Serializer[Any]):
+    change = serializers.ChoiceField(choices=["start", "stop"], help_text="The start while active, else the stop.")
+    reached = serializers.IntegerField(help_text="Daemons whose long poll replied with the change.")
+    daemons = serializers.IntegerField(help_text="The project's healthy daemons, and any other that learnt it.")
+
+
+class TraceDetailSerializer(TraceSerializer):
+    reach = ReachSerializer(allow_null=True, help_text="Null for an uploaded HAR, which no daemon captures.")
+
+
 @extend_schema(tags=["traces"])
 class TraceDetailApi(ProjectApiView):
     @extend_schema(
         operation_id="traces_retrieve",
         summary="Read a trace",
-        description="A trace with its status and the newest build of its model.",
-        responses={200: TraceSerializer, **errors(401, 403, 404)},
+        description="A trace with its status, the newest build of its model, and how far its start (while "
+        "active) or its stop reached the project's daemons.",
+        responses={200: TraceDetailSerializer, **errors(401, 403, 404)},
     )
     def get(self, request: ApiRequest, trace: str) -> Response:
-        return Response(trace_data(trace_for_project(project=self.project, trace_ref=trace)))
+        found = trace_for_project(project=self.project, trace_ref=trace)
+        reach = trace_reaches().reach(found, timezone.now())
+        return Response({**trace_data(found), "reach": ReachSerializer(reach).data if reach else None})
 
     @extend_schema(
         operation_id="traces_rename",

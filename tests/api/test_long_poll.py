@@ -8,13 +8,19 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+import redis.asyncio
 from asgiref.sync import sync_to_async
+from django.conf import settings as django_settings
 from django.core.cache import cache
 from django.db import connections
 from django.test import AsyncClient
 from django.utils import timezone
 from rest_framework.throttling import SimpleRateThrottle
 
+import daemons.api
+from controlplane.notify import listener_name
+from daemons.models import Daemon, TraceReach
+from daemons.reach import FLUSH_SECONDS
 from projects.models import Project, User
 from projects.services import api_key_create
 from traces.services import trace_start, trace_stop
@@ -171,3 +177,84 @@ def test_too_many_polls_get_429_with_retry_after(alice: User, project: Project, 
     assert [response.status_code for response in responses] == [200, 200, 429]
     assert int(responses[2]["Retry-After"]) > 0
     assert responses[2].json()["error"]["code"] == "throttled"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_daemon_polling_in_a_loop_gets_429_and_writes_nothing(alice: User, project: Project, settings) -> None:
+    settings.DAEMON_POLLS_PER_MINUTE = 2
+    settings.LONG_POLL_SECONDS = 0
+    cache.clear()
+    client = poll_client(alice)
+
+    async def send(name: str) -> list:
+        return [await client.post({"daemon_name": name, "active_trace_ids": []}) for _ in range(3)]
+
+    [first, second, third] = asyncio.run(send("looping"))
+    touched = Daemon.objects.get(name="looping").last_heartbeat_at
+    [fourth] = asyncio.run(send("looping"))[2:]
+    assert [r.status_code for r in (first, second, third, fourth)] == [200, 200, 429, 429]
+    assert 0 < int(third["Retry-After"]) <= 60
+    assert third.json()["error"]["code"] == "throttled"
+    assert Daemon.objects.get(name="looping").last_heartbeat_at == touched
+    assert [r.status_code for r in asyncio.run(send("another"))] == [200, 200, 429]  # counted per daemon
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_change_wakes_every_held_poll_of_the_process_with_one_read(
+    notifier: str, alice: User, project: Project, monkeypatch
+) -> None:
+    reads = []
+
+    def counted(project_id: int) -> list:
+        reads.append(project_id)
+        return active_now(project_id)
+
+    active_now = daemons.api._active_now
+    monkeypatch.setattr(daemons.api, "_active_now", counted)
+    client = poll_client(alice)
+
+    async def scenario() -> tuple[list, int, int]:
+        polls = [asyncio.create_task(client.post({"daemon_name": f"d{n}", "active_trace_ids": []})) for n in range(30)]
+        await asyncio.sleep(1.5)
+        held_reads = len(reads)
+        subscriptions = await listener_subscriptions()
+        await sync_to_async(trace_start)(project=project, user=alice, duration_minutes=15, name="go")
+        replies = await asyncio.gather(*polls)
+        return [reply.json() for reply in replies], len(reads) - held_reads, subscriptions
+
+    replies, reads_to_wake, subscriptions = asyncio.run(scenario())
+    assert all([item["trace_name"] for item in reply["activated_traces"]] == ["go"] for reply in replies)
+    assert reads_to_wake == 1
+    assert subscriptions == (1 if notifier == "redis" else 0)
+
+
+async def listener_subscriptions() -> int:
+    """This process's pattern subscriptions on Redis, by client name (none in the embedded mode)."""
+    if not django_settings.REDIS_URL:
+        return 0
+    client = redis.asyncio.Redis.from_url(django_settings.REDIS_URL)
+    try:
+        clients = await client.client_list()
+    finally:
+        await client.aclose()
+    return sum(1 for item in clients if item.get("name") == listener_name() and int(item.get("psub", 0)) > 0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_trace_api_says_how_many_daemons_a_start_reached(alice: User, project: Project, key_client) -> None:
+    client = poll_client(alice)
+
+    async def scenario() -> None:
+        polls = [asyncio.create_task(client.post({"daemon_name": f"d{n}", "active_trace_ids": []})) for n in range(3)]
+        await asyncio.sleep(0.5)
+        await sync_to_async(trace_start)(project=project, user=alice, duration_minutes=15, name="go")
+        await asyncio.gather(*polls)
+        await asyncio.sleep(FLUSH_SECONDS + 0.5)  # the event loop writes the acknowledgements
+
+    asyncio.run(scenario())
+    Daemon.objects.create(
+        project=project, name="silent", first_seen_at=timezone.now(), last_heartbeat_at=timezone.now()
+    )
+    trace = key_client(alice).get("/api/v1/projects/shop/traces/go").json()
+    assert trace["reach"] == {"change": "start", "reached": 3, "daemons": 4}
+    assert set(TraceReach.objects.values_list("daemon_name", flat=True)) == {"d0", "d1", "d2"}
