@@ -98,7 +98,8 @@ class MiddlewareServer:
         self._polls = ThreadPoolExecutor(max_workers=POLL_THREADS, thread_name_prefix="agent-poll")
         self._after_reply: queue.SimpleQueue[tuple[Any, int] | None] = queue.SimpleQueue()
         self._worker = threading.Thread(target=self._work_after_replies, name="agent-capture", daemon=True)
-        self._events_in_progress = 0  # from an events call's head to the end of its work after the reply
+        # events calls from their head to the end of their work after the reply, and polls until answered
+        self._calls_in_progress = 0
         self._idle = threading.Condition()
         self._stopped = threading.Event()
         self._date = ("", 0)  # the Date header, made once a second
@@ -118,7 +119,8 @@ class MiddlewareServer:
             self._loop.run_forever()
         finally:
             for connection in list(self._connections):
-                connection.transport.abort()
+                connection.transport.close()
+            self._loop.run_until_complete(asyncio.sleep(0))  # the connections end (FIN, not a reset)
             self._loop.close()
             self._stopped.set()
 
@@ -127,9 +129,10 @@ class MiddlewareServer:
         self._in_loop(self._listening.close)
 
     def wait_idle(self, timeout: float) -> bool:
-        """Wait for the events calls in progress to end; whether they did within `timeout`."""
+        """Wait for the calls in progress to end (the agent wakes held polls when it stops); whether they did
+        within `timeout`."""
         with self._idle:
-            return self._idle.wait_for(lambda: self._events_in_progress == 0, timeout)
+            return self._idle.wait_for(lambda: self._calls_in_progress == 0, timeout)
 
     def server_close(self) -> None:
         """End every connection and the loop (an idle keep-alive connection would otherwise hold it)."""
@@ -159,16 +162,16 @@ class MiddlewareServer:
 
     # events calls in progress, and the work after their replies
 
-    def events_started(self) -> None:
+    def call_started(self) -> None:
         with self._idle:
-            self._events_in_progress += 1
+            self._calls_in_progress += 1
 
-    def events_ended(self, reserved: int) -> None:
-        """An events call is done: its body's bytes go back to the memory budget."""
+    def call_ended(self, reserved: int) -> None:
+        """A call is done: its body's bytes (if an events call's) go back to the memory budget."""
         if reserved:
             self.intake.budget.release(reserved)
         with self._idle:
-            self._events_in_progress -= 1
+            self._calls_in_progress -= 1
             self._idle.notify_all()
 
     def after_reply(self, then: Any, reserved: int) -> None:
@@ -189,12 +192,13 @@ class MiddlewareServer:
                 log_event(logging.ERROR, "request_failed", error=repr(error), calls=len(taken))
             finally:
                 for _, reserved in taken:
-                    self.events_ended(reserved)
+                    self.call_ended(reserved)
             if items[-1] is None:
                 return
 
     def poll(self, service: str, body: object, reply: Callable[[Answer], None]) -> None:
         """Hold a middleware poll on a thread of its own; `reply` runs in the loop once it is answered."""
+        self.call_started()
 
         def answered(future: Any) -> None:
             answer = future.result() if not future.cancelled() and future.exception() is None else None
@@ -202,7 +206,12 @@ class MiddlewareServer:
                 error = "cancelled" if future.cancelled() else repr(future.exception())
                 log_event(logging.ERROR, "request_failed", path="middleware", error=error)
                 answer = Answer(500, {"message": "Internal error", "detail": error})
-            self._in_loop(lambda: reply(answer))
+
+            def answer_in_loop() -> None:
+                reply(answer)
+                self.call_ended(0)
+
+            self._in_loop(answer_in_loop)
 
         self._polls.submit(self.intake.middleware_poll, service, body).add_done_callback(answered)
 
@@ -233,7 +242,7 @@ class _Connection(asyncio.Protocol):
         self.server._connections.discard(self)
         self.closing = True
         if self.request is not None and self.request.events:  # the body never came in full
-            self.server.events_ended(self.request.length if self.request.reserved else 0)
+            self.server.call_ended(self.request.length if self.request.reserved else 0)
             self.request = None
 
     def data_received(self, data: bytes) -> None:
@@ -304,7 +313,7 @@ class _Connection(asyncio.Protocol):
             return None
         request = _Request(method, path, headers, length, close, events=bool(EVENTS_PATH.match(path)))
         if request.events:
-            self.server.events_started()
+            self.server.call_started()
             request.reserved = self.intake.budget.try_acquire(length)
             request.discard = not request.reserved
         if headers.get("expect", "").lower() == "100-continue":
@@ -335,7 +344,7 @@ class _Connection(asyncio.Protocol):
         if parsed is not None:
             then = self._call(request, lambda: self.intake.events(service, trace_name, parsed[0], body)).then
         if then is None:
-            self.server.events_ended(request.length)
+            self.server.call_ended(request.length)
         else:
             self.server.after_reply(then, request.length)
 
@@ -347,7 +356,7 @@ class _Connection(asyncio.Protocol):
             self._reply(request, 503, {"message": "The agent is at its memory cap; retry."}, b"Retry-After: 1\r\n")
         else:
             self._call(request, lambda: self.intake.events_discarded(unquote(match[1]), unquote(match[2])))
-        self.server.events_ended(0)
+        self.server.call_ended(0)
 
     def _json(self, request: _Request, body: bytes) -> tuple[object] | None:
         try:
