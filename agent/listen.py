@@ -33,7 +33,7 @@ from urllib.parse import unquote
 
 from agent import __version__
 from agent.batches import MemoryBudget
-from agent.logs import log_event
+from agent.logs import EveryMinute, log_event
 
 MIDDLEWARE_PATH = re.compile(r"^/v1/services/([^/]+)/middleware/?$")
 EVENTS_PATH = re.compile(r"^/v1/services/([^/]+)/traces/([^/]+)/events/?$")
@@ -41,6 +41,8 @@ MAX_HEAD_BYTES = 64 * 1024  # request line and headers
 MAX_POLL_BYTES = 64 * 1024
 MAX_EVENTS_BYTES = 16 * 1024 * 1024
 POLL_THREADS = 512  # polls held at once (each middleware process holds one); more wait for a thread
+ACCEPTS_AT_ONCE = 64  # connections accepted per turn of the loop
+READ_SIZE = 256 * 1024
 MAX_TAKEN_AT_ONCE = 500  # events calls handed to the intake in one list
 IDLE_TIMEOUT = 300.0  # seconds a connection may sit idle (a client that went away without closing)
 # pawprint_django sends this User-Agent; it keeps a batch and retries on 503, where akita-django would lose it
@@ -93,6 +95,7 @@ class MiddlewareServer:
     def __init__(self, address: tuple[str, int], intake: Intake) -> None:
         self.intake = intake
         self._socket = socket.create_server(address, backlog=1024)
+        self._socket.setblocking(False)
         self._loop = asyncio.new_event_loop()
         self._connections: set[_Connection] = set()
         self._polls = ThreadPoolExecutor(max_workers=POLL_THREADS, thread_name_prefix="agent-poll")
@@ -103,9 +106,8 @@ class MiddlewareServer:
         self._idle = threading.Condition()
         self._stopped = threading.Event()
         self._date = ("", 0)  # the Date header, made once a second
-        self._listening = self._loop.run_until_complete(
-            self._loop.create_server(lambda: _Connection(self), sock=self._socket)
-        )
+        self._every_minute = EveryMinute()
+        self._loop.add_reader(self._socket, self._accept)
 
     @property
     def address(self) -> tuple[str, int]:
@@ -119,14 +121,13 @@ class MiddlewareServer:
             self._loop.run_forever()
         finally:
             for connection in list(self._connections):
-                connection.transport.close()
-            self._loop.run_until_complete(asyncio.sleep(0))  # the connections end (FIN, not a reset)
+                connection.close()
             self._loop.close()
             self._stopped.set()
 
     def shutdown(self) -> None:
         """Stop accepting connections; the ones open are still served."""
-        self._in_loop(self._listening.close)
+        self._in_loop(lambda: self._loop.remove_reader(self._socket))
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait for the calls in progress to end (the agent wakes held polls when it stops); whether they did
@@ -148,10 +149,24 @@ class MiddlewareServer:
         with suppress(RuntimeError):  # the loop is closed: the server is, too
             self._loop.call_soon_threadsafe(call)
 
+    def _accept(self) -> None:
+        for _ in range(ACCEPTS_AT_ONCE):
+            try:
+                sock, peer = self._socket.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as error:  # e.g. out of file descriptors: try again in a second
+                if self._every_minute.due("accept_failed"):
+                    log_event(logging.ERROR, "accept_failed", error=error)
+                self._loop.remove_reader(self._socket)
+                self._loop.call_later(1, self._loop.add_reader, self._socket, self._accept)
+                return
+            self._connections.add(_Connection(self, sock, str(peer[0]) if peer else ""))
+
     def _close_idle(self) -> None:
         oldest = self._loop.time() - IDLE_TIMEOUT
         for connection in [c for c in self._connections if c.last_active < oldest and not c.busy]:
-            connection.transport.close()
+            connection.close()
         self._loop.call_later(IDLE_TIMEOUT / 10, self._close_idle)
 
     def date(self) -> str:
@@ -216,39 +231,88 @@ class MiddlewareServer:
         self._polls.submit(self.intake.middleware_poll, service, body).add_done_callback(answered)
 
 
-class _Connection(asyncio.Protocol):
-    """One client connection: requests are read and answered one at a time, in order."""
+class _Connection:
+    """One client connection, on the loop's selector: requests are read and answered one at a time, in order.
 
-    def __init__(self, server: MiddlewareServer) -> None:
+    Plain non-blocking socket calls rather than asyncio's transports: a transport and the task that accepts it
+    cost more CPU than the rest of an akita-django call, which comes on a connection of its own.
+    """
+
+    def __init__(self, server: MiddlewareServer, sock: socket.socket, client: str) -> None:
         self.server = server
         self.intake = server.intake
-        self.transport: asyncio.Transport = None  # type: ignore[assignment]  # set by connection_made
+        self.loop = server._loop
+        self.sock = sock
+        self.client = client
         self.buffer = bytearray()
+        self.unsent = b""  # the part of a reply the socket did not take yet
         self.request: _Request | None = None  # whose head is read, while its body comes
         self.busy = False  # a held poll: nothing else is read until it is answered
-        self.closing = False
-        self.last_active = 0.0
-        self.client = ""
+        self.closing = False  # once the reply is sent
+        self.closed = False
+        self.last_active = self.loop.time()
+        sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.fd = sock.fileno()  # for the selector: a KeyError naming a socket object formats its addresses
+        self.loop.add_reader(self.fd, self._readable)
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        self.server._connections.add(self)
-        self.last_active = self.server._loop.time()
-        peer = transport.get_extra_info("peername")
-        self.client = str(peer[0]) if peer else ""
+    def _readable(self) -> None:
+        try:
+            data = self.sock.recv(READ_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:  # the client closed (akita-django does after every reply)
+            self.close()
+            return
+        self.last_active = self.loop.time()
+        self.buffer += data
+        self._serve()
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.server._connections.discard(self)
+    def _send(self, data: bytes) -> None:
+        if not self.unsent:
+            try:
+                data = data[self.sock.send(data) :]
+            except (BlockingIOError, InterruptedError):
+                pass
+            except OSError:  # the client is gone
+                self.close()
+                return
+            if data:
+                self.loop.add_writer(self.fd, self._writable)
+        self.unsent += data
+
+    def _writable(self) -> None:
+        try:
+            self.unsent = self.unsent[self.sock.send(self.unsent) :]
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            self.unsent = b""
+        if not self.unsent:
+            self.loop.remove_writer(self.fd)
+            if self.closing:
+                self.close()
+
+    def _close_after_reply(self) -> None:
         self.closing = True
+        self.loop.remove_reader(self.fd)
+        if not self.unsent:
+            self.close()
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = self.closing = True
+        self.loop.remove_reader(self.fd)
+        if self.unsent:
+            self.loop.remove_writer(self.fd)
+        self.sock.close()
+        self.server._connections.discard(self)
         if self.request is not None and self.request.events:  # the body never came in full
             self.server.call_ended(self.request.length if self.request.reserved else 0)
             self.request = None
-
-    def data_received(self, data: bytes) -> None:
-        self.last_active = self.server._loop.time()
-        self.buffer += data
-        self._serve()
 
     def _serve(self) -> None:
         """Answer every request whose bytes are here."""
@@ -317,7 +381,7 @@ class _Connection(asyncio.Protocol):
             request.reserved = self.intake.budget.try_acquire(length)
             request.discard = not request.reserved
         if headers.get("expect", "").lower() == "100-continue":
-            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            self._send(b"HTTP/1.1 100 Continue\r\n\r\n")
         return request
 
     def _handle(self, request: _Request, body: bytes) -> None:
@@ -331,7 +395,7 @@ class _Connection(asyncio.Protocol):
             parsed = self._json(request, body)
             if parsed is not None:
                 self.busy = True
-                self.transport.pause_reading()
+                self.loop.remove_reader(self.fd)
                 self.server.poll(unquote(poll[1]), parsed[0], lambda answer: self._answer_poll(request, answer))
         elif events := EVENTS_PATH.match(request.path):
             self._events(request, unquote(events[1]), unquote(events[2]), body)
@@ -379,8 +443,9 @@ class _Connection(asyncio.Protocol):
         if self.closing:
             return
         self._reply(request, answer.status, answer.body)
-        self.transport.resume_reading()
-        self._serve()
+        if not self.closing:
+            self.loop.add_reader(self.fd, self._readable)
+            self._serve()
 
     def _refuse(self, status: int, message: str) -> None:
         """Answer a request this server cannot read on, and close the connection."""
@@ -394,9 +459,8 @@ class _Connection(asyncio.Protocol):
         ).encode()
         if request.close:
             head += b"Connection: close\r\n"
-        self.transport.write(head + extra + b"\r\n" + data)
+        self._send(head + extra + b"\r\n" + data)
         log_event(logging.DEBUG, "middleware_request", client=self.client, request=f"{request.method} {request.path}",
                   status=status)  # fmt: skip
         if request.close:
-            self.closing = True
-            self.transport.close()
+            self._close_after_reply()
