@@ -37,9 +37,11 @@ from agent.logs import EveryMinute, log_event
 
 MIDDLEWARE_PATH = re.compile(r"^/v1/services/([^/]+)/middleware/?$")
 EVENTS_PATH = re.compile(r"^/v1/services/([^/]+)/traces/([^/]+)/events/?$")
+HEADER = re.compile(r"([^:\r\n]+):[ \t]*([^\r\n]*?)[ \t]*(?:\r\n|$)")
 MAX_HEAD_BYTES = 64 * 1024  # request line and headers
 MAX_POLL_BYTES = 64 * 1024
 MAX_EVENTS_BYTES = 16 * 1024 * 1024
+CALL_BYTES = 512  # what an events call waiting for obfuscation holds besides its body, for the memory budget
 POLL_THREADS = 512  # polls held at once (each middleware process holds one); more wait for a thread
 ACCEPTS_AT_ONCE = 64  # connections accepted per turn of the loop
 READ_SIZE = 256 * 1024
@@ -83,8 +85,9 @@ class _Request:
     headers: dict[str, str]  # names in lower case
     length: int  # of the body
     close: bool  # the client asked to close after the reply
-    events: bool = False  # an events call: counted in progress until its work after the reply is done
-    reserved: bool = False  # the body's bytes were taken from the memory budget
+    # an events call's (service, trace name): counted in progress until its work after the reply is done
+    events: tuple[str, str] | None = None
+    reserved: int = 0  # bytes taken from the memory budget: the body's and CALL_BYTES
     discard: bool = False  # the body is read and thrown away (the memory cap, or a refusal)
 
 
@@ -310,8 +313,8 @@ class _Connection:
             self.loop.remove_writer(self.fd)
         self.sock.close()
         self.server._connections.discard(self)
-        if self.request is not None and self.request.events:  # the body never came in full
-            self.server.call_ended(self.request.length if self.request.reserved else 0)
+        if self.request is not None and self.request.events is not None:  # the body never came in full
+            self.server.call_ended(self.request.reserved)
             self.request = None
 
     def _serve(self) -> None:
@@ -347,16 +350,14 @@ class _Connection:
 
     def _head(self, head: bytes) -> _Request | None:
         """The request of this head, its body's bytes reserved; None after refusing it (and closing)."""
-        try:
-            line, *fields = head.decode("latin-1").split("\r\n")
-            method, target, version = line.split(" ")
-            headers = {}
-            for field in fields:
-                name, value = field.split(":", 1)
-                headers[name.strip().lower()] = value.strip()
-        except ValueError:
+        line, _, fields = head.decode("latin-1").partition("\r\n")
+        parts = line.split(" ")
+        pairs = HEADER.findall(fields)
+        if len(parts) != 3 or len(pairs) != fields.count("\r\n") + bool(fields):
             self._refuse(400, "Malformed HTTP request.")
             return None
+        method, target, version = parts
+        headers = {name.strip().lower(): value for name, value in pairs}
         connection = headers.get("connection", "").lower()
         close = connection == "close" or (version != "HTTP/1.1" and connection != "keep-alive")
         path = target.split("?", 1)[0]
@@ -371,14 +372,17 @@ class _Connection:
         if length < 0 or "transfer-encoding" in headers:
             self._refuse(411, "Send a Content-Length.")
             return None
-        limit = MAX_EVENTS_BYTES if EVENTS_PATH.match(path) else MAX_POLL_BYTES
+        events = EVENTS_PATH.match(path)
+        limit = MAX_EVENTS_BYTES if events else MAX_POLL_BYTES
         if length > limit:
             self._refuse(413, f"Bodies are limited to {limit} bytes.")
             return None
-        request = _Request(method, path, headers, length, close, events=bool(EVENTS_PATH.match(path)))
-        if request.events:
+        request = _Request(method, path, headers, length, close)
+        if events:
+            request.events = unquote(events[1]), unquote(events[2])
             self.server.call_started()
-            request.reserved = self.intake.budget.try_acquire(length)
+            if self.intake.budget.try_acquire(length + CALL_BYTES):
+                request.reserved = length + CALL_BYTES
             request.discard = not request.reserved
         if headers.get("expect", "").lower() == "100-continue":
             self._send(b"HTTP/1.1 100 Continue\r\n\r\n")
@@ -391,14 +395,14 @@ class _Connection:
             self._reply(
                 request, 404, {"message": "Not found: use the middleware protocol's POST endpoints or GET /v1/status."}
             )
+        elif request.events is not None:
+            self._events(request, *request.events, body)
         elif poll := MIDDLEWARE_PATH.match(request.path):
             parsed = self._json(request, body)
             if parsed is not None:
                 self.busy = True
                 self.loop.remove_reader(self.fd)
                 self.server.poll(unquote(poll[1]), parsed[0], lambda answer: self._answer_poll(request, answer))
-        elif events := EVENTS_PATH.match(request.path):
-            self._events(request, unquote(events[1]), unquote(events[2]), body)
         else:
             self._reply(request, 404, {"message": "Not found: POST /v1/services/{service}/middleware or .../events."})
 
@@ -408,18 +412,18 @@ class _Connection:
         if parsed is not None:
             then = self._call(request, lambda: self.intake.events(service, trace_name, parsed[0], body)).then
         if then is None:
-            self.server.call_ended(request.length)
+            self.server.call_ended(request.reserved)
         else:
-            self.server.after_reply(then, request.length)
+            self.server.after_reply(then, request.reserved)
 
     def _discarded(self, request: _Request) -> None:
         """An events body the memory cap had no room for, read and thrown away."""
-        match = EVENTS_PATH.match(request.path)
-        assert match is not None
+        assert request.events is not None
+        service, trace_name = request.events
         if request.headers.get("user-agent", "").startswith(PAWPRINT_CLIENT):
             self._reply(request, 503, {"message": "The agent is at its memory cap; retry."}, b"Retry-After: 1\r\n")
         else:
-            self._call(request, lambda: self.intake.events_discarded(unquote(match[1]), unquote(match[2])))
+            self._call(request, lambda: self.intake.events_discarded(service, trace_name))
         self.server.call_ended(0)
 
     def _json(self, request: _Request, body: bytes) -> tuple[object] | None:

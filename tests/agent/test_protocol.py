@@ -256,6 +256,7 @@ def test_the_http_the_middleware_may_send_is_read_as_it_comes_and_what_it_may_no
 
         refused = [
             (b"NONSENSE\r\n\r\n", 400, "Malformed HTTP request."),
+            (b"POST / HTTP/1.1\r\nHost: agent\r\na line with no colon\r\n\r\n", 400, "Malformed HTTP request."),
             (b"POST " + path.encode() + b" HTTP/1.1\r\nHost: agent\r\n\r\n", 411, "Send a Content-Length."),
             (request(path, b"", "Transfer-Encoding: chunked"), 411, "Send a Content-Length."),
             (request(path, b"").replace(b": 0", b": 99999999"), 413, "Bodies are limited to 16777216 bytes."),
