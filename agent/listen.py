@@ -204,6 +204,8 @@ class MiddlewareServer:
                 while items[-1] is not None and len(items) < MAX_TAKEN_AT_ONCE:
                     items.append(self._after_reply.get_nowait())
             taken = [item for item in items if item is not None]
+            if not taken:
+                return
             try:
                 self.intake.take([then for then, _ in taken])
             except Exception as error:  # a bug must cost these calls' entries, not the agent

@@ -50,7 +50,7 @@ class Redactor:
         self._pool: ProcessPoolExecutor | None = None
 
     def __call__(self, calls: list[tuple[bytes, bool]]) -> list[list[bytes | str]]:
-        if not self.processes:
+        if not self.processes or not calls:
             return encode_calls(calls)
         if self._pool is None:
             context = multiprocessing.get_context("spawn")  # the agent has threads: no fork
