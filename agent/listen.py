@@ -4,11 +4,12 @@
 - `POST /v1/services/{service}/traces/{trace_name}/events`: HAR entries, answered at once.
 - `GET /v1/status`: what the agent is doing, as JSON.
 
-One asyncio loop on one thread serves every connection: akita-django opens a new connection per event, and a
-thread per connection cost more CPU than the event itself. The loop parses the little HTTP/1.1 the protocol uses
-(a request line, headers, a `Content-Length` body; keep-alive), answers an events call as soon as its body is
-read, and hands the work after the reply (obfuscation) to a worker thread. A held poll waits on a thread of its
-own (`POLL_THREADS` at most), since it blocks on the project's condition.
+One event loop on one thread serves every connection with non-blocking sockets: akita-django opens a new
+connection per event, and a thread per connection cost more CPU than the event itself. The loop parses the
+little HTTP/1.1 the protocol uses (a request line, headers, a `Content-Length` body; keep-alive), answers an
+events call as soon as its body is read, and hands the raw body to a worker thread, which passes whatever has
+queued up to the intake at once (`Intake.take`: obfuscation, in a process of its own). A held poll waits on a
+thread of its own (`POLL_THREADS` at most; ~21 KB of memory each), since it blocks on the project's condition.
 
 Meant for loopback. Every reply is written in one send on a socket with TCP_NODELAY: a reply in two sends on a
 keep-alive connection waits for the client's delayed ACK (Nagle), 40 ms per request.
@@ -93,7 +94,7 @@ class _Request:
 
 class MiddlewareServer:
     """Listens from construction (OSError if the address is taken); `serve_forever()` runs the loop until
-    `server_close()`. `shutdown()` stops accepting, `wait_idle()` waits for the events calls taken to be done."""
+    `server_close()`. `shutdown()` stops accepting, `wait_idle()` waits for the calls in progress to be done."""
 
     def __init__(self, address: tuple[str, int], intake: Intake) -> None:
         self.intake = intake
