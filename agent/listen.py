@@ -46,7 +46,10 @@ CALL_BYTES = 512  # what an events call waiting for obfuscation holds besides it
 POLL_THREADS = 512  # polls held at once (each middleware process holds one); more wait for a thread
 ACCEPTS_AT_ONCE = 64  # connections accepted per turn of the loop
 READ_SIZE = 256 * 1024
-MAX_TAKEN_AT_ONCE = 500  # events calls handed to the intake in one list
+# events calls handed to the intake in one list: at most this many, and this many bytes of bodies past the first
+# (the list crosses to the obfuscation process and back: each way, a copy that the memory budget does not count)
+TAKEN_AT_ONCE = 500
+TAKEN_BYTES_AT_ONCE = 1024 * 1024
 IDLE_TIMEOUT = 300.0  # seconds a connection may sit idle (a client that went away without closing)
 # pawprint_django sends this User-Agent; it keeps a batch and retries on 503, where akita-django would lose it
 PAWPRINT_CLIENT = "pawprint-django/"
@@ -201,9 +204,11 @@ class MiddlewareServer:
         """Hands the intake what is waiting, in one list: the obfuscation process takes a list per round trip."""
         while True:
             items = [self._after_reply.get()]
+            size = 0
             with suppress(queue.Empty):
-                while items[-1] is not None and len(items) < MAX_TAKEN_AT_ONCE:
+                while items[-1] is not None and len(items) < TAKEN_AT_ONCE and size < TAKEN_BYTES_AT_ONCE:
                     items.append(self._after_reply.get_nowait())
+                    size += items[-1][1] if items[-1] else 0
             taken = [item for item in items if item is not None]
             if not taken:
                 return
