@@ -13,7 +13,9 @@ agent is what is measured), and client processes posting events of the demo shop
 - `outage`: `pawprint` while the control plane refuses connections: everything goes to the spool, and the
   agent's memory must stay flat.
 
-Reported: events/s the agent answered 202, entries it uploaded (or spooled), and its peak RSS (`VmHWM`).
+Reported: events/s the agent answered 202, entries it uploaded (or spooled), the CPU per event of the agent (its
+own processes included: obfuscation runs in one, started by a warm-up call before the measurement) and of the
+clients, and the peak RSS (`VmHWM`) of the agent and of its other processes.
 """
 
 import argparse
