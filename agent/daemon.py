@@ -26,10 +26,10 @@ from agent.health import ControlPlaneHealth
 from agent.listen import Answer, MiddlewareServer
 from agent.logs import EveryMinute, log_event
 from agent.projects import Project, ProjectState
+from agent.redact import Redactor, encode_entry
 from agent.spool import Spool, SpooledBatch, SpoolFull
 from agent.upload import Backoff, Clock, Outcome, SystemClock, Uploader, Uploads
 from apimodel.har import HarError, har_entries
-from apimodel.witness import redact_entry
 
 MIB = 1024 * 1024
 # a middleware client counts as connected while it polls, and for this long after its last contact
@@ -56,7 +56,19 @@ class AgentConfig:
     backoff_initial: float = 1.0
     backoff_max: float = 30.0
     shutdown_timeout: float = 10.0
+    redact_processes: int = 1  # 0: obfuscate on the middleware server's worker thread
     version: str = __version__
+
+
+@dataclass(frozen=True)
+class Capture:
+    """Entries of an events call answered 202, to obfuscate (unless the middleware did), sample and batch."""
+
+    project: str
+    trace: Activation
+    body: bytes  # as it came: JSON with a list `trace_events`
+    redacted: bool
+    reported: Counter[str]  # what the middleware says it lost
 
 
 class ControlPlane(Uploads, Protocol):
@@ -156,6 +168,7 @@ class Daemon:
             backoff_initial=config.backoff_initial,
             backoff_max=config.backoff_max,
         )
+        self.redactor = Redactor(config.redact_processes)
         self._har_entries = load_har_entries(config.har_file) if config.har_file else None
         self._replayed: set[str] = set()
         self._projects: dict[str, Project] = {}
@@ -241,6 +254,7 @@ class Daemon:
             self._server.server_close()
         self._intake_closed.set()
         self.batcher.wakeup.set()
+        self.redactor.close()
         next(t for t in self._threads if t.name == "agent-spool").join()  # every open batch goes to the spool
         upload = next(t for t in self._threads if t.name == "agent-upload")
         upload.join(self.config.shutdown_timeout)
@@ -312,8 +326,9 @@ class Daemon:
                 client.polls_held -= 1
                 client.last_contact = self.clock.now()
 
-    def events(self, service: str, trace_name: str, body: object) -> Answer:
-        """Take a middleware's entries for a trace: answer at once, then obfuscate, sample and batch them."""
+    def events(self, service: str, trace_name: str, body: object, raw: bytes) -> Answer:
+        """Take a middleware's entries for a trace (`body` parsed from `raw`): answer at once, then obfuscate,
+        sample and batch them (`take`)."""
         entries = body.get("trace_events") if isinstance(body, dict) else None
         if not isinstance(body, dict) or not isinstance(entries, list):
             detail = "trace_events: a list of HAR entries is required"
@@ -335,12 +350,9 @@ class Daemon:
                 return Answer(404, {"message": "Trace not found", "detail": f"no trace {trace_name!r} in {service!r}"})
             return Answer(202, {"trace_event_details": {"drops": len(entries)}})
 
-        def take() -> None:
-            self.capture(project.name, trace, entries, redacted=body.get("redacted") is True)
-            self.drop(project.name, reported, trace.trace_id)
-
+        capture = Capture(project.name, trace, raw, body.get("redacted") is True, reported)
         # the middleware never reads the count; what capture drops is counted and reported with the trace
-        return Answer(202, {"trace_event_details": {"drops": 0}}, then=take)
+        return Answer(202, {"trace_event_details": {"drops": 0}}, then=capture)
 
     def events_discarded(self, service: str, trace_name: str) -> Answer:
         """An events body the memory cap had no room for (akita-django sends one entry per call)."""
@@ -391,34 +403,30 @@ class Daemon:
 
     # capture and drops
 
-    def capture(self, project: str, trace: Activation, entries: list[Any], *, redacted: bool = False) -> int:
-        """Obfuscate (unless the middleware did), sample and batch entries of a trace; returns how many were lost."""
-        self.accounting.add(project, received=len(entries))
+    def take(self, captures: list[Capture]) -> None:
+        """Obfuscate the entries of these calls (in one list, for the redactor's process), sample and batch them."""
+        for capture, encoded in zip(captures, self.redactor([(c.body, c.redacted) for c in captures]), strict=True):
+            self.accounting.add(capture.project, received=len(encoded))
+            kept, lost = self._sample(encoded, capture.trace)
+            taken = [entry for entry in kept if self.batcher.add(capture.project, capture.trace.trace_id, entry)]
+            self.accounting.add(capture.project, buffered=len(taken))
+            lost["buffer_full"] += len(kept) - len(taken)
+            self.drop(capture.project, lost + capture.reported, capture.trace.trace_id)
+
+    def _sample(self, encoded: list[bytes | str], trace: Activation) -> tuple[list[bytes], Counter[str]]:
+        """The obfuscated entries the trace's sampling rate keeps, and the others counted by reason."""
+        kept: list[bytes] = []
         lost: Counter[str] = Counter()
-        kept = 0
-        for entry in entries:
-            clean = entry if redacted and isinstance(entry, dict) else self._redact(entry)
-            if clean is None:
+        for entry in encoded:
+            if isinstance(entry, str):
                 lost["invalid_entry"] += 1
+                if self._every_minute.due("entry_invalid"):
+                    log_event(logging.WARNING, "entry_invalid", error=entry)
             elif self.rng.random() >= trace.sampling_rate:
                 lost["sampled_out"] += 1
-            elif self.batcher.add(project, trace.trace_id, json.dumps(clean, separators=(",", ":")).encode()):
-                kept += 1
             else:
-                lost["buffer_full"] += 1
-        self.accounting.add(project, buffered=kept)
-        self.drop(project, lost, trace.trace_id)
-        return sum(lost.values())
-
-    def _redact(self, entry: Any) -> dict[str, Any] | None:
-        if not isinstance(entry, Mapping):
-            return None
-        try:
-            return redact_entry(entry)
-        except (ValueError, TypeError, AttributeError, RecursionError) as error:  # InvalidEntry is a ValueError
-            if self._every_minute.due("entry_invalid"):
-                log_event(logging.WARNING, "entry_invalid", error=error)
-            return None
+                kept.append(entry)
+        return kept, lost
 
     def drop(self, project: str, dropped: Mapping[str, int], trace_id: str | None = None) -> None:
         """Count lost entries; with a trace, its next batch reports them too."""
@@ -437,16 +445,7 @@ class Daemon:
             return
         self._replayed.add(trace.trace_id)  # a trace the server re-announces is not replayed twice
         self.accounting.add(project, received=len(self._har_entries))
-        lost: Counter[str] = Counter()
-        kept = []
-        for entry in self._har_entries:
-            clean = self._redact(entry)
-            if clean is None:
-                lost["invalid_entry"] += 1
-            elif self.rng.random() >= trace.sampling_rate:
-                lost["sampled_out"] += 1
-            else:
-                kept.append(json.dumps(clean, separators=(",", ":")).encode())
+        kept, lost = self._sample([encode_entry(e, redacted=False) for e in self._har_entries], trace)
         self.drop(project, lost)
         self.accounting.add(project, buffered=len(kept))
         size = self.config.batch_size

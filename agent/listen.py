@@ -4,44 +4,65 @@
 - `POST /v1/services/{service}/traces/{trace_name}/events`: HAR entries, answered at once.
 - `GET /v1/status`: what the agent is doing, as JSON.
 
-Meant for loopback. Every reply is written in one send with TCP_NODELAY: a reply in two sends on a keep-alive
-connection waits for the client's delayed ACK (Nagle), 40 ms per request.
+One event loop on one thread serves every connection with non-blocking sockets: akita-django opens a new
+connection per event, and a thread per connection cost more CPU than the event itself. The loop parses the
+little HTTP/1.1 the protocol uses (a request line, headers, a `Content-Length` body; keep-alive), answers an
+events call as soon as its body is read, and hands the raw body to a worker thread, which passes whatever has
+queued up to the intake at once (`Intake.take`: obfuscation, in a process of its own). A held poll waits on a
+thread of its own (`POLL_THREADS` at most; ~21 KB of memory each), since it blocks on the project's condition.
+
+Meant for loopback. Every reply is written in one send on a socket with TCP_NODELAY: a reply in two sends on a
+keep-alive connection waits for the client's delayed ACK (Nagle), 40 ms per request.
 """
 
+import asyncio
 import http
 import json
 import logging
+import queue
 import re
 import socket
 import threading
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from email.utils import formatdate
 from typing import Any, Protocol
 from urllib.parse import unquote
 
 from agent import __version__
 from agent.batches import MemoryBudget
-from agent.logs import log_event
+from agent.logs import EveryMinute, log_event
 
 MIDDLEWARE_PATH = re.compile(r"^/v1/services/([^/]+)/middleware/?$")
 EVENTS_PATH = re.compile(r"^/v1/services/([^/]+)/traces/([^/]+)/events/?$")
+HEADER = re.compile(r"([^:\r\n]+):[ \t]*([^\r\n]*?)[ \t]*(?:\r\n|$)")
+MAX_HEAD_BYTES = 64 * 1024  # request line and headers
 MAX_POLL_BYTES = 64 * 1024
 MAX_EVENTS_BYTES = 16 * 1024 * 1024
-MAX_CONNECTIONS = 512  # at once; more wait for a thread (each middleware process holds one poll)
+CALL_BYTES = 512  # what an events call waiting for obfuscation holds besides its body, for the memory budget
+POLL_THREADS = 512  # polls held at once (each middleware process holds one); more wait for a thread
+ACCEPTS_AT_ONCE = 64  # connections accepted per turn of the loop
+READ_SIZE = 256 * 1024
+# events calls handed to the intake in one list: at most this many, and this many bytes of bodies past the first
+# (the list crosses to the obfuscation process and back: each way, a copy that the memory budget does not count)
+TAKEN_AT_ONCE = 500
+TAKEN_BYTES_AT_ONCE = 1024 * 1024
+IDLE_TIMEOUT = 300.0  # seconds a connection may sit idle (a client that went away without closing)
 # pawprint_django sends this User-Agent; it keeps a batch and retries on 503, where akita-django would lose it
 PAWPRINT_CLIENT = "pawprint-django/"
+SERVER = f"pawprint-agent/{__version__}"
 
 
 @dataclass(frozen=True)
 class Answer:
-    """A reply, and the work to do once it is sent (events are answered before they are obfuscated)."""
+    """A reply, and what the intake takes once it is sent (events are answered before they are obfuscated)."""
 
     status: int
     body: dict[str, Any]
-    then: Callable[[], object] | None = None
+    then: Any = None  # handed to `Intake.take` on the worker thread
 
 
 class Intake(Protocol):
@@ -51,175 +72,407 @@ class Intake(Protocol):
 
     def middleware_poll(self, service: str, body: object) -> Answer: ...
 
-    def events(self, service: str, trace_name: str, body: object) -> Answer: ...
+    def events(self, service: str, trace_name: str, body: object, raw: bytes) -> Answer: ...
 
     def events_discarded(self, service: str, trace_name: str) -> Answer: ...
+
+    def take(self, thens: list[Any]) -> None:
+        """The `then` of answered events calls, in the order they came, as many at once as are waiting."""
 
     def status(self) -> dict[str, Any]: ...
 
 
-class MiddlewareServer(ThreadingHTTPServer):
-    """A thread per connection, from a pool: akita-django opens a connection per call, and each held poll keeps
-    one. Reusing threads spares the accept loop a thread start (and its wait to be scheduled) per call."""
+@dataclass
+class _Request:
+    method: str
+    path: str  # without the query
+    headers: dict[str, str]  # names in lower case
+    length: int  # of the body
+    close: bool  # the client asked to close after the reply
+    # an events call's (service, trace name): counted in progress until its work after the reply is done
+    events: tuple[str, str] | None = None
+    reserved: int = 0  # bytes taken from the memory budget: the body's and CALL_BYTES
+    discard: bool = False  # the body is read and thrown away (the memory cap, or a refusal)
 
-    daemon_threads = True
+
+class MiddlewareServer:
+    """Listens from construction (OSError if the address is taken); `serve_forever()` runs the loop until
+    `server_close()`. `shutdown()` stops accepting, `wait_idle()` waits for the calls in progress to be done."""
 
     def __init__(self, address: tuple[str, int], intake: Intake) -> None:
-        super().__init__(address, _Handler)
         self.intake = intake
-        self._pool = ThreadPoolExecutor(max_workers=MAX_CONNECTIONS, thread_name_prefix="agent-connection")
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
-        self._events_in_progress = 0
+        self._socket = socket.create_server(address, backlog=1024)
+        self._socket.setblocking(False)
+        self._loop = asyncio.new_event_loop()
+        self._connections: set[_Connection] = set()
+        self._polls = ThreadPoolExecutor(max_workers=POLL_THREADS, thread_name_prefix="agent-poll")
+        self._after_reply: queue.SimpleQueue[tuple[Any, int] | None] = queue.SimpleQueue()
+        self._worker = threading.Thread(target=self._work_after_replies, name="agent-capture", daemon=True)
+        # events calls from their head to the end of their work after the reply, and polls until answered
+        self._calls_in_progress = 0
         self._idle = threading.Condition()
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._connections_lock:
-            self._connections.add(request)
-        self._pool.submit(self.process_request_thread, request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._connections_lock:
-            self._connections.discard(request)
-        super().shutdown_request(request)
-
-    def server_close(self) -> None:
-        """Stop listening and end every connection: an idle keep-alive one would hold its thread (and exit)."""
-        super().server_close()
-        with self._connections_lock:
-            connections = list(self._connections)
-        for connection in connections:
-            with suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-        self._pool.shutdown(wait=False, cancel_futures=True)
-
-    @contextmanager
-    def taking_events(self) -> Iterator[None]:
-        """Marks an events call, from its body to the work after the reply, so that a shutdown can wait for it."""
-        with self._idle:
-            self._events_in_progress += 1
-        try:
-            yield
-        finally:
-            with self._idle:
-                self._events_in_progress -= 1
-                self._idle.notify_all()
-
-    def wait_idle(self, timeout: float) -> bool:
-        """Wait for the events calls in progress to end; whether they did within `timeout`."""
-        with self._idle:
-            return self._idle.wait_for(lambda: self._events_in_progress == 0, timeout)
+        self._stopped = threading.Event()
+        self._date = ("", 0)  # the Date header, made once a second
+        self._every_minute = EveryMinute()
+        self._loop.add_reader(self._socket, self._accept)
 
     @property
     def address(self) -> tuple[str, int]:
-        host, port = self.server_address[:2]
+        host, port = self._socket.getsockname()[:2]
         return str(host), int(port)
 
-
-class _Handler(BaseHTTPRequestHandler):
-    server: MiddlewareServer
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    timeout = 300  # seconds a connection may sit idle (a client that went away without closing)
-    server_version = f"pawprint-agent/{__version__}"
-    sys_version = ""
-
-    def _reply(self, status: int, body: dict[str, Any], extra_headers: tuple[str, ...] = ()) -> None:
-        data = json.dumps(body).encode()
-        head = [
-            f"{self.protocol_version} {status} {http.HTTPStatus(status).phrase}",
-            f"Server: {self.version_string()}",
-            f"Date: {self.date_time_string()}",
-            "Content-Type: application/json; charset=utf-8",
-            f"Content-Length: {len(data)}",
-            *extra_headers,
-        ]
-        if self.close_connection:
-            head.append("Connection: close")
-        self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode() + data)
-        self.log_request(status)
-
-    def _body_length(self, limit: int) -> int | None:
-        """The declared body length, or None after answering 411/413 (and closing: the body stays unread)."""
+    def serve_forever(self) -> None:
+        self._worker.start()
         try:
-            length = int(self.headers.get("Content-Length") or -1)
+            self._loop.call_later(IDLE_TIMEOUT / 10, self._close_idle)
+            self._loop.run_forever()
+        finally:
+            for connection in list(self._connections):
+                connection.close()
+            self._loop.close()
+            self._stopped.set()
+
+    def shutdown(self) -> None:
+        """Stop accepting connections; the ones open are still served."""
+        self._in_loop(lambda: self._loop.remove_reader(self._socket))
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait for the calls in progress to end (the agent wakes held polls when it stops); whether they did
+        within `timeout`."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._calls_in_progress == 0, timeout)
+
+    def server_close(self) -> None:
+        """End every connection and the loop (an idle keep-alive connection would otherwise hold it)."""
+        self._in_loop(self._loop.stop)
+        self._socket.close()
+        if self._worker.is_alive():
+            self._after_reply.put(None)
+            self._worker.join()
+        self._polls.shutdown(wait=False, cancel_futures=True)
+        self._stopped.wait(10)
+
+    def _in_loop(self, call: Callable[[], object]) -> None:
+        with suppress(RuntimeError):  # the loop is closed: the server is, too
+            self._loop.call_soon_threadsafe(call)
+
+    def _accept(self) -> None:
+        for _ in range(ACCEPTS_AT_ONCE):
+            try:
+                sock, peer = self._socket.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as error:  # e.g. out of file descriptors: try again in a second
+                if self._every_minute.due("accept_failed"):
+                    log_event(logging.ERROR, "accept_failed", error=error)
+                self._loop.remove_reader(self._socket)
+                self._loop.call_later(1, self._loop.add_reader, self._socket, self._accept)
+                return
+            self._connections.add(_Connection(self, sock, str(peer[0]) if peer else ""))
+
+    def _close_idle(self) -> None:
+        oldest = self._loop.time() - IDLE_TIMEOUT
+        for connection in [c for c in self._connections if c.last_active < oldest and not c.busy]:
+            connection.close()
+        self._loop.call_later(IDLE_TIMEOUT / 10, self._close_idle)
+
+    def date(self) -> str:
+        now = int(time.time())
+        if self._date[1] != now:
+            self._date = (formatdate(now, usegmt=True), now)
+        return self._date[0]
+
+    # events calls in progress, and the work after their replies
+
+    def call_started(self) -> None:
+        with self._idle:
+            self._calls_in_progress += 1
+
+    def call_ended(self, reserved: int) -> None:
+        """A call is done: its body's bytes (if an events call's) go back to the memory budget."""
+        if reserved:
+            self.intake.budget.release(reserved)
+        with self._idle:
+            self._calls_in_progress -= 1
+            self._idle.notify_all()
+
+    def after_reply(self, then: Any, reserved: int) -> None:
+        """Hand `then` to the intake on the worker thread, then end the events call (in the order calls came)."""
+        self._after_reply.put((then, reserved))
+
+    def _work_after_replies(self) -> None:
+        """Hands the intake what is waiting, in one list: the obfuscation process takes a list per round trip."""
+        while True:
+            items = [self._after_reply.get()]
+            size = 0
+            with suppress(queue.Empty):
+                while items[-1] is not None and len(items) < TAKEN_AT_ONCE and size < TAKEN_BYTES_AT_ONCE:
+                    items.append(self._after_reply.get_nowait())
+                    size += items[-1][1] if items[-1] else 0
+            taken = [item for item in items if item is not None]
+            if not taken:
+                return
+            try:
+                self.intake.take([then for then, _ in taken])
+            except Exception as error:  # a bug must cost these calls' entries, not the agent
+                log_event(logging.ERROR, "request_failed", error=repr(error), calls=len(taken))
+            finally:
+                for _, reserved in taken:
+                    self.call_ended(reserved)
+            if items[-1] is None:
+                return
+
+    def poll(self, service: str, body: object, reply: Callable[[Answer], None]) -> None:
+        """Hold a middleware poll on a thread of its own; `reply` runs in the loop once it is answered."""
+        self.call_started()
+
+        def answered(future: Any) -> None:
+            answer = future.result() if not future.cancelled() and future.exception() is None else None
+            if answer is None:
+                error = "cancelled" if future.cancelled() else repr(future.exception())
+                log_event(logging.ERROR, "request_failed", path="middleware", error=error)
+                answer = Answer(500, {"message": "Internal error", "detail": error})
+
+            def answer_in_loop() -> None:
+                reply(answer)
+                self.call_ended(0)
+
+            self._in_loop(answer_in_loop)
+
+        self._polls.submit(self.intake.middleware_poll, service, body).add_done_callback(answered)
+
+
+class _Connection:
+    """One client connection, on the loop's selector: requests are read and answered one at a time, in order.
+
+    Plain non-blocking socket calls rather than asyncio's transports: a transport and the task that accepts it
+    cost more CPU than the rest of an akita-django call, which comes on a connection of its own.
+    """
+
+    def __init__(self, server: MiddlewareServer, sock: socket.socket, client: str) -> None:
+        self.server = server
+        self.intake = server.intake
+        self.loop = server._loop
+        self.sock = sock
+        self.client = client
+        self.buffer = bytearray()
+        self.unsent = b""  # the part of a reply the socket did not take yet
+        self.request: _Request | None = None  # whose head is read, while its body comes
+        self.busy = False  # a held poll: nothing else is read until it is answered
+        self.closing = False  # once the reply is sent
+        self.closed = False
+        self.last_active = self.loop.time()
+        sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.fd = sock.fileno()  # for the selector: a KeyError naming a socket object formats its addresses
+        self.loop.add_reader(self.fd, self._readable)
+
+    def _readable(self) -> None:
+        try:
+            data = self.sock.recv(READ_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:  # the client closed (akita-django does after every reply)
+            self.close()
+            return
+        self.last_active = self.loop.time()
+        self.buffer += data
+        self._serve()
+
+    def _send(self, data: bytes) -> None:
+        if not self.unsent:
+            try:
+                data = data[self.sock.send(data) :]
+            except (BlockingIOError, InterruptedError):
+                pass
+            except OSError:  # the client is gone
+                self.close()
+                return
+            if data:
+                self.loop.add_writer(self.fd, self._writable)
+        self.unsent += data
+
+    def _writable(self) -> None:
+        try:
+            self.unsent = self.unsent[self.sock.send(self.unsent) :]
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            self.unsent = b""
+        if not self.unsent:
+            self.loop.remove_writer(self.fd)
+            if self.closing:
+                self.close()
+
+    def _close_after_reply(self) -> None:
+        self.closing = True
+        self.loop.remove_reader(self.fd)
+        if not self.unsent:
+            self.close()
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = self.closing = True
+        self.loop.remove_reader(self.fd)
+        if self.unsent:
+            self.loop.remove_writer(self.fd)
+        self.sock.close()
+        self.server._connections.discard(self)
+        if self.request is not None and self.request.events is not None:  # the body never came in full
+            self.server.call_ended(self.request.reserved)
+            self.request = None
+
+    def _serve(self) -> None:
+        """Answer every request whose bytes are here."""
+        while not self.busy and not self.closing:
+            if self.request is None:
+                end = self.buffer.find(b"\r\n\r\n")
+                if end < 0:
+                    if len(self.buffer) > MAX_HEAD_BYTES:
+                        self._refuse(431, "The request head is too large.")
+                    return
+                head = bytes(self.buffer[:end])
+                del self.buffer[: end + 4]
+                self.request = self._head(head)
+                if self.request is None:
+                    return
+            request = self.request
+            if request.discard:
+                taken = min(request.length, len(self.buffer))
+                del self.buffer[:taken]
+                request.length -= taken
+                if request.length:
+                    return
+                self.request = None
+                self._discarded(request)
+                continue
+            if len(self.buffer) < request.length:
+                return
+            body = bytes(self.buffer[: request.length])
+            del self.buffer[: request.length]
+            self.request = None
+            self._handle(request, body)
+
+    def _head(self, head: bytes) -> _Request | None:
+        """The request of this head, its body's bytes reserved; None after refusing it (and closing)."""
+        line, _, fields = head.decode("latin-1").partition("\r\n")
+        parts = line.split(" ")
+        pairs = HEADER.findall(fields)
+        if len(parts) != 3 or len(pairs) != fields.count("\r\n") + bool(fields):
+            self._refuse(400, "Malformed HTTP request.")
+            return None
+        method, target, version = parts
+        headers = {name.strip().lower(): value for name, value in pairs}
+        connection = headers.get("connection", "").lower()
+        close = connection == "close" or (version != "HTTP/1.1" and connection != "keep-alive")
+        path = target.split("?", 1)[0]
+        if method != "POST":
+            if "content-length" in headers or "transfer-encoding" in headers:
+                close = True  # a body this server does not read
+            return _Request(method, path, headers, 0, close)
+        try:
+            length = int(headers.get("content-length", "-1"))
         except ValueError:
             length = -1
-        if 0 <= length <= limit:
-            return length
-        self.close_connection = True
-        if length < 0:
-            self._reply(411, {"message": "Send a Content-Length."})
+        if length < 0 or "transfer-encoding" in headers:
+            self._refuse(411, "Send a Content-Length.")
+            return None
+        events = EVENTS_PATH.match(path)
+        limit = MAX_EVENTS_BYTES if events else MAX_POLL_BYTES
+        if length > limit:
+            self._refuse(413, f"Bodies are limited to {limit} bytes.")
+            return None
+        request = _Request(method, path, headers, length, close)
+        if events:
+            request.events = unquote(events[1]), unquote(events[2])
+            self.server.call_started()
+            if self.intake.budget.try_acquire(length + CALL_BYTES):
+                request.reserved = length + CALL_BYTES
+            request.discard = not request.reserved
+        if headers.get("expect", "").lower() == "100-continue":
+            self._send(b"HTTP/1.1 100 Continue\r\n\r\n")
+        return request
+
+    def _handle(self, request: _Request, body: bytes) -> None:
+        if request.method == "GET" and request.path == "/v1/status":
+            self._call(request, lambda: Answer(200, self.intake.status()))
+        elif request.method != "POST":
+            self._reply(
+                request, 404, {"message": "Not found: use the middleware protocol's POST endpoints or GET /v1/status."}
+            )
+        elif request.events is not None:
+            self._events(request, *request.events, body)
+        elif poll := MIDDLEWARE_PATH.match(request.path):
+            parsed = self._json(request, body)
+            if parsed is not None:
+                self.busy = True
+                self.loop.remove_reader(self.fd)
+                self.server.poll(unquote(poll[1]), parsed[0], lambda answer: self._answer_poll(request, answer))
         else:
-            self._reply(413, {"message": f"Bodies are limited to {limit} bytes."})
-        return None
+            self._reply(request, 404, {"message": "Not found: POST /v1/services/{service}/middleware or .../events."})
 
-    def _json(self, length: int) -> tuple[bool, object]:
+    def _events(self, request: _Request, service: str, trace_name: str, body: bytes) -> None:
+        then = None
+        parsed = self._json(request, body)
+        if parsed is not None:
+            then = self._call(request, lambda: self.intake.events(service, trace_name, parsed[0], body)).then
+        if then is None:
+            self.server.call_ended(request.reserved)
+        else:
+            self.server.after_reply(then, request.reserved)
+
+    def _discarded(self, request: _Request) -> None:
+        """An events body the memory cap had no room for, read and thrown away."""
+        assert request.events is not None
+        service, trace_name = request.events
+        if request.headers.get("user-agent", "").startswith(PAWPRINT_CLIENT):
+            self._reply(request, 503, {"message": "The agent is at its memory cap; retry."}, b"Retry-After: 1\r\n")
+        else:
+            self._call(request, lambda: self.intake.events_discarded(service, trace_name))
+        self.server.call_ended(0)
+
+    def _json(self, request: _Request, body: bytes) -> tuple[object] | None:
         try:
-            return True, json.loads(self.rfile.read(length))
+            return (json.loads(body),)
         except (ValueError, RecursionError) as error:
-            self._reply(400, {"message": "Bad request body", "detail": f"the body is not JSON: {error}"})
-            return False, None
+            self._reply(request, 400, {"message": "Bad request body", "detail": f"the body is not JSON: {error}"})
+            return None
 
-    def _discard(self, length: int) -> None:
-        while length > 0 and (chunk := self.rfile.read(min(length, 65536))):
-            length -= len(chunk)
-
-    def _call(self, handler: Callable[[], Answer]) -> None:
+    def _call(self, request: _Request, handler: Callable[[], Answer]) -> Answer:
         try:
             answer = handler()
         except Exception as error:  # a bug must cost one reply, not the agent
-            log_event(logging.ERROR, "request_failed", path=self.path, error=repr(error))
+            log_event(logging.ERROR, "request_failed", path=request.path, error=repr(error))
             answer = Answer(500, {"message": "Internal error", "detail": repr(error)})
-        self._reply(answer.status, answer.body)
-        try:
-            if answer.then is not None:
-                answer.then()
-        except Exception as error:
-            log_event(logging.ERROR, "request_failed", path=self.path, error=repr(error))
+        self._reply(request, answer.status, answer.body)
+        return answer
 
-    def do_GET(self) -> None:
-        if self.path.split("?", 1)[0] == "/v1/status":
-            self._call(lambda: Answer(200, self.server.intake.status()))
-        else:
-            self._reply(404, {"message": "Not found: use the middleware protocol's POST endpoints or GET /v1/status."})
-
-    def do_POST(self) -> None:
-        path = self.path.split("?", 1)[0]
-        intake = self.server.intake
-        if poll := MIDDLEWARE_PATH.match(path):
-            length = self._body_length(MAX_POLL_BYTES)
-            if length is not None:
-                parsed, body = self._json(length)
-                if parsed:
-                    self._call(lambda: intake.middleware_poll(unquote(poll[1]), body))
-        elif events := EVENTS_PATH.match(path):
-            self._events(unquote(events[1]), unquote(events[2]))
-        else:
-            self._reply(404, {"message": "Not found: POST /v1/services/{service}/middleware or .../events."})
-
-    def _events(self, service: str, trace_name: str) -> None:
-        with self.server.taking_events():
-            self._take_events(service, trace_name)
-
-    def _take_events(self, service: str, trace_name: str) -> None:
-        intake = self.server.intake
-        length = self._body_length(MAX_EVENTS_BYTES)
-        if length is None:
+    def _answer_poll(self, request: _Request, answer: Answer) -> None:
+        self.busy = False
+        if self.closing:
             return
-        if not intake.budget.try_acquire(length):
-            self._discard(length)
-            if self.headers.get("User-Agent", "").startswith(PAWPRINT_CLIENT):
-                self._reply(503, {"message": "The agent is at its memory cap; retry."}, ("Retry-After: 1",))
-            else:
-                self._call(lambda: intake.events_discarded(service, trace_name))
-            return
-        try:
-            parsed, body = self._json(length)
-            if parsed:
-                self._call(lambda: intake.events(service, trace_name, body))
-        finally:
-            intake.budget.release(length)
+        self._reply(request, answer.status, answer.body)
+        if not self.closing:
+            self.loop.add_reader(self.fd, self._readable)
+            self._serve()
 
-    def log_message(self, format: str, *args: Any) -> None:
-        log_event(logging.DEBUG, "middleware_request", client=self.address_string(), request=format % args)
+    def _refuse(self, status: int, message: str) -> None:
+        """Answer a request this server cannot read on, and close the connection."""
+        self._reply(_Request("", "", {}, 0, close=True), status, {"message": message})
+
+    def _reply(self, request: _Request, status: int, body: dict[str, Any], extra: bytes = b"") -> None:
+        data = json.dumps(body).encode()
+        head = (
+            f"HTTP/1.1 {status} {http.HTTPStatus(status).phrase}\r\nServer: {SERVER}\r\nDate: {self.server.date()}\r\n"
+            f"Content-Type: application/json; charset=utf-8\r\nContent-Length: {len(data)}\r\n"
+        ).encode()
+        if request.close:
+            head += b"Connection: close\r\n"
+        self._send(head + extra + b"\r\n" + data)
+        log_event(logging.DEBUG, "middleware_request", client=self.client, request=f"{request.method} {request.path}",
+                  status=status)  # fmt: skip
+        if request.close:
+            self._close_after_reply()

@@ -102,9 +102,9 @@ class FakeControlPlane:
 
 def post_events(daemon: Daemon, project: str, trace_name: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     """What the middleware server does with an events call: the answer, then the work after it."""
-    answer = daemon.events(project, trace_name, body)
+    answer = daemon.events(project, trace_name, body, json.dumps(body).encode())
     if answer.then is not None:
-        answer.then()
+        daemon.take([answer.then])
     return answer.status, answer.body
 
 

@@ -1,16 +1,22 @@
 """From events to batches: obfuscation, sampling, the memory cap, and how every lost entry is counted."""
 
 import json
+import multiprocessing
+import os
 import random
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
+
+import pytest
 
 from agent.batches import Batcher, MemoryBudget
 from agent.client import Activation, ApiError, PollReply, TransportError
 from agent.daemon import AgentConfig, Daemon, drop_counts
 from agent.projects import TRACE_GRACE, Project
+from agent.redact import Redactor
 from tests.agent.fakes import START, FakeClock, FakeControlPlane, eventually, post_events, running
 
 
@@ -73,6 +79,7 @@ def test_only_well_formed_drop_reasons_and_counts_are_taken_from_a_middleware() 
 
 def daemon_with_trace(config: AgentConfig, rate: float = 1.0, **kwargs: Any) -> tuple[Daemon, Activation]:
     kwargs.setdefault("clock", FakeClock())
+    config = replace(config, redact_processes=0)  # a daemon that is not run has no worker process to stop
     daemon = Daemon(config, FakeControlPlane(), rng=random.Random(3), **kwargs)
     trace = Activation("trc_1", "brisk-teal-heron-482", START + timedelta(minutes=5), rate)
     daemon.project("shop").apply(PollReply([trace], []), START)
@@ -216,3 +223,26 @@ def test_a_rejected_batch_is_counted_and_reported_with_a_later_batch_of_its_trac
     assert len(rejected["entries"]) == 2
     assert report["entries"] == [] and report["dropped"] == {"rejected": 2}
     assert daemon.accounting.project("shop")["dropped"] == {"rejected": 2}
+
+
+def test_entries_are_obfuscated_in_a_worker_process_and_by_the_agent_itself_if_that_process_dies(
+    entry: Callable[..., dict], caplog: pytest.LogCaptureFixture
+) -> None:
+    not_an_entry: Any = []
+    calls = [(json.dumps(events(entry(body={"email": "ada@mail.test"}), not_an_entry)).encode(), False)]
+    others = set(multiprocessing.active_children())
+    redactor = Redactor(processes=1)
+    try:
+        [[clean, error]] = redactor(calls)
+        [worker] = set(multiprocessing.active_children()) - others
+        assert worker.pid != os.getpid()
+        assert isinstance(clean, bytes) and b"ada@" not in clean and isinstance(error, str)
+        worker.kill()
+        worker.join()
+        assert redactor(calls) == [[clean, error]]  # obfuscated here this time, and nothing lost
+        assert "event=redact_worker_failed" in caplog.text
+        assert redactor(calls) == [[clean, error]]
+        assert len(set(multiprocessing.active_children()) - others) == 1  # a new worker
+    finally:
+        redactor.close()
+    assert set(multiprocessing.active_children()) - others == set()

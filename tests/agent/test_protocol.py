@@ -208,3 +208,110 @@ def test_the_heartbeat_reports_the_projects_their_middleware_clients_and_traffic
     [status_shop] = [p for p in report["projects"] if p["name"] == "shop"]
     assert [c["client_name"] for c in status_shop["middleware_clients"]] == ["web-1.shop"]
     assert status_shop["uploaded"] == 1 and status_shop["active_traces"][0]["trace_name"] == "hb"
+
+
+def raw_exchange(daemon: Daemon, *chunks: bytes) -> list[tuple[int, dict[str, str], Any]]:
+    """Send bytes as they are, in these pieces, and read every reply until the agent closes the connection."""
+    host, port = daemon.listen_address or ("", 0)
+    with socket.create_connection((host, port), timeout=30) as sock:
+        for chunk in chunks:
+            sock.sendall(chunk)
+            time.sleep(0.05)
+        received = b""
+        while data := sock.recv(65536):
+            received += data
+    replies = []
+    while received:
+        head, received = received.split(b"\r\n\r\n", 1)
+        status_line, *lines = head.decode().split("\r\n")
+        headers = {name.lower(): value.strip() for name, value in (line.split(":", 1) for line in lines)}
+        length = int(headers["content-length"])
+        replies.append((int(status_line.split()[1]), headers, json.loads(received[:length])))
+        received = received[length:]
+    return replies
+
+
+def request(path: str, body: bytes, *headers: str, method: str = "POST") -> bytes:
+    head = [f"{method} {path} HTTP/1.1", "Host: agent", *headers, f"Content-Length: {len(body)}"]
+    return "\r\n".join(head).encode() + b"\r\n\r\n" + body
+
+
+def test_the_http_the_middleware_may_send_is_read_as_it_comes_and_what_it_may_not_is_refused(
+    agent_config: Callable[..., AgentConfig], entry: Callable[..., dict]
+) -> None:
+    control_plane = FakeControlPlane()
+    with running(Daemon(agent_config(), control_plane)) as daemon:
+        trace = control_plane.start_trace("raw")
+        eventually(lambda: daemon.project("shop").active())
+        path = "/v1/services/shop/traces/raw/events"
+        body = json.dumps({"client_name": "w", "trace_events": [entry()]}).encode()
+        accepted = {"trace_event_details": {"drops": 0}}
+        # two calls in one send, then one whose body comes in three pieces, on one connection
+        last = request(path, body, "Connection: close")
+        replies = raw_exchange(daemon, request(path, body) * 2, last[:30], last[30:-20], last[-20:])
+        assert [(status, reply) for status, _, reply in replies] == [(202, accepted)] * 3
+        assert [headers.get("connection") for _, headers, _ in replies] == [None, None, "close"]
+        assert replies[0][1]["content-type"] == "application/json; charset=utf-8"
+        eventually(lambda: len(control_plane.entries(trace)) == 3)
+
+        refused = [
+            (b"NONSENSE\r\n\r\n", 400, "Malformed HTTP request."),
+            (b"POST / HTTP/1.1\r\nHost: agent\r\na line with no colon\r\n\r\n", 400, "Malformed HTTP request."),
+            (b"POST " + path.encode() + b" HTTP/1.1\r\nHost: agent\r\n\r\n", 411, "Send a Content-Length."),
+            (request(path, b"", "Transfer-Encoding: chunked"), 411, "Send a Content-Length."),
+            (request(path, b"").replace(b": 0", b": 99999999"), 413, "Bodies are limited to 16777216 bytes."),
+            (b"X" * 70_000, 431, "The request head is too large."),
+        ]  # fmt: skip
+        for data, status, message in refused:
+            [(got_status, headers, reply)] = raw_exchange(daemon, data)  # answered, then closed
+            assert (got_status, reply["message"], headers["connection"]) == (status, message, "close")
+        [(status, _, reply)] = raw_exchange(daemon, request("/v1/status", b"", "Connection: close", method="PUT"))
+        assert status == 404 and "GET /v1/status" in reply["message"]
+        assert daemon.accounting.project("shop")["received"] == 3
+
+
+def test_bodies_over_the_memory_cap_are_read_and_counted_or_refused_for_a_retry(
+    agent_config: Callable[..., AgentConfig], entry: Callable[..., dict]
+) -> None:
+    control_plane = FakeControlPlane()
+    with running(Daemon(agent_config(max_memory_bytes=500), control_plane)) as daemon:
+        control_plane.start_trace("capped")
+        eventually(lambda: daemon.project("shop").active())
+        path = "/v1/services/shop/traces/capped/events"
+        body = json.dumps({"client_name": "w", "trace_events": [entry()]}).encode()
+        assert len(body) > 500
+        akita = request(path, body, "User-Agent: python-requests/2.34.2")
+        pawprint = request(path, body, "User-Agent: pawprint-django/0.2.0", "Connection: close")
+        [(status, _, reply), (retry_status, headers, retry)] = raw_exchange(daemon, akita, pawprint)
+        assert (status, reply) == (202, {"trace_event_details": {"drops": 1}})  # akita-django would not retry
+        assert (retry_status, headers["retry-after"]) == (503, "1")
+        assert retry["message"] == "The agent is at its memory cap; retry."
+        assert daemon.accounting.project("shop") | {"uploaded": 0} == {
+            "received": 1, "uploaded": 0, "pending": 0, "dropped": {"buffer_full": 1}
+        }  # fmt: skip
+        assert daemon.budget.used == 0
+
+
+def test_every_event_answered_202_is_uploaded_or_spooled_though_the_agent_stops_at_once(
+    agent_config: Callable[..., AgentConfig], akita_capture: list[dict[str, Any]]
+) -> None:
+    control_plane = FakeControlPlane(projects=("demo-service",))
+    events = [captured for captured in akita_capture if captured["path"].endswith("/events")]
+    answered: list[int] = []
+
+    def middleware_process() -> None:  # akita-django's upload thread: one call after the other
+        answered.extend(replay(daemon, events[n % len(events)])[0] for n in range(40))
+
+    with running(Daemon(agent_config(projects=["demo-service"]), control_plane)) as daemon:
+        control_plane.start_trace("demo-trace")
+        eventually(lambda: daemon.project("demo-service").active())
+        processes = [threading.Thread(target=middleware_process) for _ in range(8)]
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.join()
+    assert answered == [202] * 320
+    counts = daemon.accounting.project("demo-service")
+    assert counts == {"received": 320, "uploaded": counts["uploaded"], "pending": 320 - counts["uploaded"],
+                      "dropped": {}}  # fmt: skip
+    assert len([e for call in control_plane.uploads for e in call["entries"]]) == counts["uploaded"]
