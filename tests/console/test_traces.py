@@ -191,7 +191,7 @@ def test_rename_errors_are_shown_next_to_the_field(login: Login, project: Projec
 def test_deleting_a_trace_removes_its_witnesses_and_models_and_rebuilds_the_project_model(
     login: Login, project: Project, built: Trace, django_capture_on_commit_callbacks
 ) -> None:
-    project_models_before = ModelVersion.objects.filter(project=project, trace=None).count()
+    project_model_before = ModelVersion.objects.filter(project=project, trace=None).get().version
     client = login(project.owner)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(f"{traces_url(project)}{built.name}/delete/")
@@ -200,8 +200,8 @@ def test_deleting_a_trace_removes_its_witnesses_and_models_and_rebuilds_the_proj
     assert not WitnessBatch.objects.exists()
     assert not ModelVersion.objects.filter(trace__isnull=False).exists()
     merged = ModelVersion.objects.filter(project=project, trace=None)
-    assert merged.count() == project_models_before + 1
-    newest = merged.all()[0]
+    assert list(merged.values_list("version", flat=True)) == [project_model_before + 1]  # the old one superseded
+    newest = merged.get()
     assert newest.status == ModelVersion.BuildStatus.READY
     assert not newest.endpoints.exists()
     page = client.get(traces_url(project)).text
