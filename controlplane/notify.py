@@ -122,10 +122,14 @@ class ProjectChanges:
                     if logged:
                         logger.info("Redis listener subscribed again; polls are woken by changes again")
                         logged = False
-                    async for message in pubsub.listen():
-                        if message["type"] == "pmessage":
+                    while not task_cancelling():  # redis-py may swallow a cancellation while it reads
+                        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                        if message is not None and message["type"] == "pmessage":
                             self.changed(int(message["channel"].decode().removeprefix(CHANNEL_PREFIX)))
+                    raise asyncio.CancelledError
             except (redis.RedisError, OSError) as error:
+                if task_cancelling():  # redis may turn a cancelled read into a connection error
+                    raise asyncio.CancelledError from error
                 if not logged:
                     logger.warning("Redis listener lost (%s); polls read the database periodically", error)
                     logged = True
@@ -136,6 +140,11 @@ class ProjectChanges:
                 with contextlib.suppress(redis.RedisError, OSError):
                     await client.aclose()
             await asyncio.sleep(RECONNECT_SECONDS)
+
+
+def task_cancelling() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 _by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ProjectChanges] = weakref.WeakKeyDictionary()
