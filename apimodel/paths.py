@@ -4,9 +4,10 @@ A segment becomes a parameter when it is an id (integer, uuid, hex or base62 tok
 email, a word with a long number in it, …; `classify_segment`), except where versions live
 (`/2/…`, `/api/0/…`, `/2010-04-01/…`) unless several numbers sit side by side there. A segment
 that reads like a word stays a static route unless the traffic shows it is a value
-(`_Folding`): a body names it as an identifier, it is percent-encoded, it has the format of the
-API's ids, it only failed as a missing id fails beside its parameter, its siblings have the same
-sub-routes and answer alike, or many look-alike siblings answer alike (usernames, slugs). Static
+(`_Folding`): a body names it as an identifier (there, or anywhere in the API), it starts with a
+capital where no route does, it is percent-encoded, it has the format of the API's ids, it only
+failed as a missing id fails beside its parameter, its siblings have the same sub-routes and answer
+alike, or many look-alike siblings answer alike (usernames, slugs). Static
 segments win over parameters: `/users/me` stays beside `/users/{user_id}`. Memory is bounded: a
 node keeps at most `MAX_STATIC_CHILDREN` static children before folding them into its parameter,
 and what a node remembers for the rules (echoed or not, a few id formats, whether it was seen
@@ -293,7 +294,10 @@ class PathTrie(Generic[T]):
         static children that are values into parameters. The trie itself is left as it was."""
         # a pickle round trip is a deep copy, several times faster than copy.deepcopy
         root = pickle.loads(pickle.dumps(self.root, pickle.HIGHEST_PROTOCOL))  # noqa: S301 - made just now
-        _Folding(root).fold(root, None)
+        folding = _Folding(root)
+        # a pass that found new names may show them elsewhere, above where they were found
+        while folding.fold_all(root):
+            pass
         yield from _walk(root, [], [], None)
 
 
@@ -332,6 +336,12 @@ def _nodes(root: PathNode[T]) -> Iterator[PathNode[T]]:
 def _candidates(node: PathNode[Any]) -> list[str]:
     """Static children that may be values: not pinned by a hint, not versions."""
     return [key for key, child in node.static.items() if not child.pinned and not _VERSION.fullmatch(key)]
+
+
+def _capitalised(segment: str) -> bool:
+    """Whether a segment's first letter is a capital (`Lyloa`, `SUPER_ADMIN`, `Accounts`; not `agentPools`)."""
+    letters = [c for c in segment if c.isalpha()]
+    return len(letters) > 1 and letters[0].isupper()
 
 
 def _neighbours(keys: list[str], index: int) -> list[str]:
@@ -440,9 +450,21 @@ class _Folding:
 
     def __init__(self, root: PathNode[Any]) -> None:
         self.id_shapes = self._api_id_shapes(root)
+        # routes for sure: the root's children (nothing is folded there) and the words ids sit below
+        self.capitalised_routes = any(map(_capitalised, root.static)) or any(
+            _capitalised(key) for node in _nodes(root) for key, child in node.static.items() if child.params
+        )
         # by node id, valid until the next fold changes nodes
         self._bodies_by_node: dict[int, dict[tuple[str, object], set[str]]] = {}
         self._tails_by_node: dict[int, dict[tuple[str, ...], list[PathNode[Any]]]] = {}
+        # the words found to be values so far, anywhere
+        self.names: set[str] = set()
+
+    def fold_all(self, root: PathNode[Any]) -> bool:
+        """One pass over the whole trie; whether it found values by names not seen before."""
+        known = len(self.names)
+        self.fold(root, None)
+        return len(self.names) > known
 
     @staticmethod
     def _api_id_shapes(root: PathNode[Any]) -> set[str]:
@@ -469,8 +491,24 @@ class _Folding:
     def values(self, node: PathNode[Any], literal: str) -> set[str]:
         """The static children of `node` (reached by `literal`) that are values, by every rule."""
         values = set(self.shown_values(node)) | _numbers_not_versions(node)
+        values.update(self.named_values(node, literal), self.capitalised_values(node))
         values.update(self.lookalikes(node, literal), self.alike_subtrees(node, literal), self.failed_values(node))
         return values
+
+    def capitalised_values(self, node: PathNode[Any]) -> list[str]:
+        """Static children that start with a capital (`SUPER_ADMIN`, `Lyloa`) in an API none of whose routes
+        do: names and constants, not routes."""
+        if self.capitalised_routes:
+            return []
+        return [key for key in _candidates(node) if _capitalised(key)]
+
+    def named_values(self, node: PathNode[Any], literal: str) -> list[str]:
+        """Static children that a body named as an identifier elsewhere in the API (`/orgs/acme/members/ada`
+        beside `GET /users/ada` answering `{"login": "ada"}`), unless they lead to ids of their own
+        (collections) or recur under several values of the parameter above them (routes)."""
+        return [
+            key for key in _structural_candidates(node, literal) if key in self.names and not node.static[key].params
+        ]
 
     def shown_values(self, node: PathNode[Any]) -> list[str]:
         """Static children of a node below the root that show they are values: a body names them as
@@ -480,6 +518,8 @@ class _Folding:
         values = []
         for key in _candidates(node):
             key_shape = shape_of(key)
+            if node.static[key].echoed:
+                self.names.add(key)
             if (
                 node.static[key].echoed
                 or "%" in key

@@ -306,3 +306,36 @@ def test_numbers_side_by_side_where_versions_live_are_ids(templates_of) -> None:
     assert templates_of(urls) == {"/dashboard/{dashboard_id}", "/users/{user_id}"}
     # a version is seen alone; one number under a word cannot be told from it
     assert templates_of(["https://a.example/dashboard/5"]) == {"/dashboard/5"}
+
+
+def test_a_name_a_body_gave_elsewhere_is_a_value_here(make_entry, model_of) -> None:
+    entries = [
+        make_entry(url="https://a.example/users/ada", response_json={"login": "ada"}),
+        make_entry("PUT", "https://a.example/user/following/ada", 204),
+        make_entry("DELETE", "https://a.example/teams/7/members/ada", 204),
+        # a name that is also a route: it recurs under several values of the parameter above it
+        make_entry(url="https://a.example/orgs/actions", response_json={"login": "actions"}),
+        make_entry(url="https://a.example/repos/7/actions/runs/1"),
+        make_entry(url="https://a.example/repos/8/actions/runs/2"),
+    ]
+    assert {e["path"] for e in model_of(entries)["endpoints"]} == {
+        "/users/{user_id}",
+        "/user/following/{following_id}",
+        "/teams/{team_id}/members/{member_id}",
+        "/orgs/{org_id}",
+        "/repos/{repo_id}/actions/runs/{run_id}",
+    }
+
+
+def test_capitalised_names_are_values_where_routes_are_not_capitalised(templates_of) -> None:
+    urls = ["https://a.example/orgs/7/members/Lyloa", "https://a.example/apps/8/features/USER_PROVISIONING"]
+    urls += ["https://a.example/apps/8/features", "https://a.example/apps/9/agentPools"]
+    assert templates_of(urls) == {
+        "/orgs/{org_id}/members/{member_id}",
+        "/apps/{app_id}/features/{feature_id}",
+        "/apps/{app_id}/features",
+        "/apps/{app_id}/agentPools",
+    }
+    # where routes are capitalised, capitals say nothing
+    urls = [f"https://a.example/Accounts/{i}/Calls/Summary" for i in (1, 2)] + ["https://a.example/Accounts/1/SIP"]
+    assert templates_of(urls) == {"/Accounts/{account_id}/Calls/Summary", "/Accounts/{account_id}/SIP"}

@@ -2,8 +2,10 @@
 
 The APIs mix ids of many kinds (some prefixed ids without a digit, which only their siblings' format gives
 away), names chosen by users (few of them, named by the bodies that answer for them, as `GET /users/ada`
-answers `{"login": "ada"}`), and versions where versions live (`/2/…` beside `/1.1/…`, `/api/0/…`,
-`/2010-04-01/…`). Requests of one template carry distinct ids, as real traffic does.
+answers `{"login": "ada"}`, or only by another endpoint's answers, as `PUT /user/following/ada` answers
+nothing), capitalised names and constants (`Lyloa`, `SUPER_ADMIN`) beside lower-case routes, and versions
+where versions live (`/2/…` beside `/1.1/…`, `/api/0/…`, `/2010-04-01/…`). Requests of one template carry
+distinct ids, as real traffic does.
 """
 
 import json
@@ -23,7 +25,11 @@ WORDS = [
     "settings", "search", "archive", "members", "events", "reports", "stats", "billing", "profile", "me",
 ]  # fmt: skip
 NAMES = ["ada", "grace", "octocat", "hello-world", "mit", "party", "small-monthly", "linus", "whytho", "default"]
-KINDS = ["integer", "uuid", "hex", "token", "prefixed", "date", "email", "name"]
+CONSTANTS = ["SUPER_ADMIN", "USER_PROVISIONING", "Lyloa", "BILLING", "BeaverSoftware"]
+# `member`: a name only other endpoints answer for (`/people/{name}`); `constant`: never answered for
+KINDS = ["integer", "uuid", "hex", "token", "prefixed", "date", "email", "name", "member", "constant"]
+NAMED = ("name", "member", "constant")
+UNANSWERED = ("member", "constant")
 FILE_KINDS = ["integer", "uuid", "hex", "token"]
 PREFIXES = [
     [],
@@ -80,8 +86,9 @@ def random_api(rnd: random.Random) -> list[Template]:
                 kind = rnd.choice(FILE_KINDS if suffix else KINDS)
                 item = [*collection, ("param", kind, suffix)]
                 templates.append(item)
-                if rnd.random() < 0.25:
-                    templates.append([*item, ("param", rnd.choice(KINDS), "")])
+                # a word that no answer names is a route when it recurs under several values, or leads to ids
+                if kind not in UNANSWERED and rnd.random() < 0.25:
+                    templates.append([*item, ("param", rnd.choice([k for k in KINDS if k not in UNANSWERED]), "")])
                 if not suffix and rnd.random() < 0.6:
                     grow(item, depth + 1)
             elif rnd.random() < 0.3:
@@ -96,7 +103,13 @@ def render(template: Template) -> str:
     return "/" + "/".join(value if kind == "static" else "{}" + suffix for kind, value, suffix in template)
 
 
-def requests(template: Template, rnd: random.Random, names: dict[str, list[str]]) -> list[dict]:
+def answer(path: str, body: dict) -> dict:
+    """A GET of `path` answering `body`."""
+    response = {"status": 200, "content": {"mimeType": "application/json", "text": json.dumps(body)}}
+    return {"request": {"method": "GET", "url": "https://api.example.com" + path}, "response": response}
+
+
+def requests(template: Template, rnd: random.Random, names: dict[str, list[str]], members: set[str]) -> list[dict]:
     """Three requests of a template. A user chosen name is one of the few its collection has (so the same
     ones recur); the answer names each of them, as an API answers for the object a path names."""
     entries = []
@@ -105,18 +118,17 @@ def requests(template: Template, rnd: random.Random, names: dict[str, list[str]]
         for position, (kind, value, suffix) in enumerate(template):
             if kind == "static":
                 segments.append(value)
-            elif value == "name":
-                pool = names.setdefault(render(template[:position]), rnd.sample(NAMES, rnd.randint(1, 2)))
+            elif value in NAMED:
+                words = CONSTANTS if value == "constant" else NAMES
+                pool = names.setdefault(render(template[:position]), rnd.sample(words, rnd.randint(1, 2)))
                 segments.append(rnd.choice(pool))
-                named[f"object{position}"] = {"login" if position % 2 else "key": segments[-1]}
+                if value == "name":
+                    named[f"object{position}"] = {"login" if position % 2 else "key": segments[-1]}
+                elif value == "member":
+                    members.add(segments[-1])
             else:
                 segments.append(id_value(value, rnd, n) + suffix)
-        entries.append(
-            {
-                "request": {"method": "GET", "url": "https://api.example.com/" + "/".join(segments)},
-                "response": {"status": 200, "content": {"mimeType": "application/json", "text": json.dumps(named)}},
-            }
-        )
+        entries.append(answer("/" + "/".join(segments), named))
     return entries
 
 
@@ -126,7 +138,11 @@ def test_it_recovers_the_templates_of_random_apis(rnd: random.Random) -> None:
     templates = random_api(rnd)
     expected = {render(t) for t in templates}
     names: dict[str, list[str]] = {}
-    entries = [entry for template in templates for entry in requests(template, rnd, names)]
+    members: set[str] = set()
+    entries = [entry for template in templates for entry in requests(template, rnd, names, members)]
+    # the names of members are answered for elsewhere
+    entries += [answer(f"/people/{name}", {"login": name}) for name in sorted(members)]
+    expected |= {"/people/{}"} if members else set()
     rnd.shuffle(entries)
     builder = ModelBuilder()
     for entry in entries:
