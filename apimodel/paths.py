@@ -41,8 +41,9 @@ FANOUT_SHARE = 0.75
 _FILE_EXTENSION = re.compile(r"(.+)(\.[A-Za-z][A-Za-z0-9]{0,5})")
 _VERSION = re.compile(r"v\d+(\.\d+)*|\d+\.\d+")
 # versions that read like ids (`/2/tweets`, `/api/0/projects`, `/2010-04-01/Accounts`) are kept static where
-# versions live: first, or after plain words such as `api`, before any collection, id or other version
-_VERSION_NUMBER = re.compile(r"\d+|\d{4}-\d{2}-\d{2}")
+# versions live: first, or after plain words such as `api`, before any collection, id or other version;
+# a version is a small number (a year at most) or a date, never a long number (`/user/583231`)
+_VERSION_NUMBER = re.compile(r"\d{1,4}|\d{4}-\d{2}-\d{2}")
 _SHAPE = str.maketrans(dict.fromkeys("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", "x"))
 # a format long enough to tell ids from words even without separators
 LONG_SHAPE = 16
@@ -383,6 +384,10 @@ def _sibling_id_shapes(node: PathNode[Any]) -> set[str]:
     return {s for s, keys in groups.items() if len(keys) > 1 and any(c.isdigit() for key in keys for c in key)}
 
 
+# the end of a route below a node: how many segments down it starts, and its segments
+Tail = tuple[int, tuple[str, ...]]
+
+
 def _routes_below(node: PathNode[T], depth: int = MAX_TAIL) -> Iterator[tuple[tuple[str, ...], PathNode[T]]]:
     """(relative path, node) of the endpoints below `node`, `depth` deep at most; parameters read `{}`."""
     children = [*node.static.items(), *(("{}" + suffix, child) for suffix, child in node.params.items())]
@@ -394,14 +399,14 @@ def _routes_below(node: PathNode[T], depth: int = MAX_TAIL) -> Iterator[tuple[tu
                 yield (key, *route), end
 
 
-def _tails(node: PathNode[T]) -> dict[tuple[str, ...], list[PathNode[T]]]:
-    """The ends of the routes below `node` that hold a word (`/{owner}/{repo}/pulls` ends in `pulls`),
-    with the nodes they lead to."""
-    tails: dict[tuple[str, ...], list[PathNode[T]]] = {}
+def _tails(node: PathNode[T]) -> dict[Tail, list[PathNode[T]]]:
+    """The ends of the routes below `node` that hold a word (`/{owner}/{repo}/pulls` ends in `pulls`, one
+    segment down), with the nodes they lead to."""
+    tails: dict[Tail, list[PathNode[T]]] = {}
     for route, end in _routes_below(node):
         for start in range(len(route)):
             if any(not part.startswith("{") for part in route[start:]):
-                tails.setdefault(route[start:], []).append(end)
+                tails.setdefault((start, route[start:]), []).append(end)
     return tails
 
 
@@ -456,7 +461,7 @@ class _Folding:
         )
         # by node id, valid until the next fold changes nodes
         self._bodies_by_node: dict[int, dict[tuple[str, object], set[str]]] = {}
-        self._tails_by_node: dict[int, dict[tuple[str, ...], list[PathNode[Any]]]] = {}
+        self._tails_by_node: dict[int, dict[Tail, list[PathNode[Any]]]] = {}
         # the words found to be values so far, anywhere
         self.names: set[str] = set()
 
@@ -547,14 +552,14 @@ class _Folding:
             found = self._bodies_by_node[id(node)] = _bodies(node)
         return found
 
-    def tails(self, node: PathNode[Any]) -> dict[tuple[str, ...], list[PathNode[Any]]]:
+    def tails(self, node: PathNode[Any]) -> dict[Tail, list[PathNode[Any]]]:
         """`_tails`, remembered."""
         found = self._tails_by_node.get(id(node))
         if found is None:
             found = self._tails_by_node[id(node)] = _tails(node)
         return found
 
-    def shared_tails(self, a: PathNode[Any], b: PathNode[Any]) -> list[tuple[str, ...]]:
+    def shared_tails(self, a: PathNode[Any], b: PathNode[Any]) -> list[Tail]:
         """The sub-routes found below both nodes."""
         theirs = self.tails(b)
         return [tail for tail in self.tails(a) if tail in theirs]

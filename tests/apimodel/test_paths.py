@@ -339,3 +339,18 @@ def test_capitalised_names_are_values_where_routes_are_not_capitalised(templates
     # where routes are capitalised, capitals say nothing
     urls = [f"https://a.example/Accounts/{i}/Calls/Summary" for i in (1, 2)] + ["https://a.example/Accounts/1/SIP"]
     assert templates_of(urls) == {"/Accounts/{account_id}/Calls/Summary", "/Accounts/{account_id}/SIP"}
+
+
+def test_a_long_number_where_versions_live_is_an_id(templates_of) -> None:
+    assert templates_of(["https://a.example/user/583231", "https://a.example/api/2024/items"]) == {
+        "/user/{user_id}",
+        "/api/2024/items",
+    }
+
+
+def test_a_sub_route_shared_at_another_depth_says_nothing(templates_of) -> None:
+    # `credentials/keys` has `keys` right below it; the idps' ids have it one segment further down
+    urls = [f"https://a.example/idps/{i}/credentials/keys" for i in (1, 2)] + [
+        "https://a.example/idps/credentials/keys"
+    ]
+    assert templates_of(urls) == {"/idps/{idp_id}/credentials/keys", "/idps/credentials/keys"}
