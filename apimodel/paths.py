@@ -81,7 +81,7 @@ class PathNode(Generic[T]):
     echoed: bool = False
     # formats (`shape_of`) of the ids this parameter took, the MAX_SHAPES first in sorted order
     shapes: list[str] = field(default_factory=list)
-    # hashes of up to two distinct segments seen before this one, below a parameter or a folded word
+    # hashes of up to two distinct values of the nearest parameter (or folded word) above this node
     parent_values: list[int] = field(default_factory=list)
     endpoints: dict[str, T] = field(default_factory=dict)
 
@@ -233,8 +233,10 @@ class PathTrie(Generic[T]):
         forced = self._forced_for(segments) if self._forced else None
         hinted = forced is not None or bool(self._static_by_length)
         version_slot = True
+        value_above: str | None = None  # the segment of the nearest parameter above
         for depth, segment in enumerate(segments):
-            parent = node
+            if node.value_schema is not None:
+                value_above = segments[depth - 1]
             if forced is not None and forced.pattern[depth] is None:
                 node = self._param_child(node, "", _word_schema(segment))
                 node.forced_name = forced.names[depth]
@@ -247,9 +249,9 @@ class PathTrie(Generic[T]):
                 node = self._new_child(node, segment, version_slot)
             if echoes and depth in echoes:
                 node.echoed = True
-            if depth and parent.value_schema is not None and len(node.parent_values) < 2:
-                # a child that recurs under several values of a parameter is a route, not a value
-                node.add_parent_value(segments[depth - 1])
+            if value_above is not None and len(node.parent_values) < 2:
+                # a segment that recurs under several values of a parameter is a route, not a value
+                node.add_parent_value(value_above)
             version_slot = version_slot and node.value_schema is None and _namespace_word(segment)
         return node
 
@@ -510,9 +512,11 @@ class _Folding:
     def named_values(self, node: PathNode[Any], literal: str) -> list[str]:
         """Static children that a body named as an identifier elsewhere in the API (`/orgs/acme/members/ada`
         beside `GET /users/ada` answering `{"login": "ada"}`), unless they lead to ids of their own
-        (collections) or recur under several values of the parameter above them (routes)."""
+        (collections) or recur under several values of a parameter above them (routes)."""
         return [
-            key for key in _structural_candidates(node, literal) if key in self.names and not node.static[key].params
+            key
+            for key in _structural_candidates(node, literal)
+            if key in self.names and not node.static[key].params and len(node.static[key].parent_values) < 2
         ]
 
     def shown_values(self, node: PathNode[Any]) -> list[str]:

@@ -317,6 +317,10 @@ def test_a_name_a_body_gave_elsewhere_is_a_value_here(make_entry, model_of) -> N
         make_entry(url="https://a.example/orgs/actions", response_json={"login": "actions"}),
         make_entry(url="https://a.example/repos/7/actions/runs/1"),
         make_entry(url="https://a.example/repos/8/actions/runs/2"),
+        # or further below them
+        make_entry(url="https://a.example/domains/default", response_json={"id": "default"}),
+        make_entry(url="https://a.example/apps/7/connections/default"),
+        make_entry(url="https://a.example/apps/8/connections/default"),
     ]
     assert {e["path"] for e in model_of(entries)["endpoints"]} == {
         "/users/{user_id}",
@@ -324,6 +328,8 @@ def test_a_name_a_body_gave_elsewhere_is_a_value_here(make_entry, model_of) -> N
         "/teams/{team_id}/members/{member_id}",
         "/orgs/{org_id}",
         "/repos/{repo_id}/actions/runs/{run_id}",
+        "/domains/{domain_id}",
+        "/apps/{app_id}/connections/default",
     }
 
 

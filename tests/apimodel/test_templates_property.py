@@ -83,7 +83,10 @@ def random_api(rnd: random.Random) -> list[Template]:
                 templates.append(collection)
             if depth < 3 and rnd.random() < 0.8:
                 suffix = ".json" if rnd.random() < 0.15 else ""
-                kind = rnd.choice(FILE_KINDS if suffix else KINDS)
+                # below a parameter, a name no answer names recurs under several of its values, as a route does
+                below_parameter = any(part == "param" for part, _, _ in prefix)
+                kinds = [k for k in KINDS if not (below_parameter and k == "member")]
+                kind = rnd.choice(FILE_KINDS if suffix else kinds)
                 item = [*collection, ("param", kind, suffix)]
                 templates.append(item)
                 # a word that no answer names is a route when it recurs under several values, or leads to ids
