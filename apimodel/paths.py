@@ -490,6 +490,12 @@ class _Folding:
             _fold_static(node, sorted(values))
             self._bodies_by_node.clear()
             self._tails_by_node.clear()
+        if "" in node.params:
+            # values seen with and without an extension are file names: the extension is part of the value
+            for suffix in [suffix for suffix in node.params if suffix]:
+                _absorb(node.params, "", node.params.pop(suffix))
+                self._bodies_by_node.clear()
+                self._tails_by_node.clear()
         for key, child in node.static.items():
             self.fold(child, key)
         for child in node.params.values():

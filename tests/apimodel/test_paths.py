@@ -360,3 +360,11 @@ def test_a_sub_route_shared_at_another_depth_says_nothing(templates_of) -> None:
         "https://a.example/idps/credentials/keys"
     ]
     assert templates_of(urls) == {"/idps/{idp_id}/credentials/keys", "/idps/credentials/keys"}
+
+
+def test_values_with_and_without_an_extension_are_file_names(templates_of) -> None:
+    urls = [f"https://a.example/contents/{name}" for name in ("1.md", "2.md", "3.txt", "4")]
+    assert templates_of(urls) == {"/contents/{content_id}"}
+    # always with the same extension, it is the format asked for
+    urls = [f"https://a.example/Calls/{i}.json" for i in (5, 6)]
+    assert templates_of(urls) == {"/Calls/{call_id}.json"}

@@ -3,9 +3,9 @@
 The APIs mix ids of many kinds (some prefixed ids without a digit, which only their siblings' format gives
 away), names chosen by users (few of them, named by the bodies that answer for them, as `GET /users/ada`
 answers `{"login": "ada"}`, or only by another endpoint's answers, as `PUT /user/following/ada` answers
-nothing), capitalised names and constants (`Lyloa`, `SUPER_ADMIN`) beside lower-case routes, and versions
-where versions live (`/2/…` beside `/1.1/…`, `/api/0/…`, `/2010-04-01/…`). Requests of one template carry
-distinct ids, as real traffic does.
+nothing), capitalised names and constants (`Lyloa`, `SUPER_ADMIN`) beside lower-case routes, file names
+with and without extensions (`1.md`, `2.txt`, `3`), and versions where versions live (`/2/…` beside
+`/1.1/…`, `/api/0/…`, `/2010-04-01/…`). Requests of one template carry distinct ids, as real traffic does.
 """
 
 import json
@@ -27,7 +27,7 @@ WORDS = [
 NAMES = ["ada", "grace", "octocat", "hello-world", "mit", "party", "small-monthly", "linus", "whytho", "default"]
 CONSTANTS = ["SUPER_ADMIN", "USER_PROVISIONING", "Lyloa", "BILLING", "BeaverSoftware"]
 # `member`: a name only other endpoints answer for (`/people/{name}`); `constant`: never answered for
-KINDS = ["integer", "uuid", "hex", "token", "prefixed", "date", "email", "name", "member", "constant"]
+KINDS = ["integer", "uuid", "hex", "token", "prefixed", "date", "email", "file", "name", "member", "constant"]
 NAMED = ("name", "member", "constant")
 UNANSWERED = ("member", "constant")
 FILE_KINDS = ["integer", "uuid", "hex", "token"]
@@ -54,6 +54,8 @@ def id_value(kind: str, rnd: random.Random, n: int) -> str:
         return str(rnd.randint(1, 10**6) * 10 + n)
     if kind == "uuid":
         return str(uuid.UUID(int=rnd.getrandbits(128), version=4))
+    if kind == "file":  # file names: with one extension or another, or none
+        return f"{rnd.randint(1, 10**6) * 10 + n}{('.md', '.txt', '')[n % 3]}"
     if kind == "date":
         return f"20{rnd.randint(10, 29)}-{rnd.randint(1, 12):02d}-{n + 1:02d}"
     if kind == "email":
