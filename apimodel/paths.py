@@ -360,10 +360,13 @@ def _apart(a: PathNode[Any], b: PathNode[Any], literal: str) -> bool:
 
 
 def _numbers_not_versions(node: PathNode[Any]) -> set[str]:
-    """Numbers (or dates) held back as versions are ids when several sit side by side: an API is seen in
-    one version, or in a few that differ in form (`/1.1/…` beside `/2/…`)."""
+    """Numbers (or dates) held back as versions are ids when several sit side by side, or beside longer
+    numbers that are ids: an API is seen in one version, or in a few that differ in form (`/1.1/…` beside
+    `/2/…`)."""
     held = {key for key in _candidates(node) if _VERSION_NUMBER.fullmatch(key)}
-    return held if len(held) > 1 else set()
+    ids = node.params.get("")
+    beside_ids = ids is not None and ids.value_schema == {"type": "integer"}
+    return held if len(held) > 1 or (held and beside_ids) else set()
 
 
 def _structural_candidates(node: PathNode[Any], literal: str) -> list[str]:

@@ -352,6 +352,8 @@ def test_a_long_number_where_versions_live_is_an_id(templates_of) -> None:
         "/user/{user_id}",
         "/api/2024/items",
     }
+    # and a small number beside such ids is one of them
+    assert templates_of(["https://a.example/search/10", "https://a.example/search/583231"]) == {"/search/{search_id}"}
 
 
 def test_a_sub_route_shared_at_another_depth_says_nothing(templates_of) -> None:

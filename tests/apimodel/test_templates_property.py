@@ -55,7 +55,7 @@ def id_value(kind: str, rnd: random.Random, n: int) -> str:
     if kind == "uuid":
         return str(uuid.UUID(int=rnd.getrandbits(128), version=4))
     if kind == "file":  # file names: with one extension or another, or none
-        return f"{rnd.randint(1, 10**6) * 10 + n}{('.md', '.txt', '')[n % 3]}"
+        return f"{rnd.randint(10**4, 10**6) * 10 + n}{('.md', '.txt', '')[n % 3]}"
     if kind == "date":
         return f"20{rnd.randint(10, 29)}-{rnd.randint(1, 12):02d}-{n + 1:02d}"
     if kind == "email":
