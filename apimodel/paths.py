@@ -473,7 +473,7 @@ class _Folding:
     def fold_all(self, root: PathNode[Any]) -> bool:
         """One pass over the whole trie; whether it found values by names not seen before."""
         known = len(self.names)
-        self.fold(root, None)
+        self.fold(root, None, True)
         return len(self.names) > known
 
     @staticmethod
@@ -485,11 +485,12 @@ class _Folding:
             shapes |= _sibling_id_shapes(node)
         return shapes
 
-    def fold(self, node: PathNode[Any], literal: str | None) -> None:
+    def fold(self, node: PathNode[Any], literal: str | None, versions_live: bool) -> None:
         """Fold the values among the static children of `node` (reached by `literal`: None for the root,
-        "" for a parameter), then below. Top-down, so that folding owners exposes their repositories."""
+        "" for a parameter; `versions_live` where versions may follow, as in `insert`), then below.
+        Top-down, so that folding owners exposes their repositories."""
         # folding some values makes (or grows) the parameter that tells others apart
-        while literal is not None and (values := self.values(node, literal)):
+        while literal is not None and (values := self.values(node, literal, versions_live)):
             _fold_static(node, sorted(values))
             self._bodies_by_node.clear()
             self._tails_by_node.clear()
@@ -500,16 +501,28 @@ class _Folding:
                 self._bodies_by_node.clear()
                 self._tails_by_node.clear()
         for key, child in node.static.items():
-            self.fold(child, key)
+            self.fold(child, key, versions_live and _namespace_word(key))
         for child in node.params.values():
-            self.fold(child, "")
+            self.fold(child, "", False)
 
-    def values(self, node: PathNode[Any], literal: str) -> set[str]:
+    def values(self, node: PathNode[Any], literal: str, versions_live: bool) -> set[str]:
         """The static children of `node` (reached by `literal`) that are values, by every rule."""
         values = set(self.shown_values(node)) | _numbers_not_versions(node)
+        if not versions_live:
+            values.update(self.named_versions(node))
         values.update(self.named_values(node, literal), self.capitalised_values(node))
         values.update(self.lookalikes(node, literal), self.alike_subtrees(node, literal), self.failed_values(node))
         return values
+
+    def named_versions(self, node: PathNode[Any]) -> list[str]:
+        """Words written like versions away from where versions live (`/releases/tags/v1.0.0`) that a body
+        names as an identifier, there or elsewhere: tags and releases, not versions of the API."""
+        versions = []
+        for key, child in node.static.items():
+            if not child.pinned and _VERSION.fullmatch(key) and (child.echoed or key in self.names):
+                self.names.add(key)
+                versions.append(key)
+        return versions
 
     def capitalised_values(self, node: PathNode[Any]) -> list[str]:
         """Static children that start with a capital (`SUPER_ADMIN`, `Lyloa`) in an API none of whose routes

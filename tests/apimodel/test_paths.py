@@ -370,3 +370,14 @@ def test_values_with_and_without_an_extension_are_file_names(templates_of) -> No
     # always with the same extension, it is the format asked for
     urls = [f"https://a.example/Calls/{i}.json" for i in (5, 6)]
     assert templates_of(urls) == {"/Calls/{call_id}.json"}
+
+
+def test_a_version_a_body_names_away_from_where_versions_live_is_a_value(make_entry, model_of) -> None:
+    entries = [
+        make_entry(url="https://a.example/repos/7/releases/tags/v1.0.0", response_json={"tag_name": "v1.0.0"}),
+        make_entry(url="https://a.example/api/v2/repos/7", response_json={"name": "v2"}),  # where versions live
+    ]
+    assert {e["path"] for e in model_of(entries)["endpoints"]} == {
+        "/repos/{repo_id}/releases/tags/{tag_id}",
+        "/api/v2/repos/{repo_id}",
+    }

@@ -3,9 +3,10 @@
 The APIs mix ids of many kinds (some prefixed ids without a digit, which only their siblings' format gives
 away), names chosen by users (few of them, named by the bodies that answer for them, as `GET /users/ada`
 answers `{"login": "ada"}`, or only by another endpoint's answers, as `PUT /user/following/ada` answers
-nothing), capitalised names and constants (`Lyloa`, `SUPER_ADMIN`) beside lower-case routes, file names
-with and without extensions (`1.md`, `2.txt`, `3`), and versions where versions live (`/2/…` beside
-`/1.1/…`, `/api/0/…`, `/2010-04-01/…`). Requests of one template carry distinct ids, as real traffic does.
+nothing), capitalised names and constants (`Lyloa`, `SUPER_ADMIN`) beside lower-case routes, names written
+like versions away from where versions live (`/releases/tags/v1.0.0`), file names with and without
+extensions (`1.md`, `2.txt`, `3`), and versions where versions live (`/2/…` beside `/1.1/…`, `/api/0/…`,
+`/2010-04-01/…`). Requests of one template carry distinct ids, as real traffic does.
 """
 
 import json
@@ -26,9 +27,11 @@ WORDS = [
 ]  # fmt: skip
 NAMES = ["ada", "grace", "octocat", "hello-world", "mit", "party", "small-monthly", "linus", "whytho", "default"]
 CONSTANTS = ["SUPER_ADMIN", "USER_PROVISIONING", "Lyloa", "BILLING", "BeaverSoftware"]
-# `member`: a name only other endpoints answer for (`/people/{name}`); `constant`: never answered for
-KINDS = ["integer", "uuid", "hex", "token", "prefixed", "date", "email", "file", "name", "member", "constant"]
-NAMED = ("name", "member", "constant")
+TAGS = ["v1.0.0", "v2.1", "v0.9.3", "v10.2.0"]
+# `member`: a name only other endpoints answer for (`/people/{name}`); `constant`: never answered for;
+# `tag`: a name written like a version (`/releases/tags/v1.0.0`)
+KINDS = ["integer", "uuid", "hex", "token", "prefixed", "date", "email", "file", "name", "member", "constant", "tag"]
+NAMED = ("name", "member", "constant", "tag")
 UNANSWERED = ("member", "constant")
 FILE_KINDS = ["integer", "uuid", "hex", "token"]
 PREFIXES = [
@@ -85,9 +88,10 @@ def random_api(rnd: random.Random) -> list[Template]:
                 templates.append(collection)
             if depth < 3 and rnd.random() < 0.8:
                 suffix = ".json" if rnd.random() < 0.15 else ""
-                # below a parameter, a name no answer names recurs under several of its values, as a route does
+                # below a parameter, a name no answer names recurs under several of its values, as a route does;
+                # elsewhere, a word written like a version may be where the API's versions live
                 below_parameter = any(part == "param" for part, _, _ in prefix)
-                kinds = [k for k in KINDS if not (below_parameter and k == "member")]
+                kinds = [k for k in KINDS if k != ("member" if below_parameter else "tag")]
                 kind = rnd.choice(FILE_KINDS if suffix else kinds)
                 item = [*collection, ("param", kind, suffix)]
                 templates.append(item)
@@ -124,10 +128,10 @@ def requests(template: Template, rnd: random.Random, names: dict[str, list[str]]
             if kind == "static":
                 segments.append(value)
             elif value in NAMED:
-                words = CONSTANTS if value == "constant" else NAMES
+                words = {"constant": CONSTANTS, "tag": TAGS}.get(value, NAMES)
                 pool = names.setdefault(render(template[:position]), rnd.sample(words, rnd.randint(1, 2)))
                 segments.append(rnd.choice(pool))
-                if value == "name":
+                if value in ("name", "tag"):
                     named[f"object{position}"] = {"login" if position % 2 else "key": segments[-1]}
                 elif value == "member":
                     members.add(segments[-1])
