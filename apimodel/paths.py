@@ -7,7 +7,9 @@ that reads like a word stays a static route unless the traffic shows it is a val
 (`_Folding`): a body names it as an identifier (there, or anywhere in the API), it starts with a
 capital where no route does, it is percent-encoded, it has the format of the API's ids, it only
 failed as a missing id fails beside its parameter, its siblings have the same sub-routes and answer
-alike, or many look-alike siblings answer alike (usernames, slugs). Static
+alike, or many look-alike siblings answer alike (usernames, slugs); away from where versions live, a
+word written like a version that a body names is a value too (`/releases/tags/v1.0.0`). Ids seen
+with and without an extension are file names, one parameter (`/contents/{path}`). Static
 segments win over parameters: `/users/me` stays beside `/users/{user_id}`. Memory is bounded: a
 node keeps at most `MAX_STATIC_CHILDREN` static children before folding them into its parameter,
 and what a node remembers for the rules (echoed or not, a few id formats, whether it was seen
