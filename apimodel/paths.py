@@ -4,9 +4,12 @@ A segment becomes a parameter when it is an id (integer, uuid, hex or base62 tok
 email, a word with a long number in it, …; `classify_segment`), except where versions live
 (`/2/…`, `/api/0/…`, `/2010-04-01/…`) unless several numbers sit side by side there. A segment
 that reads like a word stays a static route unless the traffic shows it is a value
-(`_Folding`): a body names it as an identifier, it is percent-encoded, it has the format of the
-API's ids, it only failed as a missing id fails beside its parameter, its siblings have the same
-sub-routes and answer alike, or many look-alike siblings answer alike (usernames, slugs). Static
+(`_Folding`): a body names it as an identifier (there, or anywhere in the API), it starts with a
+capital where no route does, it is percent-encoded, it has the format of the API's ids, it only
+failed as a missing id fails beside its parameter, its siblings have the same sub-routes and answer
+alike, or many look-alike siblings answer alike (usernames, slugs); away from where versions live, a
+word written like a version that a body names is a value too (`/releases/tags/v1.0.0`). Ids seen
+with and without an extension are file names, one parameter (`/contents/{path}`). Static
 segments win over parameters: `/users/me` stays beside `/users/{user_id}`. Memory is bounded: a
 node keeps at most `MAX_STATIC_CHILDREN` static children before folding them into its parameter,
 and what a node remembers for the rules (echoed or not, a few id formats, whether it was seen
@@ -40,8 +43,9 @@ FANOUT_SHARE = 0.75
 _FILE_EXTENSION = re.compile(r"(.+)(\.[A-Za-z][A-Za-z0-9]{0,5})")
 _VERSION = re.compile(r"v\d+(\.\d+)*|\d+\.\d+")
 # versions that read like ids (`/2/tweets`, `/api/0/projects`, `/2010-04-01/Accounts`) are kept static where
-# versions live: first, or after plain words such as `api`, before any collection, id or other version
-_VERSION_NUMBER = re.compile(r"\d+|\d{4}-\d{2}-\d{2}")
+# versions live: first, or after plain words such as `api`, before any collection, id or other version;
+# a version is a small number (a year at most) or a date, never a long number (`/user/583231`)
+_VERSION_NUMBER = re.compile(r"\d{1,4}|\d{4}-\d{2}-\d{2}")
 _SHAPE = str.maketrans(dict.fromkeys("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", "x"))
 # a format long enough to tell ids from words even without separators
 LONG_SHAPE = 16
@@ -79,7 +83,7 @@ class PathNode(Generic[T]):
     echoed: bool = False
     # formats (`shape_of`) of the ids this parameter took, the MAX_SHAPES first in sorted order
     shapes: list[str] = field(default_factory=list)
-    # hashes of up to two distinct segments seen before this one, below a parameter or a folded word
+    # hashes of up to two distinct values of the nearest parameter (or folded word) above this node
     parent_values: list[int] = field(default_factory=list)
     endpoints: dict[str, T] = field(default_factory=dict)
 
@@ -231,8 +235,10 @@ class PathTrie(Generic[T]):
         forced = self._forced_for(segments) if self._forced else None
         hinted = forced is not None or bool(self._static_by_length)
         version_slot = True
+        value_above: str | None = None  # the segment of the nearest parameter above
         for depth, segment in enumerate(segments):
-            parent = node
+            if node.value_schema is not None:
+                value_above = segments[depth - 1]
             if forced is not None and forced.pattern[depth] is None:
                 node = self._param_child(node, "", _word_schema(segment))
                 node.forced_name = forced.names[depth]
@@ -245,9 +251,9 @@ class PathTrie(Generic[T]):
                 node = self._new_child(node, segment, version_slot)
             if echoes and depth in echoes:
                 node.echoed = True
-            if depth and parent.value_schema is not None and len(node.parent_values) < 2:
-                # a child that recurs under several values of a parameter is a route, not a value
-                node.add_parent_value(segments[depth - 1])
+            if value_above is not None and len(node.parent_values) < 2:
+                # a segment that recurs under several values of a parameter is a route, not a value
+                node.add_parent_value(value_above)
             version_slot = version_slot and node.value_schema is None and _namespace_word(segment)
         return node
 
@@ -293,7 +299,10 @@ class PathTrie(Generic[T]):
         static children that are values into parameters. The trie itself is left as it was."""
         # a pickle round trip is a deep copy, several times faster than copy.deepcopy
         root = pickle.loads(pickle.dumps(self.root, pickle.HIGHEST_PROTOCOL))  # noqa: S301 - made just now
-        _Folding(root).fold(root, None)
+        folding = _Folding(root)
+        # a pass that found new names may show them elsewhere, above where they were found
+        while folding.fold_all(root):
+            pass
         yield from _walk(root, [], [], None)
 
 
@@ -334,6 +343,12 @@ def _candidates(node: PathNode[Any]) -> list[str]:
     return [key for key, child in node.static.items() if not child.pinned and not _VERSION.fullmatch(key)]
 
 
+def _capitalised(segment: str) -> bool:
+    """Whether a segment's first letter is a capital (`Lyloa`, `SUPER_ADMIN`, `Accounts`; not `agentPools`)."""
+    letters = [c for c in segment if c.isalpha()]
+    return len(letters) > 1 and letters[0].isupper()
+
+
 def _neighbours(keys: list[str], index: int) -> list[str]:
     """The NEIGHBOURS keys after `keys[index]` in the sorted `keys` (wrapping): the siblings it is compared
     with, so that a node's work grows with its children, not with their square."""
@@ -347,10 +362,13 @@ def _apart(a: PathNode[Any], b: PathNode[Any], literal: str) -> bool:
 
 
 def _numbers_not_versions(node: PathNode[Any]) -> set[str]:
-    """Numbers (or dates) held back as versions are ids when several sit side by side: an API is seen in
-    one version, or in a few that differ in form (`/1.1/…` beside `/2/…`)."""
+    """Numbers (or dates) held back as versions are ids when several sit side by side, or beside longer
+    numbers that are ids: an API is seen in one version, or in a few that differ in form (`/1.1/…` beside
+    `/2/…`)."""
     held = {key for key in _candidates(node) if _VERSION_NUMBER.fullmatch(key)}
-    return held if len(held) > 1 else set()
+    ids = node.params.get("")
+    beside_ids = ids is not None and ids.value_schema == {"type": "integer"}
+    return held if len(held) > 1 or (held and beside_ids) else set()
 
 
 def _structural_candidates(node: PathNode[Any], literal: str) -> list[str]:
@@ -373,6 +391,10 @@ def _sibling_id_shapes(node: PathNode[Any]) -> set[str]:
     return {s for s, keys in groups.items() if len(keys) > 1 and any(c.isdigit() for key in keys for c in key)}
 
 
+# the end of a route below a node: how many segments down it starts, and its segments
+Tail = tuple[int, tuple[str, ...]]
+
+
 def _routes_below(node: PathNode[T], depth: int = MAX_TAIL) -> Iterator[tuple[tuple[str, ...], PathNode[T]]]:
     """(relative path, node) of the endpoints below `node`, `depth` deep at most; parameters read `{}`."""
     children = [*node.static.items(), *(("{}" + suffix, child) for suffix, child in node.params.items())]
@@ -384,14 +406,14 @@ def _routes_below(node: PathNode[T], depth: int = MAX_TAIL) -> Iterator[tuple[tu
                 yield (key, *route), end
 
 
-def _tails(node: PathNode[T]) -> dict[tuple[str, ...], list[PathNode[T]]]:
-    """The ends of the routes below `node` that hold a word (`/{owner}/{repo}/pulls` ends in `pulls`),
-    with the nodes they lead to."""
-    tails: dict[tuple[str, ...], list[PathNode[T]]] = {}
+def _tails(node: PathNode[T]) -> dict[Tail, list[PathNode[T]]]:
+    """The ends of the routes below `node` that hold a word (`/{owner}/{repo}/pulls` ends in `pulls`, one
+    segment down), with the nodes they lead to."""
+    tails: dict[Tail, list[PathNode[T]]] = {}
     for route, end in _routes_below(node):
         for start in range(len(route)):
             if any(not part.startswith("{") for part in route[start:]):
-                tails.setdefault(route[start:], []).append(end)
+                tails.setdefault((start, route[start:]), []).append(end)
     return tails
 
 
@@ -440,9 +462,21 @@ class _Folding:
 
     def __init__(self, root: PathNode[Any]) -> None:
         self.id_shapes = self._api_id_shapes(root)
+        # routes for sure: the root's children (nothing is folded there) and the words ids sit below
+        self.capitalised_routes = any(map(_capitalised, root.static)) or any(
+            _capitalised(key) for node in _nodes(root) for key, child in node.static.items() if child.params
+        )
         # by node id, valid until the next fold changes nodes
         self._bodies_by_node: dict[int, dict[tuple[str, object], set[str]]] = {}
-        self._tails_by_node: dict[int, dict[tuple[str, ...], list[PathNode[Any]]]] = {}
+        self._tails_by_node: dict[int, dict[Tail, list[PathNode[Any]]]] = {}
+        # the words found to be values so far, anywhere
+        self.names: set[str] = set()
+
+    def fold_all(self, root: PathNode[Any]) -> bool:
+        """One pass over the whole trie; whether it found values by names not seen before."""
+        known = len(self.names)
+        self.fold(root, None, True)
+        return len(self.names) > known
 
     @staticmethod
     def _api_id_shapes(root: PathNode[Any]) -> set[str]:
@@ -453,24 +487,61 @@ class _Folding:
             shapes |= _sibling_id_shapes(node)
         return shapes
 
-    def fold(self, node: PathNode[Any], literal: str | None) -> None:
+    def fold(self, node: PathNode[Any], literal: str | None, versions_live: bool) -> None:
         """Fold the values among the static children of `node` (reached by `literal`: None for the root,
-        "" for a parameter), then below. Top-down, so that folding owners exposes their repositories."""
+        "" for a parameter; `versions_live` where versions may follow, as in `insert`), then below.
+        Top-down, so that folding owners exposes their repositories."""
         # folding some values makes (or grows) the parameter that tells others apart
-        while literal is not None and (values := self.values(node, literal)):
+        while literal is not None and (values := self.values(node, literal, versions_live)):
             _fold_static(node, sorted(values))
             self._bodies_by_node.clear()
             self._tails_by_node.clear()
+        if "" in node.params:
+            # values seen with and without an extension are file names: the extension is part of the value
+            for suffix in [suffix for suffix in node.params if suffix]:
+                _absorb(node.params, "", node.params.pop(suffix))
+                self._bodies_by_node.clear()
+                self._tails_by_node.clear()
         for key, child in node.static.items():
-            self.fold(child, key)
+            self.fold(child, key, versions_live and _namespace_word(key))
         for child in node.params.values():
-            self.fold(child, "")
+            self.fold(child, "", False)
 
-    def values(self, node: PathNode[Any], literal: str) -> set[str]:
+    def values(self, node: PathNode[Any], literal: str, versions_live: bool) -> set[str]:
         """The static children of `node` (reached by `literal`) that are values, by every rule."""
         values = set(self.shown_values(node)) | _numbers_not_versions(node)
+        if not versions_live:
+            values.update(self.named_versions(node))
+        values.update(self.named_values(node, literal), self.capitalised_values(node))
         values.update(self.lookalikes(node, literal), self.alike_subtrees(node, literal), self.failed_values(node))
         return values
+
+    def named_versions(self, node: PathNode[Any]) -> list[str]:
+        """Words written like versions away from where versions live (`/releases/tags/v1.0.0`) that a body
+        names as an identifier, there or elsewhere: tags and releases, not versions of the API."""
+        versions = []
+        for key, child in node.static.items():
+            if not child.pinned and _VERSION.fullmatch(key) and (child.echoed or key in self.names):
+                self.names.add(key)
+                versions.append(key)
+        return versions
+
+    def capitalised_values(self, node: PathNode[Any]) -> list[str]:
+        """Static children that start with a capital (`SUPER_ADMIN`, `Lyloa`) in an API none of whose routes
+        do: names and constants, not routes."""
+        if self.capitalised_routes:
+            return []
+        return [key for key in _candidates(node) if _capitalised(key)]
+
+    def named_values(self, node: PathNode[Any], literal: str) -> list[str]:
+        """Static children that a body named as an identifier elsewhere in the API (`/orgs/acme/members/ada`
+        beside `GET /users/ada` answering `{"login": "ada"}`), unless they lead to ids of their own
+        (collections) or recur under several values of a parameter above them (routes)."""
+        return [
+            key
+            for key in _structural_candidates(node, literal)
+            if key in self.names and not node.static[key].params and len(node.static[key].parent_values) < 2
+        ]
 
     def shown_values(self, node: PathNode[Any]) -> list[str]:
         """Static children of a node below the root that show they are values: a body names them as
@@ -480,6 +551,8 @@ class _Folding:
         values = []
         for key in _candidates(node):
             key_shape = shape_of(key)
+            if node.static[key].echoed:
+                self.names.add(key)
             if (
                 node.static[key].echoed
                 or "%" in key
@@ -507,14 +580,14 @@ class _Folding:
             found = self._bodies_by_node[id(node)] = _bodies(node)
         return found
 
-    def tails(self, node: PathNode[Any]) -> dict[tuple[str, ...], list[PathNode[Any]]]:
+    def tails(self, node: PathNode[Any]) -> dict[Tail, list[PathNode[Any]]]:
         """`_tails`, remembered."""
         found = self._tails_by_node.get(id(node))
         if found is None:
             found = self._tails_by_node[id(node)] = _tails(node)
         return found
 
-    def shared_tails(self, a: PathNode[Any], b: PathNode[Any]) -> list[tuple[str, ...]]:
+    def shared_tails(self, a: PathNode[Any], b: PathNode[Any]) -> list[Tail]:
         """The sub-routes found below both nodes."""
         theirs = self.tails(b)
         return [tail for tail in self.tails(a) if tail in theirs]

@@ -306,3 +306,78 @@ def test_numbers_side_by_side_where_versions_live_are_ids(templates_of) -> None:
     assert templates_of(urls) == {"/dashboard/{dashboard_id}", "/users/{user_id}"}
     # a version is seen alone; one number under a word cannot be told from it
     assert templates_of(["https://a.example/dashboard/5"]) == {"/dashboard/5"}
+
+
+def test_a_name_a_body_gave_elsewhere_is_a_value_here(make_entry, model_of) -> None:
+    entries = [
+        make_entry(url="https://a.example/users/ada", response_json={"login": "ada"}),
+        make_entry("PUT", "https://a.example/user/following/ada", 204),
+        make_entry("DELETE", "https://a.example/teams/7/members/ada", 204),
+        # a name that is also a route: it recurs under several values of the parameter above it
+        make_entry(url="https://a.example/orgs/actions", response_json={"login": "actions"}),
+        make_entry(url="https://a.example/repos/7/actions/runs/1"),
+        make_entry(url="https://a.example/repos/8/actions/runs/2"),
+        # or further below them
+        make_entry(url="https://a.example/domains/default", response_json={"id": "default"}),
+        make_entry(url="https://a.example/apps/7/connections/default"),
+        make_entry(url="https://a.example/apps/8/connections/default"),
+    ]
+    assert {e["path"] for e in model_of(entries)["endpoints"]} == {
+        "/users/{user_id}",
+        "/user/following/{following_id}",
+        "/teams/{team_id}/members/{member_id}",
+        "/orgs/{org_id}",
+        "/repos/{repo_id}/actions/runs/{run_id}",
+        "/domains/{domain_id}",
+        "/apps/{app_id}/connections/default",
+    }
+
+
+def test_capitalised_names_are_values_where_routes_are_not_capitalised(templates_of) -> None:
+    urls = ["https://a.example/orgs/7/members/Lyloa", "https://a.example/apps/8/features/USER_PROVISIONING"]
+    urls += ["https://a.example/apps/8/features", "https://a.example/apps/9/agentPools"]
+    assert templates_of(urls) == {
+        "/orgs/{org_id}/members/{member_id}",
+        "/apps/{app_id}/features/{feature_id}",
+        "/apps/{app_id}/features",
+        "/apps/{app_id}/agentPools",
+    }
+    # where routes are capitalised, capitals say nothing
+    urls = [f"https://a.example/Accounts/{i}/Calls/Summary" for i in (1, 2)] + ["https://a.example/Accounts/1/SIP"]
+    assert templates_of(urls) == {"/Accounts/{account_id}/Calls/Summary", "/Accounts/{account_id}/SIP"}
+
+
+def test_a_long_number_where_versions_live_is_an_id(templates_of) -> None:
+    assert templates_of(["https://a.example/user/583231", "https://a.example/api/2024/items"]) == {
+        "/user/{user_id}",
+        "/api/2024/items",
+    }
+    # and a small number beside such ids is one of them
+    assert templates_of(["https://a.example/search/10", "https://a.example/search/583231"]) == {"/search/{search_id}"}
+
+
+def test_a_sub_route_shared_at_another_depth_says_nothing(templates_of) -> None:
+    # `credentials/keys` has `keys` right below it; the idps' ids have it one segment further down
+    urls = [f"https://a.example/idps/{i}/credentials/keys" for i in (1, 2)] + [
+        "https://a.example/idps/credentials/keys"
+    ]
+    assert templates_of(urls) == {"/idps/{idp_id}/credentials/keys", "/idps/credentials/keys"}
+
+
+def test_values_with_and_without_an_extension_are_file_names(templates_of) -> None:
+    urls = [f"https://a.example/contents/{name}" for name in ("1.md", "2.md", "3.txt", "4")]
+    assert templates_of(urls) == {"/contents/{content_id}"}
+    # always with the same extension, it is the format asked for
+    urls = [f"https://a.example/Calls/{i}.json" for i in (5, 6)]
+    assert templates_of(urls) == {"/Calls/{call_id}.json"}
+
+
+def test_a_version_a_body_names_away_from_where_versions_live_is_a_value(make_entry, model_of) -> None:
+    entries = [
+        make_entry(url="https://a.example/repos/7/releases/tags/v1.0.0", response_json={"tag_name": "v1.0.0"}),
+        make_entry(url="https://a.example/api/v2/repos/7", response_json={"name": "v2"}),  # where versions live
+    ]
+    assert {e["path"] for e in model_of(entries)["endpoints"]} == {
+        "/repos/{repo_id}/releases/tags/{tag_id}",
+        "/api/v2/repos/{repo_id}",
+    }
