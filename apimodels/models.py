@@ -2,7 +2,6 @@ import hashlib
 
 import orjson
 from django.db import models
-from django.db.models import F
 
 from apimodel.model_types import Endpoint
 from controlplane.ids import PublicIdField
@@ -142,8 +141,8 @@ class ModelEndpoint(models.Model):
             models.Index(fields=["model_version", "shape", "id"], name="endpoint_by_shape"),
             models.Index(fields=["model_version", "count"], name="endpoint_by_count"),
             models.Index(fields=["model_version", "error_rate"], name="endpoint_by_error_rate"),
-            models.Index(F("model_version"), F("latency_p99_ms").desc(nulls_last=True), name="endpoint_by_p99"),
-            models.Index(F("model_version"), F("last_seen").desc(nulls_last=True), name="endpoint_by_last_seen"),
+            models.Index(fields=["model_version", "latency_p99_ms"], name="endpoint_by_p99"),
+            models.Index(fields=["model_version", "last_seen"], name="endpoint_by_last_seen"),
         ]
 
     @classmethod
