@@ -8,6 +8,7 @@ log-spaced bins (`RATIO` apart), enough for a p99 within ~11 %.
 """
 
 import datetime as dt
+import itertools
 import math
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
@@ -16,6 +17,8 @@ MAX_BUCKETS = 24
 RATIO = 1.25
 _LOG_RATIO = math.log(RATIO)
 _MIN_MS = 0.01  # at or below: the lowest bin
+_EPOCH_DAY = dt.date(1970, 1, 1).toordinal()
+UNTIMED = -1  # the histogram bin of requests without a timing (timed ones fall in bins 0 and up)
 
 
 class TimelineBucket(TypedDict):
@@ -34,53 +37,48 @@ class TimelineModel(TypedDict):
     buckets: list[TimelineBucket]
 
 
-@dataclass
-class Bucket:
-    """Requests, 5xx responses and latency histogram (bin → requests) of one time bucket."""
+def _p99(histogram: dict[int, int]) -> float | None:
+    """The nearest-rank p99 of the timed requests of a histogram (bin → requests), as the upper end of its bin."""
+    timed = sorted((index, n) for index, n in histogram.items() if index != UNTIMED)
+    if not timed:
+        return None
+    rank = math.ceil(0.99 * sum(n for _, n in timed))
+    totals = itertools.accumulate(n for _, n in timed)
+    index = next(index for (index, _), total in zip(timed, totals, strict=True) if total >= rank)
+    return round(_MIN_MS * RATIO**index, 2)
 
-    count: int = 0
-    errors: int = 0
-    latency: dict[int, int] = field(default_factory=dict)
 
-    def absorb(self, other: "Bucket") -> None:
-        self.count += other.count
-        self.errors += other.errors
-        for index, n in other.latency.items():
-            self.latency[index] = self.latency.get(index, 0) + n
-
-    def p99(self) -> float | None:
-        """The nearest-rank p99 of the timed requests, as the upper end of its bin."""
-        timed = sum(self.latency.values())
-        if not timed:
-            return None
-        rank, seen = math.ceil(0.99 * timed), 0
-        for index in sorted(self.latency):
-            seen += self.latency[index]
-            if seen >= rank:
-                break
-        return round(_MIN_MS * RATIO**index, 2)
+def _fold(values: dict[int, int], into: dict[int, int], factor: int) -> None:
+    for index, n in values.items():
+        into[index // factor] = into.get(index // factor, 0) + n
 
 
 @dataclass
 class Timeline:
-    """Buckets by index (start = index * width seconds since the epoch)."""
+    """Per bucket index (the bucket starts index * width seconds after the epoch): a histogram of its requests'
+    latency bins (bin UNTIMED for requests without a timing), and its 5xx count. Plain dicts of ints: cheap to
+    add to, copy and merge."""
 
     width: int = 1
-    buckets: dict[int, Bucket] = field(default_factory=dict)
+    buckets: dict[int, dict[int, int]] = field(default_factory=dict)
+    errors: dict[int, int] = field(default_factory=dict)
 
     def add(self, moment: dt.datetime, error: bool, time_ms: float | None) -> None:
-        """Count one request that started at `moment` (aware), a 5xx when `error`, taking `time_ms`."""
-        index = int(moment.timestamp()) // self.width
-        bucket = self.buckets.get(index)
-        if bucket is None:
-            bucket = self.buckets[index] = Bucket()
-        bucket.count += 1
-        bucket.errors += error
-        if time_ms is not None:
-            latency = bucket.latency
+        """Count one request that started at `moment` (in UTC), a 5xx when `error`, taking `time_ms`."""
+        # seconds since the epoch, cheaper than moment.timestamp()
+        seconds = (moment.toordinal() - _EPOCH_DAY) * 86400 + moment.hour * 3600 + moment.minute * 60 + moment.second
+        index = seconds // self.width
+        histogram = self.buckets.get(index)
+        if histogram is None:
+            histogram = self.buckets[index] = {}
+        if time_ms is None:
+            key = UNTIMED
+        else:
             key = 0 if time_ms <= _MIN_MS else math.ceil(math.log(time_ms / _MIN_MS) / _LOG_RATIO)
-            latency[key] = latency.get(key, 0) + 1
-        if len(self.buckets) > 1 and bucket.count == 1:
+        histogram[key] = histogram.get(key, 0) + 1
+        if error:
+            self.errors[index] = self.errors.get(index, 0) + 1
+        if len(histogram) == 1 and len(self.buckets) > 1:
             self._fit()
 
     def merge(self, other: "Timeline") -> None:
@@ -88,8 +86,9 @@ class Timeline:
         while self.width < other.width:
             self._widen()
         factor = self.width // other.width
-        for index, theirs in other.buckets.items():
-            self.buckets.setdefault(index // factor, Bucket()).absorb(theirs)
+        for index, histogram in other.buckets.items():
+            _fold(histogram, self.buckets.setdefault(index // factor, {}), 1)
+        _fold(other.errors, self.errors, factor)
         self._fit()
 
     def _fit(self) -> None:
@@ -98,10 +97,12 @@ class Timeline:
 
     def _widen(self) -> None:
         self.width *= 2
-        folded: dict[int, Bucket] = {}
-        for index, bucket in sorted(self.buckets.items()):
-            folded.setdefault(index // 2, Bucket()).absorb(bucket)
-        self.buckets = folded
+        buckets: dict[int, dict[int, int]] = {}
+        errors: dict[int, int] = {}
+        for index, histogram in self.buckets.items():
+            _fold(histogram, buckets.setdefault(index // 2, {}), 1)
+        _fold(self.errors, errors, 2)
+        self.buckets, self.errors = buckets, errors
 
     def to_model(self) -> TimelineModel:
         """The timeline as model JSON."""
@@ -110,11 +111,11 @@ class Timeline:
             "buckets": [
                 {
                     "start": dt.datetime.fromtimestamp(index * self.width, dt.UTC).isoformat().replace("+00:00", "Z"),
-                    "count": bucket.count,
-                    "errors": bucket.errors,
-                    "p99_ms": bucket.p99(),
+                    "count": sum(histogram.values()),
+                    "errors": self.errors.get(index, 0),
+                    "p99_ms": _p99(histogram),
                 }
-                for index, bucket in sorted(self.buckets.items())
+                for index, histogram in sorted(self.buckets.items())
             ],
         }
 
@@ -123,15 +124,16 @@ class Timeline:
         return {
             "width": self.width,
             "buckets": [
-                [index, bucket.count, bucket.errors, sorted(bucket.latency.items())]
-                for index, bucket in sorted(self.buckets.items())
+                [index, self.errors.get(index, 0), sorted(histogram.items())]
+                for index, histogram in sorted(self.buckets.items())
             ],
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Timeline":
-        buckets = {
-            int(index): Bucket(int(count), int(errors), {int(key): int(n) for key, n in latency})
-            for index, count, errors, latency in data["buckets"]
-        }
-        return cls(width=int(data["width"]), buckets=buckets)
+        timeline = cls(width=int(data["width"]))
+        for index, errors, histogram in data["buckets"]:
+            timeline.buckets[int(index)] = {int(key): int(n) for key, n in histogram}
+            if errors:
+                timeline.errors[int(index)] = int(errors)
+        return timeline

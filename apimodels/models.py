@@ -1,9 +1,7 @@
 import hashlib
-from typing import Any
 
 import orjson
 from django.db import models
-from django.db.models import F, OrderBy
 
 from apimodel.model_types import Endpoint
 from controlplane.ids import PublicIdField
@@ -114,20 +112,6 @@ def path_prefix(path: str) -> str:
     return "/" + "/".join(static)
 
 
-class NullsLastIndex(models.Index):
-    """An index in a `DESC NULLS LAST` order, as the endpoints table sorts. SQLite (the embedded mode) refuses
-    NULLS LAST in an index and sorts NULL lowest anyway, so a descending index there leaves them last as is."""
-
-    def create_sql(self, model: Any, schema_editor: Any, using: str = "", **kwargs: Any) -> Any:
-        if schema_editor.connection.vendor != "sqlite":
-            return super().create_sql(model, schema_editor, using, **kwargs)
-        plain = [
-            OrderBy(order.expression, descending=order.descending) if isinstance(order, OrderBy) else order
-            for order in self.expressions
-        ]
-        return models.Index(*plain, name=self.name).create_sql(model, schema_editor, using, **kwargs)
-
-
 class ModelEndpoint(models.Model):
     """An endpoint of a ready model version: its JSON (apimodel's Endpoint) as the builder made it, and beside
     it the columns the console and API filter and sort on."""
@@ -168,8 +152,8 @@ class ModelEndpoint(models.Model):
             models.Index(fields=["model_version", "shape", "id"], name="endpoint_by_shape"),
             models.Index(fields=["model_version", "count"], name="endpoint_by_count"),
             models.Index(fields=["model_version", "error_rate"], name="endpoint_by_error_rate"),
-            NullsLastIndex(F("model_version"), F("latency_p99_ms").desc(nulls_last=True), name="endpoint_by_p99"),
-            NullsLastIndex(F("model_version"), F("last_seen").desc(nulls_last=True), name="endpoint_by_last_seen"),
+            models.Index(fields=["model_version", "latency_p99_ms"], name="endpoint_by_p99"),
+            models.Index(fields=["model_version", "last_seen"], name="endpoint_by_last_seen"),
         ]
 
     @classmethod

@@ -2,7 +2,6 @@
 # the shape digest diffs compare,
 # filled in from each stored endpoint's JSON, and an index per order the console pages endpoints by.
 
-import apimodels.models
 from django.db import migrations, models
 
 
@@ -83,10 +82,10 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='modelendpoint',
-            index=apimodels.models.NullsLastIndex(models.F('model_version'), models.OrderBy(models.F('latency_p99_ms'), descending=True, nulls_last=True), name='endpoint_by_p99'),
+            index=models.Index(fields=['model_version', 'latency_p99_ms'], name='endpoint_by_p99'),
         ),
         migrations.AddIndex(
             model_name='modelendpoint',
-            index=apimodels.models.NullsLastIndex(models.F('model_version'), models.OrderBy(models.F('last_seen'), descending=True, nulls_last=True), name='endpoint_by_last_seen'),
+            index=models.Index(fields=['model_version', 'last_seen'], name='endpoint_by_last_seen'),
         ),
     ]

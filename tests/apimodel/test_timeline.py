@@ -35,8 +35,8 @@ def test_merging_two_timelines_is_adding_both_requests(first, second) -> None:
 def test_it_keeps_at_most_max_buckets_and_every_request(items) -> None:
     timeline = timeline_of(items)
     assert len(timeline.buckets) <= MAX_BUCKETS
-    assert sum(bucket.count for bucket in timeline.buckets.values()) == len(items)
-    assert sum(bucket.errors for bucket in timeline.buckets.values()) == sum(error for _, error, _ in items)
+    assert sum(n for histogram in timeline.buckets.values() for n in histogram.values()) == len(items)
+    assert sum(timeline.errors.values()) == sum(error for _, error, _ in items)
     assert Timeline.from_dict(timeline.to_dict()) == timeline
 
 
