@@ -364,3 +364,17 @@ def test_schema_node_shows_types_formats_required_and_nullable() -> None:
     assert not by_name["nickname"]["required"]
     assert by_name["tags"]["children"][0]["name"] == "[ ]"
     assert by_name["scores"]["children"][0]["types"] == ["integer", "number"]
+
+
+def test_a_failed_build_stops_the_polling_and_offers_a_rebuild(
+    login: Login, project: Project, built: Trace, django_capture_on_commit_callbacks
+) -> None:
+    built.model_versions.update(status=ModelVersion.BuildStatus.FAILED, error="RuntimeError: boom")
+    client = login(project.owner)
+    table = client.get(traces_url(project), **htmx("trace-table"))
+    assert table.status_code == 286
+    rebuild = f'action="/projects/{project.public_id}/traces/{built.name}/rebuild/"'
+    assert "build failed" in table.text and rebuild in table.text
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(f"{traces_url(project)}{built.name}/rebuild/").status_code == 302
+    assert built.model_versions.filter(status=ModelVersion.BuildStatus.READY).exists()

@@ -17,11 +17,15 @@ def test_a_real_worker_builds_the_model_of_an_uploaded_har(celery_worker, projec
     upload = SimpleUploadedFile("small.har", FIXTURE.read_bytes(), content_type="application/json")
     trace = client.post(f"{TRACES}/har", {"file": upload}, format="multipart").json()
     deadline = time.monotonic() + 60
-    while (build := client.get(f"{TRACES}/{trace['id']}").json()["model_build"])["status"] not in ("ready", "failed"):
+    while True:  # the worker imports the file, then builds its model
+        trace = client.get(f"{TRACES}/{trace['id']}").json()
+        build = trace["model_build"]
+        if build is not None and build["status"] in ("ready", "failed"):
+            break
         assert time.monotonic() < deadline, f"no model after 60 s: {build}"
         time.sleep(0.2)
     assert build["status"] == "ready", build["error"]
-    assert build["processed"] == build["total"] == trace["witness_count"]
+    assert build["processed"] == build["total"] == trace["witness_count"] > 0
     model = client.get(f"{TRACES}/{trace['id']}/model").json()
     expected = json.loads(FIXTURE.with_suffix(".endpoints.json").read_text())
     assert sorted([e["method"], e["path"]] for e in model["endpoints"]) == sorted(expected)
