@@ -18,7 +18,7 @@ import threading
 import weakref
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import redis
 import redis.asyncio
@@ -26,6 +26,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import connection
 
+T = TypeVar("T")
 logger = logging.getLogger(__name__)
 CHANNEL_PREFIX = "pawprint:project:"
 # Without a live subscription, how stale a read may be (and how long a poll waits before reading again).
@@ -158,6 +159,23 @@ def connection_release() -> None:
     Inside a transaction (a test's), it stays."""
     if not connection.in_atomic_block:
         connection.close()
+
+
+# How many polls of an event loop run their sync work (key, throttle, touch) at once: a fleet re-polling after a
+# Start would otherwise be hundreds of threads fighting over the GIL and the database pool, and every other request
+# of the process (the Start's own reply) would wait behind them.
+POLL_TURNS = 4
+_turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+
+
+async def in_turn(work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """`work(*args, **kwargs)` in the request's thread (sync_to_async), `POLL_TURNS` polls at a time per loop."""
+    loop = asyncio.get_running_loop()
+    turns = _turns.get(loop)
+    if turns is None:
+        turns = _turns[loop] = asyncio.Semaphore(POLL_TURNS)
+    async with turns:
+        return await sync_to_async(work)(*args, **kwargs)
 
 
 def _read_and_release(load: Callable[[int], Any], project_id: int) -> Any:

@@ -4,7 +4,6 @@ import math
 from typing import Any
 from urllib.parse import unquote
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
@@ -15,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from controlplane.error_handlers import error_body
-from controlplane.notify import connection_release, project_watch
+from controlplane.notify import connection_release, in_turn, project_watch
 from controlplane.schema import ERROR_MEANINGS, errors
 from daemons.models import Daemon, DaemonStatus
 from daemons.reach import reach_acknowledge
@@ -188,7 +187,7 @@ async def daemon_long_poll(request: HttpRequest, project: Project) -> JsonRespon
     except ValueError as error:
         field, message = error.args
         return JsonResponse(error_body("invalid", message, field), status=400)
-    wait = await sync_to_async(_poll_arrived)(project=project, daemon_name=daemon_name)
+    wait = await in_turn(_poll_arrived, project=project, daemon_name=daemon_name)
     if wait is not None:
         message = "This daemon polls too often; wait and poll again."
         response = JsonResponse(error_body("throttled", message), status=429)
