@@ -32,7 +32,7 @@ import uvloop
 from bench.stack import Stack, production_stack
 
 PROJECT = "shop"
-HELD_TIMEOUT = 120.0
+HELD_TIMEOUT = 300.0
 LEARN_TIMEOUT = 30.0
 
 

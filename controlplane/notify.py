@@ -136,6 +136,9 @@ class ProjectChanges:
                     self.all_changed()
                 with contextlib.suppress(redis.RedisError, OSError):
                     await client.aclose()
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():  # the loop is closing (redis-py may swallow the cancel)
+                return
             await asyncio.sleep(RECONNECT_SECONDS)
 
 
@@ -169,18 +172,19 @@ _turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] 
 
 
 async def in_turn(work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """`work(*args, **kwargs)` in the request's thread (sync_to_async), `POLL_TURNS` polls at a time per loop."""
+    """`work(*args, **kwargs)` in the request's thread (sync_to_async), `POLL_TURNS` polls at a time per loop;
+    the database connection goes back to the pool after it (a poll waiting for its turn must not hold one)."""
     loop = asyncio.get_running_loop()
     turns = _turns.get(loop)
     if turns is None:
         turns = _turns[loop] = asyncio.Semaphore(POLL_TURNS)
     async with turns:
-        return await sync_to_async(work)(*args, **kwargs)
+        return await sync_to_async(_released)(work, *args, **kwargs)
 
 
-def _read_and_release(load: Callable[[int], Any], project_id: int) -> Any:
+def _released(work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     try:
-        return load(project_id)
+        return work(*args, **kwargs)
     finally:
         connection_release()
 
@@ -200,7 +204,7 @@ class Watch:
             or read[0] != project.generation
             or (not self._changes.live and loop.time() - read[1] > FALLBACK_SECONDS)
         ):
-            reading = sync_to_async(_read_and_release, thread_sensitive=False)(load, self._project_id)
+            reading = sync_to_async(_released, thread_sensitive=False)(load, self._project_id)
             future = asyncio.ensure_future(reading)
             future.add_done_callback(lambda done: self._forget_failed(done))
             read = project.read = (project.generation, loop.time(), future)

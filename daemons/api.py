@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from controlplane.error_handlers import error_body
-from controlplane.notify import connection_release, in_turn, project_watch
+from controlplane.notify import in_turn, project_watch
 from controlplane.schema import ERROR_MEANINGS, errors
 from daemons.models import Daemon, DaemonStatus
 from daemons.reach import reach_acknowledge
@@ -164,15 +164,11 @@ def poll_reply(active: list[Trace], known: set[str]) -> dict[str, list[Any]]:
 
 
 def _poll_arrived(*, project: Project, daemon_name: str) -> float | None:
-    """Throttle and touch (sync, one thread hop); seconds to wait if throttled. Releases the database
-    connection: a held poll keeps none."""
-    try:
-        wait = daemon_poll_throttle(project=project, daemon_name=daemon_name)
-        if wait is None:
-            daemon_touch(project=project, daemon_name=daemon_name, now=timezone.now())
-        return wait
-    finally:
-        connection_release()
+    """Throttle, then touch; seconds to wait if throttled."""
+    wait = daemon_poll_throttle(project=project, daemon_name=daemon_name)
+    if wait is None:
+        daemon_touch(project=project, daemon_name=daemon_name, now=timezone.now())
+    return wait
 
 
 def _active_now(project_id: int) -> list[Trace]:
