@@ -32,7 +32,7 @@ import uvloop
 from bench.stack import Stack, production_stack
 
 PROJECT = "shop"
-HELD_TIMEOUT = 120.0
+HELD_TIMEOUT = 300.0
 LEARN_TIMEOUT = 30.0
 
 
@@ -117,9 +117,13 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
 
 
-def _held_daemons(database_url: str, round_name: str) -> int:
+def _held_daemons(database_url: str, round_name: str, since: float = 0.0) -> int:
+    """Daemons of this round whose poll touched them after `since` (epoch seconds)."""
     with psycopg.connect(database_url) as connection, connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM daemons_daemon WHERE name LIKE %s", (f"{round_name}-%",))
+        cursor.execute(
+            "SELECT count(*) FROM daemons_daemon WHERE name LIKE %s AND extract(epoch FROM last_heartbeat_at) > %s",
+            (f"{round_name}-%", since),
+        )
         (count,) = cursor.fetchone() or (0,)
         return int(count)
 
@@ -171,6 +175,11 @@ async def one_run(
         response.raise_for_status()
         trace_id = response.json()["id"]
         start_latencies = await fleet.latencies(trace_id, "activated", started)
+        # The stop comes once every daemon polls again with the trace (a user does not stop within a second).
+        since = time.time()
+        held = lambda: asyncio.to_thread(_held_daemons, stack.env["DATABASE_URL"], fleet.round_name, since)  # noqa: E731
+        await _until(lambda: _wait_count(held, daemons), HELD_TIMEOUT, f"{daemons} polls to be held again")
+        await asyncio.sleep(1)
 
         stopped = time.monotonic()
         response, stop_seconds = await _timed(

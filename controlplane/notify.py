@@ -18,7 +18,7 @@ import threading
 import weakref
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import redis
 import redis.asyncio
@@ -26,6 +26,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import connection
 
+T = TypeVar("T")
 logger = logging.getLogger(__name__)
 CHANNEL_PREFIX = "pawprint:project:"
 # Without a live subscription, how stale a read may be (and how long a poll waits before reading again).
@@ -139,6 +140,9 @@ class ProjectChanges:
                     self.all_changed()
                 with contextlib.suppress(redis.RedisError, OSError):
                     await client.aclose()
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():  # the loop is closing (redis-py may swallow the cancel)
+                return
             await asyncio.sleep(RECONNECT_SECONDS)
 
 
@@ -169,9 +173,27 @@ def connection_release() -> None:
         connection.close()
 
 
-def _read_and_release(load: Callable[[int], Any], project_id: int) -> Any:
+# How many polls of an event loop run their sync work (key, throttle, touch) at once: a fleet re-polling after a
+# Start would otherwise be hundreds of threads fighting over the GIL and the database pool, and every other request
+# of the process (the Start's own reply) would wait behind them.
+POLL_TURNS = 4
+_turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+
+
+async def in_turn(work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """`work(*args, **kwargs)` in the request's thread (sync_to_async), `POLL_TURNS` polls at a time per loop;
+    the database connection goes back to the pool after it (a poll waiting for its turn must not hold one)."""
+    loop = asyncio.get_running_loop()
+    turns = _turns.get(loop)
+    if turns is None:
+        turns = _turns[loop] = asyncio.Semaphore(POLL_TURNS)
+    async with turns:
+        return await sync_to_async(_released)(work, *args, **kwargs)
+
+
+def _released(work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     try:
-        return load(project_id)
+        return work(*args, **kwargs)
     finally:
         connection_release()
 
@@ -191,7 +213,7 @@ class Watch:
             or read[0] != project.generation
             or (not self._changes.live and loop.time() - read[1] > FALLBACK_SECONDS)
         ):
-            reading = sync_to_async(_read_and_release, thread_sensitive=False)(load, self._project_id)
+            reading = sync_to_async(_released, thread_sensitive=False)(load, self._project_id)
             future = asyncio.ensure_future(reading)
             future.add_done_callback(lambda done: self._forget_failed(done))
             read = project.read = (project.generation, loop.time(), future)

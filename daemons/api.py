@@ -3,7 +3,6 @@ import math
 from typing import Any
 from urllib.parse import unquote
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
@@ -15,7 +14,7 @@ from rest_framework.views import APIView
 
 from controlplane.error_handlers import error_body
 from controlplane.errors import Invalid
-from controlplane.notify import connection_release, project_watch
+from controlplane.notify import in_turn, project_watch
 from controlplane.parsers import json_body
 from controlplane.schema import ERROR_MEANINGS, errors
 from daemons.models import Daemon, DaemonStatus
@@ -173,15 +172,11 @@ def poll_reply(active: list[Trace], known: set[str]) -> dict[str, list[Any]]:
 
 
 def _poll_arrived(*, project: Project, daemon_name: str) -> float | None:
-    """Throttle and touch (sync, one thread hop); seconds to wait if throttled. Releases the database
-    connection: a held poll keeps none."""
-    try:
-        wait = daemon_poll_throttle(project=project, daemon_name=daemon_name)
-        if wait is None:
-            daemon_touch(project=project, daemon_name=daemon_name, now=timezone.now())
-        return wait
-    finally:
-        connection_release()
+    """Throttle, then touch; seconds to wait if throttled."""
+    wait = daemon_poll_throttle(project=project, daemon_name=daemon_name)
+    if wait is None:
+        daemon_touch(project=project, daemon_name=daemon_name, now=timezone.now())
+    return wait
 
 
 def _active_now(project_id: int) -> list[Trace]:
@@ -196,7 +191,7 @@ async def daemon_long_poll(request: HttpRequest, project: Project) -> JsonRespon
     except ValueError as error:
         field, message = error.args
         return JsonResponse(error_body("invalid", message, field), status=400)
-    wait = await sync_to_async(_poll_arrived)(project=project, daemon_name=daemon_name)
+    wait = await in_turn(_poll_arrived, project=project, daemon_name=daemon_name)
     if wait is not None:
         message = "This daemon polls too often; wait and poll again."
         response = JsonResponse(error_body("throttled", message), status=429)

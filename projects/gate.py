@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, cast
 
-from asgiref.sync import iscoroutinefunction, sync_to_async
+from asgiref.sync import iscoroutinefunction
 from django.contrib.auth.decorators import login_required
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
@@ -28,6 +28,7 @@ from rest_framework.views import APIView
 from controlplane.error_handlers import domain_error_body, error_body
 from controlplane.errors import DomainError, Forbidden
 from controlplane.middleware import skips_sync_middleware
+from controlplane.notify import in_turn
 from projects.auth import REALM, FullAccess, IngestAccess, PollThrottle, authenticate_api_key
 from projects.models import Project, User
 from projects.selectors import project_for_user
@@ -151,7 +152,7 @@ def _gate_async(view: AsyncProjectView, methods: dict[str, Access]) -> AsyncProj
             response = _json_error(405, "method_not_allowed", f"Use {', '.join(methods)}.")
             response["Allow"] = ", ".join(methods)
             return response
-        found = await sync_to_async(_authorize_key)(request, project, access)
+        found = await in_turn(_authorize_key, request, project, access)
         if isinstance(found, JsonResponse):
             return found
         return await view(request, found, **kwargs)

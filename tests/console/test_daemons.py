@@ -4,8 +4,9 @@ from datetime import timedelta
 from django.test import Client
 from django.utils import timezone
 
-from daemons.models import Daemon, MiddlewareClient
+from daemons.models import Daemon, MiddlewareClient, TraceReach
 from projects.models import Project, User
+from traces.services import trace_start
 
 from .conftest import htmx
 
@@ -57,3 +58,17 @@ def test_the_overview_counts_daemons_by_status(login: Login, project: Project) -
     page = login(project.owner).get(f"/projects/{project.public_id}/").text
     assert '<div class="stat">2</div><span class="badge healthy">' in page
     assert '<div class="stat">1</div><span class="badge unhealthy">' in page
+
+
+def test_the_trace_page_part_says_how_many_daemons_a_start_reached(alice, project) -> None:
+    trace = trace_start(project=project, user=alice, duration_minutes=15, name="go")
+    now = timezone.now()
+    for name in ("web-1", "web-2"):
+        Daemon.objects.create(project=project, name=name, first_seen_at=now, last_heartbeat_at=now)
+    TraceReach.objects.create(trace=trace, daemon_name="web-1", change=TraceReach.Change.START, at=now)
+    client = Client()
+    client.force_login(alice)
+    response = client.get(f"/projects/{project.public_id}/traces/go/reach/")
+    assert response.status_code == 200  # still polling: the trace is active
+    assert "Start reached 1 of 2 daemons" in response.content.decode()
+    assert 'hx-trigger="every 1s"' in response.content.decode()
