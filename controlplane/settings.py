@@ -245,6 +245,7 @@ SPECTACULAR_SETTINGS = {
         "MonitorKindEnum": "alerts.models.Monitor.Kind",
         "DeliveryStatusEnum": "alerts.models.Delivery.Status",
         "AlertEventEnum": "alerts.models.Event",
+        "TraceStatusEnum": [("active", "active"), ("stopped", "stopped"), ("finished", "finished")],
     },
 }
 

@@ -6,8 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from openapi_spec_validator import validate
 
-from apimodel import to_openapi
-from apimodel.openapi import openapi_json, openapi_yaml
+from apimodel.openapi import openapi_json, openapi_yaml, to_openapi
 
 SMALL_HAR = Path(__file__).resolve().parent.parent / "fixtures" / "small.har"
 

@@ -3,7 +3,7 @@ import json
 import pytest
 from openapi_spec_validator import validate
 
-from apimodel import to_openapi
+from apimodel.openapi import to_openapi
 from apimodel.sensitive import SENSITIVE, mark_schema, name_kind, schema_kind
 
 
