@@ -84,20 +84,6 @@ def test_an_owner_manages_daemons_traces_hints_keys_and_members(setup: str, live
     expect(page.get_by_role("status")).to_have_text("Stopped checkout-flow; its final model is building.")
     expect(row.locator(".badge").first).to_have_text("stopped")
 
-    # A file that is not a HAR becomes a trace named after it whose page says why nothing could be read.
-    broken: FilePayload = {"name": "broken.har", "mimeType": "application/json", "buffer": b"not json"}
-    page.get_by_label("HAR file").set_input_files(files=[broken])
-    page.get_by_role("button", name="Upload").click()
-    expect(page).to_have_url(re.compile(r"/traces/broken/$"))
-    for _ in range(40):  # the worker imports the file in the background
-        if page.locator("#import-errors").count():
-            break
-        page.wait_for_timeout(250)
-        page.reload()
-    expect(page.locator("#import-errors")).to_contain_text("Not a JSON HAR file")
-    shot(page, "traces-har-error")
-    page.get_by_role("link", name="← Traces").click()
-
     # Rename (errors under the field first), then delete with a confirmation.
     row.get_by_role("link", name="Edit").click()
     page.get_by_label("Name").fill("har")
@@ -118,6 +104,19 @@ def test_an_owner_manages_daemons_traces_hints_keys_and_members(setup: str, live
     )
     expect(page.locator("#trace-table tbody tr")).to_have_count(0)
     shot(page, "traces-empty")
+
+    # A file that is not a HAR becomes a trace named after it whose page says why nothing could be read.
+    broken: FilePayload = {"name": "broken.har", "mimeType": "application/json", "buffer": b"not json"}
+    page.get_by_label("HAR file").set_input_files(files=[broken])
+    page.get_by_role("button", name="Upload").click()
+    expect(page).to_have_url(re.compile(r"/traces/broken/$"))
+    for _ in range(40):  # the worker imports the file in the background
+        if page.locator("#import-errors").count():
+            break
+        page.wait_for_timeout(250)
+        page.reload()
+    expect(page.locator("#import-errors")).to_contain_text("Not a JSON HAR file")
+    shot(page, "traces-har-error")
 
     # Path hints: every malformed line is named under its field.
     page.locator(".sidenav").get_by_role("link", name="Path hints").click()
