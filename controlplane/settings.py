@@ -177,8 +177,6 @@ API_BODY_LIMITS = {
     "api:trace-har-upload": "HAR_UPLOAD_MAX_BYTES",
     "api:daemon-long-poll": "LONG_POLL_MAX_BYTES",
 }
-# HAR uploads wait here (gzip) for the worker that imports them: web and worker processes must share it.
-HAR_UPLOAD_DIR = Path(os.environ.get("HAR_UPLOAD_DIR", VAR_DIR / "har-uploads"))
 WITNESS_GRACE = timedelta(seconds=int(os.environ.get("WITNESS_GRACE_SECONDS", 300)))
 WITNESS_RETENTION = timedelta(days=int(os.environ.get("WITNESS_RETENTION_DAYS", 30)))
 DAEMON_DELETE_AFTER = timedelta(days=7)

@@ -23,7 +23,7 @@ from controlplane.celery import Queue
 from controlplane.celery import app as celery_app
 from projects.models import ApiKey, Project, User
 from projects.services import api_key_create, membership_add, project_create
-from traces.models import Trace
+from traces.models import HarUpload, Trace
 from traces.names import trace_names_from_file
 from traces.services import trace_create
 from traces.uploads import har_import
@@ -36,12 +36,6 @@ PASSWORD = "correct-horse-battery-staple"
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
-def har_upload_dir(settings, tmp_path: Path) -> None:
-    """Each test's HAR uploads wait in a folder of its own."""
-    settings.HAR_UPLOAD_DIR = tmp_path / "har-uploads"
 
 
 @pytest.fixture(autouse=True)
@@ -121,7 +115,6 @@ def subprocess_env() -> dict[str, str]:
         "DATABASE_URL": database_url_for_subprocess(),
         "REDIS_URL": settings.REDIS_URL,
         "PAWPRINT_VAR_DIR": str(settings.VAR_DIR),
-        "HAR_UPLOAD_DIR": str(settings.HAR_UPLOAD_DIR),
         "DJANGO_SETTINGS_MODULE": "controlplane.settings",
     }
 
@@ -299,9 +292,7 @@ def har_upload(*, project: Project, user: User | None, content: bytes) -> Trace:
         ends_at=now,
         source=Trace.Source.HAR,
     )
-    settings.HAR_UPLOAD_DIR.mkdir(parents=True, exist_ok=True)
-    path = settings.HAR_UPLOAD_DIR / f"test-{trace.public_id}.har.gz"
-    path.write_bytes(gzip.compress(content, 1))
-    har_import(trace_id=trace.pk, path=path)
+    HarUpload.objects.create(trace=trace, payload=gzip.compress(content, 1))
+    har_import(trace_id=trace.pk)
     trace.refresh_from_db()
     return trace

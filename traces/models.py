@@ -107,3 +107,11 @@ class WitnessBatch(models.Model):
     def witnesses(self) -> list[dict[str, Any]]:
         """The stored witnesses, decoded on each access."""
         return witnesses_unpack(self.payload)
+
+
+class HarUpload(models.Model):
+    """A HAR upload waiting for the worker that imports it (gzip): the database is all that web and worker
+    processes share (separate machines, ephemeral disks). The import deletes it."""
+
+    trace = models.OneToOneField(Trace, on_delete=models.CASCADE, related_name="har_upload")
+    payload = models.BinaryField()

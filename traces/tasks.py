@@ -1,5 +1,3 @@
-from pathlib import Path
-
 from celery import shared_task
 
 from traces import services, uploads
@@ -16,5 +14,5 @@ def witnesses_purge() -> None:
 
 
 @shared_task
-def har_import(trace_id: int, path: str) -> None:
-    uploads.har_import(trace_id=trace_id, path=Path(path))
+def har_import(trace_id: int) -> None:
+    uploads.har_import(trace_id=trace_id)

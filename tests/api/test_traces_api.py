@@ -1,18 +1,20 @@
 import gzip
 import json
+import shutil
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import time_machine
 import yaml
-from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 from openapi_spec_validator import validate
 
 from apimodels.models import ModelVersion
 from apimodels.selectors import model_document
 from apimodels.services import model_builds_requeue, models_build_live
-from traces.models import Trace, TraceStatus, WitnessBatch
+from traces.models import HarUpload, Trace, TraceStatus, WitnessBatch
 from traces.services import trace_start, traces_close_ended
 
 T0 = datetime(2026, 1, 5, 12, 0, 0, tzinfo=UTC)
@@ -248,10 +250,64 @@ def test_a_bad_har_file_is_reported_on_its_trace(
     trace = client.get(f"{TRACES}/{response.json()['id']}").json()
     assert any(message in error for error in trace["import_errors"]), trace["import_errors"]
     assert (trace["witness_count"], trace["model_build"]) == (0, None)
-    assert not list(settings.HAR_UPLOAD_DIR.iterdir())  # the stored upload is gone
+    assert not HarUpload.objects.exists()  # the stored upload is gone
 
 
-def test_a_har_upload_streams_to_disk_gzipped_and_skips_invalid_entries(
+@pytest.fixture
+def web_temp_dir(settings, tmp_path: Path) -> Path:
+    """The web process's folder for uploads in progress (Django's FILE_UPLOAD_TEMP_DIR)."""
+    folder = tmp_path / "web-tmp"
+    folder.mkdir()
+    settings.FILE_UPLOAD_TEMP_DIR = str(folder)
+    return folder
+
+
+def test_a_har_upload_is_imported_with_nothing_but_the_database_shared(
+    alice, project, key_client, entry, web_temp_dir: Path, django_capture_on_commit_callbacks
+) -> None:
+    content = json.dumps({"log": {"entries": [entry(), entry(method="POST")]}}).encode()
+    client = key_client(alice)
+    with django_capture_on_commit_callbacks() as queued:
+        response = client.post(f"{TRACES}/har", {"file": SimpleUploadedFile("x.har", content)}, format="multipart")
+    assert response.status_code == 201
+    assert not list(web_temp_dir.iterdir())  # the web process keeps nothing on disk
+    assert gzip.decompress(HarUpload.objects.get().payload) == content
+    shutil.rmtree(web_temp_dir)  # another machine, or a restarted dyno, runs the worker
+    with django_capture_on_commit_callbacks(execute=True):
+        for callback in queued:
+            callback()
+    trace = client.get(f"{TRACES}/{response.json()['id']}").json()
+    assert (trace["witness_count"], trace["import_errors"], trace["model_build"]["status"]) == (2, [], "ready")
+    assert not HarUpload.objects.exists()
+    queued[0]()  # the import delivered again finds nothing to do
+    assert client.get(f"{TRACES}/{response.json()['id']}").json()["witness_count"] == 2
+
+
+def gzip_encoded_har(content: bytes) -> bytes:
+    """A multipart HAR upload sent with `Content-Encoding: gzip`."""
+    return gzip.compress(encode_multipart(BOUNDARY, {"file": SimpleUploadedFile("x.har", content)}), 1)
+
+
+def test_a_gzip_encoded_har_upload_is_taken_up_to_the_har_limit(alice, project, key_client, entry, settings) -> None:
+    big = entry(body={"blob": "x" * 1000})
+    content = json.dumps({"log": {"entries": [big] * 6000}}).encode()
+    assert settings.WITNESS_BATCH_MAX_BYTES < len(content) < settings.HAR_UPLOAD_MAX_BYTES
+    client = key_client(alice)
+    body = gzip_encoded_har(content)
+    response = client.generic(
+        "POST", f"{TRACES}/har", body, content_type=MULTIPART_CONTENT, HTTP_CONTENT_ENCODING="gzip"
+    )
+    assert response.status_code == 201, response.json()
+    assert gzip.decompress(HarUpload.objects.get().payload) == content
+    settings.HAR_UPLOAD_MAX_BYTES = len(content) - 1
+    response = client.generic(
+        "POST", f"{TRACES}/har", body, content_type=MULTIPART_CONTENT, HTTP_CONTENT_ENCODING="gzip"
+    )
+    assert response.status_code == 413
+    assert Trace.objects.count() == 1
+
+
+def test_a_har_upload_is_stored_gzipped_and_skips_invalid_entries(
     alice, project, key_client, entry, django_capture_on_commit_callbacks
 ) -> None:
     bad = entry()
@@ -269,7 +325,7 @@ def test_a_har_upload_streams_to_disk_gzipped_and_skips_invalid_entries(
         assert trace["model_build"]["status"] == "ready"
 
 
-def test_a_har_upload_over_the_limit_is_413(alice, project, key_client, entry, settings) -> None:
+def test_a_har_upload_over_the_limit_is_413(alice, project, key_client, entry, settings, web_temp_dir: Path) -> None:
     settings.HAR_UPLOAD_MAX_BYTES = 1000
     content = json.dumps({"log": {"entries": [entry() for _ in range(5)]}}).encode()
     response = key_client(alice).post(
@@ -277,7 +333,7 @@ def test_a_har_upload_over_the_limit_is_413(alice, project, key_client, entry, s
     )
     assert response.status_code == 413
     assert not Trace.objects.exists()
-    assert not list(settings.HAR_UPLOAD_DIR.iterdir())
+    assert not list(web_temp_dir.iterdir())
 
 
 def test_beat_rebuilds_an_active_trace_only_when_new_witnesses_arrived(

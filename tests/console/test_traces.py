@@ -9,7 +9,7 @@ from django.utils import timezone
 from apimodels.models import ModelVersion
 from apimodels.views import schema_node
 from projects.models import Project, User
-from traces.models import Trace, WitnessBatch
+from traces.models import HarUpload, Trace, WitnessBatch
 from traces.services import trace_start, trace_stop
 
 from ..conftest import har_upload
@@ -108,6 +108,7 @@ def test_it_uploads_a_har_file(login: Login, project: Project, django_capture_on
         response = login(project.owner).post(f"/projects/{project.public_id}/har-uploads/", {"file": upload})
     trace = Trace.objects.get(project=project)
     assert (trace.source, trace.name) == ("har", "small")
+    assert not HarUpload.objects.exists()  # imported, then deleted
     assert response["Location"] == f"{traces_url(project)}small/"
     page = login(project.owner).get(response["Location"]).text
     assert page.count('class="endpoint-row"') == 7
@@ -233,7 +234,7 @@ def test_a_har_file_over_the_limit_is_refused_next_to_the_field(login: Login, pr
     field = client.get(traces_url(project)).text.split('id="har-form"')[1].split("</form>")[0]
     assert "HAR files are limited to 100 bytes" in field
     assert "HAR files are limited" not in client.get(traces_url(project)).text  # a reload shows a clean form
-    assert not Trace.objects.exists()
+    assert not Trace.objects.exists() and not HarUpload.objects.exists()
 
 
 def test_the_har_upload_form_checks_the_csrf_token(project: Project) -> None:

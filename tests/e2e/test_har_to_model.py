@@ -1,4 +1,5 @@
-"""A HAR upload is built into a model by a real Celery worker process."""
+"""A HAR upload is built into a model by a real Celery worker process, which shares only the database (and the
+broker) with the web process."""
 
 import json
 import time
@@ -7,25 +8,31 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from traces.models import HarUpload
+
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "small.har"
 TRACES = "/api/v1/projects/shop/traces"
 
 
 @pytest.mark.worker
-def test_a_real_worker_builds_the_model_of_an_uploaded_har(celery_worker, project, alice, key_client) -> None:
+def test_a_real_worker_builds_the_model_of_an_uploaded_har(
+    celery_worker, project, alice, key_client, settings, tmp_path: Path
+) -> None:
+    settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path)  # the web process's; the worker never sees it
     client = key_client(alice)
     upload = SimpleUploadedFile("small.har", FIXTURE.read_bytes(), content_type="application/json")
     trace = client.post(f"{TRACES}/har", {"file": upload}, format="multipart").json()
+    assert not list(tmp_path.iterdir())
     deadline = time.monotonic() + 60
-    while True:  # the worker imports the file, then builds its model
-        trace = client.get(f"{TRACES}/{trace['id']}").json()
-        build = trace["model_build"]
-        if build is not None and build["status"] in ("ready", "failed"):
-            break
+    # No build until the worker has imported the file.
+    while (build := client.get(f"{TRACES}/{trace['id']}").json()["model_build"] or {}).get("status") not in (
+        "ready",
+        "failed",
+    ):
         assert time.monotonic() < deadline, f"no model after 60 s: {build}"
         time.sleep(0.2)
     assert build["status"] == "ready", build["error"]
-    assert build["processed"] == build["total"] == trace["witness_count"] > 0
+    assert build["processed"] == build["total"] == client.get(f"{TRACES}/{trace['id']}").json()["witness_count"] > 0
     model = client.get(f"{TRACES}/{trace['id']}/model").json()
     expected = json.loads(FIXTURE.with_suffix(".endpoints.json").read_text())
     assert sorted([e["method"], e["path"]] for e in model["endpoints"]) == sorted(expected)
@@ -41,3 +48,4 @@ def test_a_real_worker_builds_the_model_of_an_uploaded_har(celery_worker, projec
         ("product_id", "integer")
     ]
     assert "404" in product["status_codes"]
+    assert not HarUpload.objects.exists()
