@@ -2,7 +2,6 @@ import hashlib
 import time
 from datetime import datetime
 
-import redis
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
@@ -32,14 +31,14 @@ def daemon_touch(*, project: Project, daemon_name: str, now: datetime, version: 
 def daemon_poll_throttle(*, project: Project, daemon_name: str) -> float | None:
     """Seconds the daemon must wait before polling again, or None. A poll replies at once only when something
     changed, so more than DAEMON_POLLS_PER_MINUTE is a daemon polling in a loop: it gets 429 and writes nothing.
-    Counted per minute in the cache (Redis), and allowed when the cache is away."""
+    Counted per minute in the cache (allowed while Redis is away: `controlplane.cache`)."""
     window = int(time.time() // 60)
     name = hashlib.blake2b(daemon_name.encode(), digest_size=12).hexdigest()
     key = f"daemon-polls:{project.pk}:{name}:{window}"
     try:
         cache.add(key, 0, timeout=60)
         polls = cache.incr(key)
-    except (redis.RedisError, ValueError):  # ValueError: the key expired between add and incr
+    except ValueError:  # the key expired between add and incr
         return None
     if polls <= settings.DAEMON_POLLS_PER_MINUTE:
         return None

@@ -1,0 +1,60 @@
+"""Django's cache on Redis, failing open: while Redis is away the cache reads as empty and keeps nothing.
+
+Throttles, the login lockout and cached page data use the cache; an outage must not turn them into 500s. So
+they let requests through (nothing is counted) and cached values are worked out again, and one warning a
+minute says why.
+"""
+
+import logging
+import time
+from typing import Any
+
+from django.core.cache.backends.redis import RedisCache
+from redis import RedisError
+
+logger = logging.getLogger(__name__)
+WARN_EVERY_SECONDS = 60.0
+
+
+class FailOpenRedisCache(RedisCache):
+    warned_at = 0.0
+
+    def _away(self, error: RedisError) -> None:
+        now = time.monotonic()
+        if now - FailOpenRedisCache.warned_at >= WARN_EVERY_SECONDS:
+            FailOpenRedisCache.warned_at = now
+            logger.warning("the cache (Redis) is away, nothing is counted or kept meanwhile: %s", error)
+
+    def get(self, key: Any, default: Any = None, version: int | None = None) -> Any:
+        try:
+            return super().get(key, default, version)
+        except RedisError as error:
+            self._away(error)
+            return default
+
+    def set(self, key: Any, value: Any, timeout: Any = None, version: int | None = None) -> None:
+        try:
+            super().set(key, value, timeout, version)
+        except RedisError as error:
+            self._away(error)
+
+    def add(self, key: Any, value: Any, timeout: Any = None, version: int | None = None) -> bool:
+        try:
+            return bool(super().add(key, value, timeout, version))
+        except RedisError as error:
+            self._away(error)
+            return False
+
+    def incr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
+        try:
+            return int(super().incr(key, delta, version))
+        except RedisError as error:
+            self._away(error)
+            return 0
+
+    def delete(self, key: Any, version: int | None = None) -> bool:
+        try:
+            return bool(super().delete(key, version))
+        except RedisError as error:
+            self._away(error)
+            return False
