@@ -275,6 +275,7 @@ def test_endpoint_pages_of_the_trace_model_and_the_merged_model(
             response = login(user).get(url(project, f"models/{api_model.public_id}/endpoints/{endpoint.public_id}/"))
             assert response.status_code == 200
             assert '<td class="mono">user_id</td>' in response.text
+            assert '<span class="tag">Bearer token (JWT)</span>' in response.text  # the table's words
             back = f"traces/{built.name}/" if api_model.trace else "model/"
             assert f'href="{url(project, back)}"' in response.text
 
