@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-import psycopg2
+import psycopg
 import redis
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,10 +58,8 @@ def _database_url(base: str, name: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
 
 
-def _admin_connection(base: str) -> "psycopg2.extensions.connection":
-    connection = psycopg2.connect(_database_url(base, "postgres"))
-    connection.autocommit = True
-    return connection
+def _admin_connection(base: str) -> psycopg.Connection:
+    return psycopg.connect(_database_url(base, "postgres"), autocommit=True)
 
 
 @dataclass
