@@ -11,9 +11,9 @@ import json
 import re
 import threading
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar, cast
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 from apimodel.auth import auth_from_request
@@ -148,8 +148,13 @@ _JOINED_HEADERS = {"cookie": "; ", "set-cookie": "\n"}
 
 
 def _headers(message: Mapping[str, Any]) -> dict[str, str]:
+    return _joined_headers(_pairs(message.get("headers")))
+
+
+def _joined_headers(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Header values by lower-cased name, repeated cookie headers joined."""
     headers: dict[str, str] = {}
-    for name, value in _pairs(message.get("headers")):
+    for name, value in pairs:
         lowered = name.lower()
         # HTTP/2 pseudo-headers repeat the method, path and authority
         if lowered.startswith(":"):
@@ -165,9 +170,9 @@ def _header_cookie_names(header: str, value: str) -> list[str]:
     return [name for pair in pairs if "=" in pair and (name := pair.split("=", 1)[0].strip())]
 
 
-def _cookie_names(message: Mapping[str, Any], headers: dict[str, str], header: str) -> list[str]:
-    names = {name for name, _ in _pairs(message.get("cookies"))}
-    names.update(_header_cookie_names(header, headers.get(header, "")))
+def _cookie_names(message: Mapping[str, Any], header_names: frozenset[str]) -> list[str]:
+    """The names of the message's cookies, with those its `cookie` or `set-cookie` header names."""
+    names = header_names.union(name for name, _ in _pairs(message.get("cookies")))
     return sorted(names)
 
 
@@ -256,37 +261,48 @@ def _json_body(text: str) -> _JsonBody:
     return _NO_BODY if value is _NOT_JSON else (_bounded(infer_schema(value)), _identifier_texts(value))
 
 
-class _JsonBodyMemo:
-    """`_json_body` of the texts seen last, up to `max_bytes` of text; the oldest go first."""
+_Key = TypeVar("_Key", bound=Hashable)
+_Value = TypeVar("_Value")
+_MISSING = object()
 
-    def __init__(self, max_bytes: int) -> None:
+
+class _Memo(Generic[_Key, _Value]):
+    """`compute(key)` of the keys seen last, up to `max_bytes` of keys (as `size` counts them); the oldest go first.
+
+    What it gives back is shared by every caller that asks for the same key, so it must never be changed in place.
+    """
+
+    def __init__(self, compute: Callable[[_Key], _Value], size: Callable[[_Key], int], max_bytes: int) -> None:
+        self.compute = compute
+        self.size = size
         self.max_bytes = max_bytes
-        self._bodies: dict[str, _JsonBody] = {}
+        self._values: dict[_Key, _Value] = {}
         self._bytes = 0
         self._lock = threading.Lock()  # web servers run views in threads
 
-    def get(self, text: str) -> _JsonBody:
-        if len(text) > self.max_bytes // 16:
-            return _json_body(text)
+    def get(self, key: _Key) -> _Value:
         with self._lock:
-            found = self._bodies.pop(text, None)
-            if found is not None:
-                self._bodies[text] = found  # the newest last
-                return found
-        # Schemas are never changed in place (`meld` makes new ones), so witnesses may share one.
-        body = _json_body(text)
+            found = self._values.pop(key, _MISSING)
+            if found is not _MISSING:
+                value = self._values[key] = cast(_Value, found)  # the newest last
+                return value
+        size = self.size(key)
+        value = self.compute(key)
+        if size > self.max_bytes // 16:
+            return value
         with self._lock:
-            if text not in self._bodies:
-                self._bytes += len(text)
-            self._bodies[text] = body
+            if key not in self._values:
+                self._bytes += size
+            self._values[key] = value
             while self._bytes > self.max_bytes:
-                oldest = next(iter(self._bodies))
-                self._bytes -= len(oldest)
-                del self._bodies[oldest]
-        return body
+                oldest = next(iter(self._values))
+                self._bytes -= self.size(oldest)
+                del self._values[oldest]
+        return value
 
 
-_json_bodies = _JsonBodyMemo(MEMO_BYTES)
+# Schemas are never changed in place (`meld` makes new ones), so witnesses may share one.
+_json_bodies = _Memo(_json_body, len, MEMO_BYTES)
 
 
 def _body(media: str | None, post: Mapping[str, Any], text: str | None) -> _JsonBody:
@@ -351,11 +367,42 @@ def _header_shapes(headers: dict[str, str]) -> dict[str, Schema | None]:
     return {name: None if is_standard_header(name) else text_schema(value) for name, value in sorted(headers.items())}
 
 
-def _split_url(request: Mapping[str, Any]) -> tuple[str, str, str, list[tuple[str, str]]]:
-    """(scheme, host[:port], path, query pairs) of an absolute http(s) request URL."""
+# A message's headers as a witness needs them: values by lower-cased name, their shapes, and the cookie names in
+# its `cookie` (request) or `set-cookie` (response) header.
+_MessageHeaders = tuple[dict[str, str], dict[str, Schema | None], frozenset[str]]
+# which cookie header, and the (name, value) pairs
+_HeadersKey = tuple[str, tuple[tuple[str, str], ...]]
+
+
+def _message_headers(key: _HeadersKey) -> _MessageHeaders:
+    cookie_header, pairs = key
+    headers = _joined_headers(pairs)
+    cookies = frozenset(_header_cookie_names(cookie_header, headers.get(cookie_header, "")))
+    return headers, _header_shapes(headers), cookies
+
+
+def _headers_size(key: _HeadersKey) -> int:
+    return sum(len(name) + len(value) for name, value in key[1])
+
+
+# Obfuscated headers repeat even more than bodies (in the eval recordings, 90 distinct header lists among 6,852
+# messages), and so do URLs (1,866 among 3,426 requests).
+_message_headers_seen = _Memo(_message_headers, _headers_size, MEMO_BYTES // 16)
+
+
+def _request_url(request: Mapping[str, Any]) -> str:
     url = request.get("url")
     if not isinstance(url, str):
         raise InvalidEntry("request.url", "is required")
+    return url
+
+
+def _split_url(request: Mapping[str, Any]) -> tuple[str, str, str, list[tuple[str, str]]]:
+    """(scheme, host[:port], path, query pairs) of an absolute http(s) request URL."""
+    return _parse_url(_request_url(request))
+
+
+def _parse_url(url: str) -> tuple[str, str, str, list[tuple[str, str]]]:
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -372,6 +419,22 @@ def _split_url(request: Mapping[str, Any]) -> tuple[str, str, str, list[tuple[st
     if len(host) > MAX_HOST_LENGTH:
         raise InvalidEntry("request.url", f"the host must be at most {MAX_HOST_LENGTH} characters")
     return scheme, host, parts.path or "/", parse_qsl(parts.query, keep_blank_values=True)
+
+
+# A URL as a witness needs it: scheme, host[:port], path, and the shapes of its query parameters by name, in order.
+_WitnessUrl = tuple[str, str, str, dict[str, Schema]]
+
+
+def _witness_url(url: str) -> _WitnessUrl:
+    scheme, host, path, query = _parse_url(url)
+    query_shapes: dict[str, Schema] = {}
+    for name, value in query:
+        shape = text_schema(value)
+        query_shapes[name] = meld(query_shapes[name], shape) if name in query_shapes else shape
+    return scheme, host, path, {name: query_shapes[name] for name in sorted(query_shapes)}
+
+
+_witness_urls = _Memo(_witness_url, len, MEMO_BYTES // 16)
 
 
 def _method(request: Mapping[str, Any]) -> str:
@@ -466,7 +529,7 @@ def witness_from_entry(entry: Mapping[str, Any], clamped: Counter[str] | None = 
     """
     request, response = _parts(entry)
     method = _method(request)
-    scheme, host, path, query = _split_url(request)
+    scheme, host, path, query_shapes = _witness_urls.get(_request_url(request))
     status = _status(response)
     started = _started_at(entry)
     cuts = clamped if clamped is not None else Counter[str]()
@@ -477,18 +540,17 @@ def witness_from_entry(entry: Mapping[str, Any], clamped: Counter[str] | None = 
     if isinstance(time, (int, float)) and not isinstance(time, bool) and not time <= MAX_DURATION_MS:
         cuts["time_out_of_range"] += 1
 
-    query_shapes: dict[str, Schema] = {}
-    for name, value in query:
-        shape = text_schema(value)
-        query_shapes[name] = meld(query_shapes[name], shape) if name in query_shapes else shape
-
-    req_headers = _headers(request)
-    req_cookies = _cookie_names(request, req_headers, "cookie")
+    req_headers, req_header_shapes, req_header_cookies = _message_headers_seen.get(
+        ("cookie", tuple(_pairs(request.get("headers"))))
+    )
+    req_cookies = _cookie_names(request, req_header_cookies)
     post = _dict(request.get("postData"))
     post_text = post.get("text") if isinstance(post.get("text"), str) else None
     req_media = _media_type(post.get("mimeType")) or _media_type(req_headers.get("content-type"))
 
-    resp_headers = _headers(response)
+    resp_headers, resp_header_shapes, resp_header_cookies = _message_headers_seen.get(
+        ("set-cookie", tuple(_pairs(response.get("headers"))))
+    )
     content = _dict(response.get("content"))
     resp_text = _content_text(content)
     resp_media = _media_type(content.get("mimeType")) or _media_type(resp_headers.get("content-type"))
@@ -505,10 +567,10 @@ def witness_from_entry(entry: Mapping[str, Any], clamped: Counter[str] | None = 
         "host": host,
         "path": path,
         "path_echoes": _path_echoes(path, req_identifiers | resp_identifiers),
-        "query": {name: query_shapes[name] for name in sorted(query_shapes)},
+        "query": dict(query_shapes),
         "auth": auth_from_request(req_headers, list(query_shapes), req_cookies),
         "request": {
-            "headers": _header_shapes(req_headers),
+            "headers": dict(req_header_shapes),
             "cookies": req_cookies,
             "content_type": req_media,
             "size": _size(request.get("bodySize"), post_text),
@@ -516,8 +578,8 @@ def witness_from_entry(entry: Mapping[str, Any], clamped: Counter[str] | None = 
         },
         "response": {
             "status": status,
-            "headers": _header_shapes(resp_headers),
-            "cookies": _cookie_names(response, resp_headers, "set-cookie"),
+            "headers": dict(resp_header_shapes),
+            "cookies": _cookie_names(response, resp_header_cookies),
             "content_type": resp_media,
             "size": resp_size,
             "body": resp_body,

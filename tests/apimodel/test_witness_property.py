@@ -1,13 +1,15 @@
 """Any input gives a witness or InvalidEntry; redacting never changes the witness (nor which path segments
-the bodies name)."""
+the bodies name), nor do the memos behind it."""
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import quote
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from apimodel import InvalidEntry, redact_entry, witness_from_entry
+from apimodel import InvalidEntry, redact_entry, witness, witness_from_entry
 from apimodel.formats import placeholder
 
 texts = st.one_of(
@@ -74,6 +76,31 @@ def entries(draw: st.DrawFn) -> dict:
 @given(entries())
 def test_redacting_any_entry_keeps_its_witness(entry: dict) -> None:
     assert witness_from_entry(redact_entry(entry)) == witness_from_entry(entry)
+
+
+MEMOS = [witness._json_bodies, witness._message_headers_seen, witness._witness_urls]
+
+
+@contextmanager
+def memos_off() -> Iterator[None]:
+    """Every memo computes afresh and keeps nothing (no key fits in 0 bytes)."""
+    sizes = [memo.max_bytes for memo in MEMOS]
+    for memo in MEMOS:
+        memo.max_bytes = 0
+    try:
+        yield
+    finally:
+        for memo, size in zip(MEMOS, sizes, strict=True):
+            memo.max_bytes = size
+
+
+@settings(max_examples=150, deadline=None)
+@given(entries())
+def test_a_remembered_witness_is_the_one_computed_afresh(entry: dict) -> None:
+    first, again = witness_from_entry(entry), witness_from_entry(entry)
+    with memos_off():
+        fresh = witness_from_entry(entry)
+    assert first == again == fresh
 
 
 junk = st.recursive(
