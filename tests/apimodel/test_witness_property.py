@@ -4,6 +4,7 @@ the bodies name), nor do the memos behind it."""
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 from urllib.parse import quote
 
 from hypothesis import given, settings
@@ -78,7 +79,7 @@ def test_redacting_any_entry_keeps_its_witness(entry: dict) -> None:
     assert witness_from_entry(redact_entry(entry)) == witness_from_entry(entry)
 
 
-MEMOS = [witness._json_bodies, witness._message_headers_seen, witness._witness_urls]
+MEMOS: list[witness._Memo[Any, Any]] = [witness._json_bodies, witness._message_headers_seen, witness._witness_urls]
 
 
 @contextmanager
