@@ -10,6 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from controlplane.errors import TooLarge
+from controlplane.pagination import API_PAGE_PARAMETERS, api_page, api_page_of
 from controlplane.schema import errors
 from projects.auth import ApiRequest, IngestThrottle
 from projects.gate import ProjectApiView
@@ -27,8 +28,6 @@ from traces.services import (
     witnesses_ingest,
 )
 from traces.uploads import HarUploadHandler, har_upload
-
-TRACE_LIST_LIMIT = 200
 
 
 class ModelBuildSerializer(serializers.Serializer[Build]):
@@ -99,11 +98,12 @@ class TraceListStartApi(ProjectApiView):
     @extend_schema(
         operation_id="traces_list",
         summary="List traces",
-        description=f"The project's newest {TRACE_LIST_LIMIT} traces, each with its status and newest model build.",
-        responses={200: TraceSerializer(many=True), **errors(401, 403, 404)},
+        description="The project's traces, newest first, each with its status and newest model build.",
+        parameters=API_PAGE_PARAMETERS,
+        responses={200: api_page_of(TraceSerializer, "TracePage"), **errors(400, 401, 403, 404)},
     )
     def get(self, request: ApiRequest) -> Response:
-        return Response(traces_data(traces_for_project(project=self.project)[:TRACE_LIST_LIMIT]))
+        return api_page(request, traces_for_project(project=self.project), traces_data)
 
     @extend_schema(
         operation_id="traces_start",
