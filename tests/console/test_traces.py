@@ -158,7 +158,7 @@ def test_the_trace_list_pages_newest_first_and_polls_and_stops_on_its_page(
     client = login(project.owner)
     first = client.get(traces_url(project)).text
     assert "run-4" in first and "run-3" in first and "run-2" not in first
-    assert '<a href="?page=3">3</a>' in first and "1–2 of 5 traces, newest first." in first
+    assert '<a href="?page=3">3</a>' in first and "1\u20132 of 5 traces, newest first." in first
     last = client.get(traces_url(project), {"page": "3"}).text
     assert "run-0" in last and "run-1" not in last
     assert f'hx-get="{traces_url(project)}?page=3"' in last  # the poll refreshes the page shown
