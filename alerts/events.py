@@ -102,9 +102,9 @@ def daemons_watch(*, now: datetime | None = None) -> int:
 # Monitors
 
 
-def _breach(monitor: Monitor, row: ModelEndpoint, errors: int) -> tuple[str, dict[str, Any]] | None:
-    """The monitor's finding on one endpoint with `errors` 5xx answers (summary, details), or None when it holds."""
-    where = f"{row.method} {row.path}"
+def _breach(monitor: Monitor, row: ModelEndpoint) -> tuple[str, dict[str, Any]] | None:
+    """The monitor's finding on one endpoint (summary, details), or None when it holds."""
+    where, errors = f"{row.method} {row.path}", row.error_count
     if monitor.kind == Monitor.Kind.ERRORS:
         rate = 100 * errors / row.count
         if rate <= monitor.threshold:
@@ -127,18 +127,13 @@ def monitors_check(*, version: ModelVersion, monitors: list[Monitor]) -> int:
     assert trace is not None
     endpoints = version.endpoints.filter(count__gte=min(monitor.min_requests for monitor in monitors))
     rows = list(endpoints.defer("detail"))
-    # Counts per status live in the endpoint's JSON: read it only where a 5xx was seen.
-    server_errors = {
-        pk: sum(response["count"] for status, response in responses.items() if status.startswith("5"))
-        for pk, responses in endpoints.filter(status_codes__contains=",5").values_list("pk", "detail__responses")
-    }
     raised = 0
     for monitor in monitors:
         wanted = endpoint_key(*monitor.endpoint.split(" ", 1)) if monitor.endpoint else None
         for row in rows:
             if row.count < monitor.min_requests or (wanted and endpoint_key(row.method, row.path) != wanted):
                 continue
-            if (found := _breach(monitor, row, server_errors.get(row.pk, 0))) is None:
+            if (found := _breach(monitor, row)) is None:
                 continue
             summary, measured = found
             identity = hashlib.sha256(f"{row.method} {row.host}{row.path}".encode()).hexdigest()[:24]

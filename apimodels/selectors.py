@@ -1,11 +1,9 @@
 from collections.abc import Iterator, Sequence
 from typing import Any, cast
 
-import orjson
 from django.core.cache import cache
-from django.db.models import Count, F, OuterRef, QuerySet, Subquery, TextField
+from django.db.models import Count, Exists, F, OuterRef, QuerySet, Subquery
 from django.db.models.expressions import OrderBy
-from django.db.models.functions import Cast
 
 from apimodel.builder import PathHints
 from apimodel.model_types import ApiModel
@@ -36,11 +34,9 @@ def latest_builds(*, traces: Sequence[Trace]) -> dict[int, ModelVersion]:
 
 
 def endpoint_rows(endpoints: QuerySet[ModelEndpoint], *fields: str) -> Iterator[tuple[Any, ...]]:
-    """`fields` of each endpoint, then its detail decoded by orjson (a large model's details read several times
-    faster than through the JSONField's json.loads), fetched in chunks."""
-    rows = endpoints.annotate(detail_text=Cast("detail", TextField())).values_list(*fields, "detail_text")
-    for row in rows.iterator(chunk_size=2000):
-        yield (*row[:-1], orjson.loads(row[-1]))
+    """`fields` of each endpoint, then its detail, fetched in chunks: a model's 10,000 details decoded at once
+    cost a third more CPU than a chunk at a time, whose memory the next chunk reuses."""
+    return endpoints.values_list(*fields, "detail").iterator(chunk_size=2000)
 
 
 def model_document(version: ModelVersion) -> ApiModel:
@@ -56,21 +52,21 @@ def model_document(version: ModelVersion) -> ApiModel:
 
 def documents_for_diff(base: ModelVersion, head: ModelVersion) -> tuple[ApiModel, ApiModel]:
     """The two models as `diff_models` compares them, less the endpoints whose shape (method, host, path and all a
-    diff compares) is in both: they can make no change. Only the others are read whole."""
-    shapes = [dict(version.endpoints.order_by().values_list("shape", "pk")) for version in (base, head)]
-    same = shapes[0].keys() & shapes[1].keys()
-    wanted = [pk for side in shapes for shape, pk in side.items() if shape not in same]
-    details = dict(ModelEndpoint.objects.filter(pk__in=wanted).values_list("pk", "detail"))
+    diff compares) is in both: they can make no change. The database finds the others (an anti-join of two
+    index-only scans) and only they are read whole."""
 
-    def document(version: ModelVersion, side: dict[str, int]) -> ApiModel:
+    def document(version: ModelVersion, other: ModelVersion) -> ApiModel:
+        unmatched = version.endpoints.filter(~Exists(other.endpoints.filter(shape=OuterRef("shape")))).values("pk")
+        # one plain query: a chunked read's cursor would be planned for its first rows (a nested loop, 5x slower)
+        details = ModelEndpoint.objects.filter(pk__in=unmatched).order_by("pk").values_list("detail", flat=True)
         return {
             "witness_count": version.witness_count,
             "servers": version.servers,
-            "endpoints": [details[pk] for pk in sorted(side.values()) if pk in details],
+            "endpoints": list(details),
             "security_schemes": version.security_schemes,
         }
 
-    return document(base, shapes[0]), document(head, shapes[1])
+    return document(base, head), document(head, base)
 
 
 def latest_ready_model(*, trace: Trace) -> ModelVersion | None:
@@ -219,6 +215,7 @@ def project_builds_pending(*, project: Project) -> bool:
     return project.model_versions.filter(status__in=ModelVersion.PENDING).exists()
 
 
-def traces_with_ready_model(*, project: Project) -> QuerySet[Trace]:
-    """The project's traces that have a ready model (what can be compared), newest first."""
-    return Trace.objects.filter(project=project, model_versions__status=READY).distinct()
+def traces_with_ready_model(*, project: Project) -> list[tuple[str, str]]:
+    """(id, name) of the project's traces that have a ready model (what can be compared), newest first."""
+    ready = ModelVersion.objects.filter(trace=OuterRef("pk"), status=READY)
+    return list(Trace.objects.filter(Exists(ready), project=project).values_list("public_id", "name"))

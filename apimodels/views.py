@@ -232,9 +232,7 @@ def _model_ref(version: ModelVersion) -> str:
 
 def model_diff(request: ConsoleRequest, project: Project) -> HttpResponse:
     """Compare two models of the project: the merged one or a trace's latest ready one."""
-    choices = [("project", "Project model (merged)")] + [
-        (trace.public_id, trace.name) for trace in traces_with_ready_model(project=project)
-    ]
+    choices = [("project", "Project model (merged)"), *traces_with_ready_model(project=project)]
     refs = {side: request.GET.get(side, "").strip() for side in ("base", "head")}
     context: dict[str, Any] = {"project": project, "section": "diff", "choices": choices, **refs}
     if all(refs.values()):

@@ -76,7 +76,11 @@ def cpu_seconds(pid: int) -> float:
     ticks = os.sysconf("SC_CLK_TCK")
     total = 0.0
     for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
+        try:
+            children = (task / "children").read_text().split()
+        except FileNotFoundError:  # a thread that ended while we looked
+            continue
+        for child in children:
             total += cpu_seconds(int(child))
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
     return total + (int(fields[11]) + int(fields[12])) / ticks

@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 from controlplane.error_handlers import error_body
 from controlplane.errors import Invalid
 from controlplane.notify import in_turn, project_watch
+from controlplane.pagination import API_PAGE_PARAMETERS, api_page, api_page_of
 from controlplane.parsers import json_body
 from controlplane.schema import ERROR_MEANINGS, errors
 from daemons.models import Daemon, DaemonStatus
@@ -125,13 +126,17 @@ class DaemonListApi(ProjectApiView):
     @extend_schema(
         operation_id="project_daemons_list",
         summary="List a project's daemons",
-        description="The daemons heard from in the last hour, with their health and middleware clients.",
-        responses={200: DaemonSerializer(many=True), **errors(401, 403, 404)},
+        description="The daemons heard from in the last hour, by name, with their health and middleware clients.",
+        parameters=API_PAGE_PARAMETERS,
+        responses={200: api_page_of(DaemonSerializer, "DaemonPage"), **errors(400, 401, 403, 404)},
     )
     def get(self, request: ApiRequest) -> Response:
         now = timezone.now()
-        daemons = daemons_for_project(project=self.project, now=now)
-        return Response(DaemonSerializer(daemons, many=True, context={"now": now}).data)
+
+        def serialize(daemons: list[Daemon]) -> Any:
+            return DaemonSerializer(daemons, many=True, context={"now": now}).data
+
+        return api_page(request, daemons_for_project(project=self.project, now=now), serialize)
 
 
 # The long poll is a plain async view (DRF is sync-only), so idle polls hold no thread.

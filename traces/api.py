@@ -1,3 +1,4 @@
+import functools
 from collections.abc import Iterable
 from typing import Any
 
@@ -10,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from controlplane.errors import TooLarge
+from controlplane.pagination import API_PAGE_PARAMETERS, api_page, api_page_of
 from controlplane.schema import errors
 from projects.auth import ApiRequest, IngestThrottle
 from projects.gate import ProjectApiView
@@ -27,8 +29,6 @@ from traces.services import (
     witnesses_ingest,
 )
 from traces.uploads import HarUploadHandler, har_upload
-
-TRACE_LIST_LIMIT = 200
 
 
 class ModelBuildSerializer(serializers.Serializer[Build]):
@@ -70,10 +70,15 @@ class TraceSerializer(serializers.Serializer[Any]):
     def get_status(self, trace: Trace) -> str:
         return str(trace.get_status(self.context["now"]))
 
+    @functools.cached_property
+    def _build_serializer(self) -> ModelBuildSerializer:
+        """One for every row of a list: a serializer made per row copies all its fields each time."""
+        return ModelBuildSerializer()
+
     @extend_schema_field(ModelBuildSerializer(allow_null=True))
     def get_model_build(self, trace: Trace) -> dict[str, Any] | None:
         build = self.context["builds"].get(trace.pk)
-        return ModelBuildSerializer(build).data if build else None
+        return self._build_serializer.to_representation(build) if build else None
 
 
 def traces_data(traces: Iterable[Trace]) -> list[dict[str, Any]]:
@@ -99,11 +104,12 @@ class TraceListStartApi(ProjectApiView):
     @extend_schema(
         operation_id="traces_list",
         summary="List traces",
-        description=f"The project's newest {TRACE_LIST_LIMIT} traces, each with its status and newest model build.",
-        responses={200: TraceSerializer(many=True), **errors(401, 403, 404)},
+        description="The project's traces, newest first, each with its status and newest model build.",
+        parameters=API_PAGE_PARAMETERS,
+        responses={200: api_page_of(TraceSerializer, "TracePage"), **errors(400, 401, 403, 404)},
     )
     def get(self, request: ApiRequest) -> Response:
-        return Response(traces_data(traces_for_project(project=self.project)[:TRACE_LIST_LIMIT]))
+        return api_page(request, traces_for_project(project=self.project), traces_data)
 
     @extend_schema(
         operation_id="traces_start",

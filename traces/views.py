@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -11,6 +12,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from controlplane.errors import Conflict, Invalid
 from controlplane.forms import add_invalid
+from controlplane.pagination import page_links
 from controlplane.polling import polled
 from projects.auth import ConsoleRequest
 from projects.models import Project
@@ -20,7 +22,7 @@ from traces.selectors import trace_for_project, trace_rows, traces_for_project
 from traces.services import trace_delete, trace_rename, trace_start, trace_stop
 from traces.uploads import HarUploadHandler, har_upload
 
-TRACE_LIST_LIMIT = 200
+TRACES_PER_PAGE = 50
 # Why the last HAR upload failed, shown once by the list it redirected to.
 HAR_ERRORS_SESSION = "har_upload_errors"
 
@@ -28,12 +30,15 @@ HAR_ERRORS_SESSION = "har_upload_errors"
 def _trace_list_page(
     request: ConsoleRequest, project: Project, start_form: TraceStartForm, har_form: HarUploadForm, status: int = 200
 ) -> HttpResponse:
-    rows = trace_rows(traces=traces_for_project(project=project)[:TRACE_LIST_LIMIT], now=timezone.now())
+    page = Paginator(traces_for_project(project=project), TRACES_PER_PAGE).get_page(request.GET.get("page"))
+    rows = trace_rows(traces=page, now=timezone.now())
     poll = any(row.can_change for row in rows)
     context = {
         "project": project,
         "section": "traces",
         "rows": rows,
+        "page": page,
+        "page_links": page_links(page, request.GET),
         "poll": poll,
         "start_form": start_form,
         "har_form": har_form,

@@ -111,7 +111,7 @@ def test_a_trace_of_the_demo_shop_ends_with_a_model_of_exactly_its_endpoints(
         assert build_status(api, trace["id"], auth) == "ready"
         model = requests.get(f"{api}/traces/{trace['id']}/model", auth=auth, timeout=30).json()
         assert sorted([e["method"], e["path"]] for e in model["endpoints"]) == sorted(ENDPOINTS)
-        daemons = requests.get(f"{api}/daemons", auth=auth, timeout=30).json()
+        daemons = requests.get(f"{api}/daemons", auth=auth, timeout=30).json()["results"]
         assert [(d["name"], d["status"], d["middleware_clients"]) for d in daemons] == [
             ("e2e", "healthy", ["demo-django"])
         ]

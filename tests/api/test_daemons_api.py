@@ -45,15 +45,15 @@ def test_a_heartbeat_shows_the_daemon_healthy_then_unhealthy_then_gone(alice, pr
         assert response.status_code == 200
         assert response.json()["heartbeat_interval_seconds"] > 0
         assert response.json()["server_time"].startswith("2026-01-05T12:00:00")
-        [daemon] = viewer.get("/api/v1/projects/shop/daemons").json()
+        [daemon] = viewer.get("/api/v1/projects/shop/daemons").json()["results"]
         assert daemon["status"] == "healthy"
         assert daemon["version"] == "0.3.1"
         assert daemon["middleware_clients"] == ["akita-django"]
         assert daemon["id"].startswith("dmn_")
         clock.shift(timedelta(seconds=61))
-        assert viewer.get("/api/v1/projects/shop/daemons").json()[0]["status"] == "unhealthy"
+        assert viewer.get("/api/v1/projects/shop/daemons").json()["results"][0]["status"] == "unhealthy"
         clock.shift(timedelta(hours=1))
-        assert viewer.get("/api/v1/projects/shop/daemons").json() == []
+        assert viewer.get("/api/v1/projects/shop/daemons").json()["results"] == []
 
 
 def test_a_heartbeat_without_projects_refreshes_the_daemons_of_that_name(alice, project, key_client) -> None:

@@ -149,6 +149,24 @@ def test_the_trace_list_shows_duration_witnesses_endpoints_and_model(
     assert "&lt; 1 min" in long_row  # stopped right after it started
 
 
+def test_the_trace_list_pages_newest_first_and_polls_and_stops_on_its_page(
+    login: Login, project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("traces.views.TRACES_PER_PAGE", 2)
+    for index in range(5):
+        trace_start(project=project, user=project.owner, duration_minutes=15, name=f"run-{index}")
+    client = login(project.owner)
+    first = client.get(traces_url(project)).text
+    assert "run-4" in first and "run-3" in first and "run-2" not in first
+    assert '<a href="?page=3">3</a>' in first and "1\u20132 of 5 traces, newest first." in first
+    last = client.get(traces_url(project), {"page": "3"}).text
+    assert "run-0" in last and "run-1" not in last
+    assert f'hx-get="{traces_url(project)}?page=3"' in last  # the poll refreshes the page shown
+    assert f'name="next" value="{traces_url(project)}?page=3"' in last  # Stop comes back to it
+    for bad in ("x", "0", "99", "9" * 40):  # not a page: the first or the last, never an error
+        assert client.get(traces_url(project), {"page": bad}).status_code == 200
+
+
 def test_the_edit_page_renames_a_trace(login: Login, project: Project, bob: User) -> None:
     trace = trace_start(project=project, user=project.owner, duration_minutes=15, name="old-name")
     client = login(bob)
