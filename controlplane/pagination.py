@@ -1,6 +1,6 @@
 """Pages of long lists. Console tables: links that keep the rest of the query (filters, sort) and change the
-page. API lists: one scheme for every list, `?page=` (from 1) and `?limit=` (rows a page), answered as
-`{count, next, previous, results}` with absolute `next`/`previous` links (null at either end)."""
+page. API lists that page (traces, daemons) share one scheme: `?page=` (from 1) and `?limit=` (rows a page),
+answered as `{count, next, previous, results}` with absolute `next`/`previous` links (null at either end)."""
 
 from collections.abc import Callable, Sequence
 from typing import Any
