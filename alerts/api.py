@@ -8,7 +8,6 @@ from rest_framework.response import Response
 
 from alerts.models import AlertChannel, Delivery, Event, Monitor
 from alerts.selectors import (
-    HISTORY_LIMIT,
     alert_history,
     channel_for_project,
     channels_for_project,
@@ -17,7 +16,7 @@ from alerts.selectors import (
     monitors_for_project,
 )
 from alerts.services import channel_create, channel_delete, channel_test, monitor_create, monitor_delete
-from controlplane.errors import Invalid
+from controlplane.pagination import API_PAGE_PARAMETERS, api_page, api_page_of
 from controlplane.schema import errors
 from projects.auth import ApiRequest
 from projects.gate import ProjectApiView
@@ -255,11 +254,10 @@ class AlertListApi(ProjectApiView):
         operation_id="alerts_list",
         summary="List the project's alerts",
         description="What happened, newest first, each with its deliveries and their attempts.\n\n" + PAYLOAD_DOC,
-        parameters=[OpenApiParameter("limit", int, required=False, description=f"1 to {HISTORY_LIMIT} (the default).")],
-        responses={200: AlertSerializer(many=True), **errors(400, 401, 403, 404)},
+        parameters=API_PAGE_PARAMETERS,
+        responses={200: api_page_of(AlertSerializer, "AlertPage"), **errors(400, 401, 403, 404)},
     )
     def get(self, request: ApiRequest) -> Response:
-        limit = request.query_params.get("limit", str(HISTORY_LIMIT))
-        if not limit.isdigit() or not 1 <= int(limit) <= HISTORY_LIMIT:
-            raise Invalid(f"A number from 1 to {HISTORY_LIMIT}.", field="limit")
-        return Response(AlertSerializer(alert_history(project=self.project, limit=int(limit)), many=True).data)
+        return api_page(
+            request, alert_history(project=self.project), lambda alerts: AlertSerializer(alerts, many=True).data
+        )

@@ -35,10 +35,10 @@ def _deliveries_with_attempts() -> QuerySet[Delivery]:
     return Delivery.objects.select_related("channel").prefetch_related("attempt_log")
 
 
-def alert_history(*, project: Project, limit: int = HISTORY_LIMIT) -> list[Alert]:
-    """The project's newest alerts, each with its deliveries and their attempts."""
+def alert_history(*, project: Project) -> QuerySet[Alert]:
+    """The project's alerts, newest first, each with its deliveries and their attempts (fetched for the slice read)."""
     alerts = Alert.objects.filter(project=project).select_related("project")
-    return list(alerts.prefetch_related(Prefetch("deliveries", queryset=_deliveries_with_attempts()))[:limit])
+    return alerts.prefetch_related(Prefetch("deliveries", queryset=_deliveries_with_attempts()))
 
 
 def delivery_log(*, channel: AlertChannel, limit: int = DELIVERY_LOG_LIMIT) -> list[Delivery]:

@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from alerts.forms import ChannelForm, MonitorForm
 from alerts.models import AlertChannel
 from alerts.selectors import (
+    HISTORY_LIMIT,
     alert_history,
     channel_for_project,
     channels_for_project,
@@ -29,7 +30,7 @@ def alert_list(request: ConsoleRequest, project: Project) -> HttpResponse:
     context = {
         "project": project,
         "section": "alerts",
-        "alerts": alert_history(project=project),
+        "alerts": alert_history(project=project)[:HISTORY_LIMIT],
         "refresh_seconds": HISTORY_REFRESH_SECONDS,
     }
     if request.htmx and request.htmx.target == "alert-table":

@@ -88,7 +88,7 @@ def test_a_test_notification_reaches_the_receiver_and_shows_in_the_log_and_histo
     assert (delivery["event"], delivery["status"]) == ("test", "delivered")
     (attempt,) = delivery["attempts"]
     assert (attempt["number"], attempt["status_code"], attempt["response_excerpt"]) == (1, 200, "ok")
-    (alert,) = client.get(f"{PROJECT}/alerts").json()
+    (alert,) = client.get(f"{PROJECT}/alerts").json()["results"]
     assert alert["idempotency_key"] == received.json()["idempotency_key"]
     assert [(d["channel_id"], d["status"]) for d in alert["deliveries"]] == [(channel["id"], "delivered")]
 
@@ -161,11 +161,19 @@ def test_the_history_is_newest_first_and_limited(client: APIClient, project: Pro
             occurred_at=timezone.now(),
             summary=f"s{number}",
         )
-    assert [a["summary"] for a in client.get(f"{PROJECT}/alerts").json()] == ["s2", "s1", "s0"]
-    assert [a["summary"] for a in client.get(f"{PROJECT}/alerts?limit=1").json()] == ["s2"]
-    for bad in ("0", "101", "x"):
-        response = client.get(f"{PROJECT}/alerts?limit={bad}")
-        assert (response.status_code, response.json()["error"]["field"]) == (400, "limit")
+    assert [a["summary"] for a in client.get(f"{PROJECT}/alerts").json()["results"]] == ["s2", "s1", "s0"]
+    first = client.get(f"{PROJECT}/alerts?limit=2").json()
+    assert ([a["summary"] for a in first["results"]], first["count"]) == (["s2", "s1"], 3)
+    older = client.get(first["next"]).json()
+    assert ([a["summary"] for a in older["results"]], older["next"]) == (["s0"], None)
+    for query, field in (
+        ("limit=0", "limit"),
+        ("limit=201", "limit"),
+        ("limit=x", "limit"),
+        ("limit=1&page=4", "page"),
+    ):
+        response = client.get(f"{PROJECT}/alerts?{query}")
+        assert (response.status_code, response.json()["error"]["field"]) == (400, field)
 
 
 def test_the_alerts_api_is_documented(client: APIClient) -> None:

@@ -121,7 +121,7 @@ def test_the_embedded_stack_tells_a_local_webhook_and_a_mail_file_that_the_api_b
     reasons = {change["reason"] for change in payload["details"]["changed"]}
     assert {"response field removed", "request field became required"} <= reasons
     assert payload["url"].startswith(stack.url + "/projects/")
-    (alert,) = stack.api("GET", "/projects/shop/alerts").json()
+    (alert,) = stack.api("GET", "/projects/shop/alerts").json()["results"]
     deadline = time.monotonic() + 30
     while not list((tmp_path / "mail").glob("*.log")):
         assert time.monotonic() < deadline, alert
