@@ -1,6 +1,9 @@
 import os
 
-from django.core.asgi import get_asgi_application
+import django
+
+from controlplane.handlers import AsgiHandler
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "controlplane.settings")
-application = get_asgi_application()
+django.setup(set_prefix=False)  # as django.core.asgi.get_asgi_application does, with the handler of our own
+application = AsgiHandler()

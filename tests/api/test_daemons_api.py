@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.throttling import SimpleRateThrottle
 
 from daemons.models import Daemon, DaemonStatus
-from daemons.services import daemon_touch, daemons_delete_expired
+from daemons.services import daemons_delete_expired, daemons_touch
 
 T0 = datetime(2026, 1, 5, 12, 0, 0, tzinfo=UTC)
 
@@ -114,9 +114,9 @@ def test_too_many_heartbeats_get_429_with_retry_after(alice, project, key_client
 
 
 def test_a_known_daemon_is_touched_with_one_conditional_update(project) -> None:
-    daemon_touch(project=project, daemon_name="d", now=T0)
+    daemons_touch(project_id=project.pk, names=["d"], now=T0)
     with CaptureQueriesContext(connection) as queries:
-        daemon_touch(project=project, daemon_name="d", now=T0 + timedelta(seconds=20), version="2.0")
+        daemons_touch(project_id=project.pk, names=["d"], now=T0 + timedelta(seconds=20), version="2.0")
     assert [query["sql"].split()[0] for query in queries] == ["UPDATE"]
     daemon = Daemon.objects.get()
     assert (daemon.first_seen_at, daemon.last_heartbeat_at, daemon.version) == (
