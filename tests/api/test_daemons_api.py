@@ -113,6 +113,21 @@ def test_too_many_heartbeats_get_429_with_retry_after(alice, project, key_client
     assert response.json()["error"]["code"] == "throttled"
 
 
+def test_polled_daemons_are_touched_together_and_new_ones_created(project) -> None:
+    daemons_touch(project_id=project.pk, names=["a"], now=T0)
+    with CaptureQueriesContext(connection) as queries:
+        daemons_touch(project_id=project.pk, names=["a", "b", "c"], now=T0 + timedelta(seconds=20))
+    assert [query["sql"].split()[0] for query in queries] == ["UPDATE", "SELECT", "INSERT", "UPDATE"]
+    with CaptureQueriesContext(connection) as queries:
+        daemons_touch(project_id=project.pk, names=["a", "b", "c"], now=T0 + timedelta(seconds=40))
+    assert [query["sql"].split()[0] for query in queries] == ["UPDATE"]
+    assert {daemon.name: (daemon.first_seen_at, daemon.last_heartbeat_at) for daemon in Daemon.objects.all()} == {
+        "a": (T0, T0 + timedelta(seconds=40)),
+        "b": (T0 + timedelta(seconds=20), T0 + timedelta(seconds=40)),
+        "c": (T0 + timedelta(seconds=20), T0 + timedelta(seconds=40)),
+    }
+
+
 def test_a_known_daemon_is_touched_with_one_conditional_update(project) -> None:
     daemons_touch(project_id=project.pk, names=["d"], now=T0)
     with CaptureQueriesContext(connection) as queries:
