@@ -118,8 +118,8 @@ def trace_stop(*, trace: Trace, now: datetime | None = None) -> Trace:
             stopped_at=now, final_build_queued_at=now
         )
         if stopped:
-            _notify_after_commit(trace.project_id)  # first: on commit, daemons learn it before the build is queued
             model_builds().queue_final_build(trace)
+            _notify_after_commit(trace.project_id)  # last: the re-polls it sets off compete with what is left to do
     trace.refresh_from_db()
     return trace
 

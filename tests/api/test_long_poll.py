@@ -127,13 +127,14 @@ async def poll(client: PollClient, active: list[str]) -> tuple[dict, float]:
 def run_poll_with_change(
     client: PollClient, active: list[str], change, delay: float = 0.5
 ) -> tuple[dict, float, float]:
-    """Poll, make the change `delay` seconds later from another task; (reply, poll duration, reply lag after change)."""
+    """Poll, make the change `delay` seconds later from another task; (reply, poll duration, reply lag after the
+    change was made: committed and published, after what else it does on commit, such as a build run eagerly)."""
 
     async def scenario() -> tuple[dict, float, float]:
         pending = asyncio.create_task(poll(client, active))
         await asyncio.sleep(delay)
-        changed_at = time.monotonic()
         await sync_to_async(change)()
+        changed_at = time.monotonic()
         reply, duration = await pending
         return reply, duration, time.monotonic() - changed_at
 
