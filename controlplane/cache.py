@@ -9,7 +9,7 @@ import logging
 import time
 from typing import Any
 
-from django.core.cache import cache
+from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 from redis import RedisError
 
@@ -25,6 +25,19 @@ class FailOpenRedisCache(RedisCache):
         if now - FailOpenRedisCache.warned_at >= WARN_EVERY_SECONDS:
             FailOpenRedisCache.warned_at = now
             logger.warning("the cache (Redis) is away, nothing is counted or kept meanwhile: %s", error)
+
+    def count(self, key: str, timeout: int) -> int:
+        """Add one to the counter `key`, made to expire after `timeout` seconds if new: one round trip (Django's
+        add and incr take three)."""
+        key = self.make_and_validate_key(key)
+        try:
+            with self._cache.get_client(key, write=True).pipeline() as pipeline:
+                pipeline.set(key, 0, ex=timeout, nx=True)
+                pipeline.incr(key)
+                return int(pipeline.execute()[1])
+        except RedisError as error:
+            self._away(error)
+            return 0
 
     def get(self, key: Any, default: Any = None, version: int | None = None) -> Any:
         try:
@@ -63,14 +76,18 @@ class FailOpenRedisCache(RedisCache):
 
 def count_in_window(key: str, seconds: int) -> tuple[int, float]:
     """Count one more event under `key` in the current fixed window of `seconds`: (events counted in this window,
-    seconds until it ends). One atomic increment in the cache, rather than a list of the times of every event read
-    and written whole; nothing is counted (0) while Redis is away. Throttles count with this."""
+    seconds until it ends). One atomic increment, rather than a list of the times of every event read and written
+    whole; nothing is counted (0) while Redis is away. Throttles count with this."""
     now = time.time()
     window = int(now // seconds)
     counter = f"{key}:{window}"
-    try:
-        cache.add(counter, 0, timeout=seconds)
-        count = cache.incr(counter)
-    except ValueError:  # the window's counter expired between add and incr
-        count = 0
+    backend = caches["default"]
+    if isinstance(backend, FailOpenRedisCache):
+        count = backend.count(counter, seconds)
+    else:  # the embedded mode's in-process cache
+        backend.add(counter, 0, timeout=seconds)
+        try:
+            count = backend.incr(counter)
+        except ValueError:  # the window's counter expired between add and incr
+            count = 0
     return count, (window + 1) * seconds - now

@@ -27,7 +27,7 @@ def body_limit(request: HttpRequest) -> int | None:
     if not request.path_info.startswith("/api/"):
         return None
     try:
-        name = resolve(request.path_info).view_name
+        name = (request.resolver_match or resolve(request.path_info)).view_name  # the handler may have resolved it
     except Resolver404:
         name = ""
     limit: int = getattr(settings, settings.API_BODY_LIMITS.get(name, "API_BODY_MAX_BYTES"))
