@@ -73,7 +73,7 @@ def check_request(request: HttpRequest) -> HttpResponse | None:
 def request_checks_middleware(get_response: Callable[[HttpRequest], Any]) -> Callable[[HttpRequest], Any]:
     """Refuse NUL characters in URLs and bodies larger than their endpoint takes, and inflate gzip bodies
     (daemons gzip witness batches).
-    Async-capable so long polls never hold a thread."""
+    Async-capable, so that an async view holds no thread (the long poll calls `check_request` itself)."""
     if iscoroutinefunction(get_response):
 
         async def async_middleware(request: HttpRequest) -> HttpResponse:
@@ -88,7 +88,7 @@ def request_checks_middleware(get_response: Callable[[HttpRequest], Any]) -> Cal
 
 
 class StaticFilesMiddleware(WhiteNoiseMiddleware):
-    """WhiteNoise made async-capable: a sync middleware would pin every held long poll to Django's one sync thread."""
+    """WhiteNoise made async-capable: a sync middleware would pin every async request to a thread."""
 
     sync_capable = True
     async_capable = True

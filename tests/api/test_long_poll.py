@@ -23,7 +23,7 @@ from rest_framework.throttling import SimpleRateThrottle
 import daemons.api
 from controlplane.batches import FLUSH_SECONDS
 from controlplane.handlers import AsgiHandler
-from controlplane.notify import listener_name
+from controlplane.notify import _changes, listener_name
 from daemons.models import Daemon, TraceReach
 from projects.models import Project, User
 from projects.services import api_key_create
@@ -58,8 +58,11 @@ class AsgiResponse:
         return json.loads(self.content)
 
 
-async def asgi_post(path: str, body: object, headers: dict[str, str] | None = None) -> AsgiResponse:
-    """POST through the ASGI application as the web workers serve it (a test client would take other paths)."""
+async def asgi_post(
+    path: str, body: object, headers: dict[str, str] | None = None, leave_after: float | None = None
+) -> AsgiResponse | None:
+    """POST through the ASGI application as the web workers serve it (a test client would take other paths); with
+    `leave_after`, the client disconnects after that many seconds (None: no reply was sent)."""
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
     scope = {
         "type": "http",
@@ -86,13 +89,17 @@ async def asgi_post(path: str, body: object, headers: dict[str, str] | None = No
     async def receive() -> dict[str, Any]:
         if messages:
             return messages.pop()
-        await asyncio.Event().wait()  # the client stays until the reply
-        raise AssertionError
+        if leave_after is None:
+            await asyncio.Event().wait()  # the client stays until the reply
+        await asyncio.sleep(leave_after or 0)
+        return {"type": "http.disconnect"}
 
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
     await application(scope, receive, send)
+    if not sent:
+        return None
     start, *bodies = sent
     reply_headers = {name.decode().lower(): value.decode() for name, value in start["headers"]}
     return AsgiResponse(start["status"], reply_headers, b"".join(message.get("body", b"") for message in bodies))
@@ -110,7 +117,9 @@ class PollClient:
         self.headers = {"Authorization": f"Basic {token}"}
 
     async def post(self, body: object) -> AsgiResponse:
-        return await asgi_post(POLL, body, self.headers)
+        response = await asgi_post(POLL, body, self.headers)
+        assert response is not None
+        return response
 
 
 def poll_client(user: User) -> PollClient:
@@ -177,6 +186,22 @@ def test_held_polls_take_no_thread_of_their_own(alice: User, project: Project) -
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_held_poll_whose_daemon_leaves_ends_without_a_reply(alice: User, project: Project) -> None:
+    client = poll_client(alice)
+
+    async def scenario() -> tuple[AsgiResponse | None, float, int]:
+        started = time.monotonic()
+        body = {"daemon_name": "leaving", "active_trace_ids": []}
+        reply = await asgi_post(POLL, body, client.headers, leave_after=0.5)
+        return reply, time.monotonic() - started, _changes().projects[project.pk].watchers
+
+    reply, duration, watchers = asyncio.run(scenario())
+    assert reply is None
+    assert duration < 5  # not the whole hold
+    assert watchers == 0  # it stopped watching the project
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_pending_poll_learns_a_stop_within_a_second(notifier: str, alice: User, project: Project) -> None:
     trace = trace_start(project=project, user=alice, duration_minutes=15)
     reply, duration, lag = run_poll_with_change(poll_client(alice), [trace.public_id], lambda: trace_stop(trace=trace))
@@ -236,6 +261,7 @@ def test_a_bad_poll_body_is_400_naming_the_field(alice: User, project: Project, 
 @pytest.mark.django_db(transaction=True)
 def test_a_poll_without_a_key_is_401(project: Project) -> None:
     response = asyncio.run(asgi_post(POLL, {"daemon_name": "d"}))
+    assert response is not None
     assert response.status_code == 401
     assert response["WWW-Authenticate"].startswith("Basic")
 
