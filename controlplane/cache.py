@@ -6,19 +6,38 @@ minute says why.
 """
 
 import logging
+import threading
 import time
 from typing import Any
 
 from django.core.cache import caches
-from django.core.cache.backends.redis import RedisCache
+from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from redis import RedisError
 
 logger = logging.getLogger(__name__)
 WARN_EVERY_SECONDS = 60.0
 
 
+# One client (its connection pools) per Redis location and process.
+_clients: dict[tuple[str, ...], RedisCacheClient] = {}
+_clients_lock = threading.Lock()
+
+
 class FailOpenRedisCache(RedisCache):
     warned_at = 0.0
+    _servers: list[str]
+    _options: dict[str, Any]
+
+    @property
+    def _cache(self) -> RedisCacheClient:
+        """The process's client for this location. Django makes a cache backend per request (per async context),
+        each with a client of its own: every request, every long poll, opened new connections to Redis."""
+        location = tuple(self._servers)
+        client = _clients.get(location)
+        if client is None:
+            with _clients_lock:
+                client = _clients.setdefault(location, RedisCacheClient(self._servers, **self._options))
+        return client
 
     def _away(self, error: RedisError) -> None:
         now = time.monotonic()

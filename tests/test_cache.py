@@ -1,5 +1,7 @@
-"""The fixed-window counter every throttle counts with, on Redis (one round trip) and in-process (embedded)."""
+"""The cache on Redis shares its connections; the fixed-window counter every throttle counts with, on Redis (one
+round trip) and in-process (embedded)."""
 
+import asyncio
 import os
 import time
 from types import SimpleNamespace
@@ -9,7 +11,7 @@ import redis
 from django.core.cache import caches
 
 import controlplane.cache
-from controlplane.cache import count_in_window
+from controlplane.cache import FailOpenRedisCache, count_in_window
 
 
 @pytest.fixture(params=["redis", "in-process"])
@@ -48,3 +50,16 @@ def test_on_redis_a_window_counter_expires_with_its_window(settings) -> None:
     client = redis.Redis.from_url(location)
     [counter] = client.keys("*daemon*")
     assert 0 < client.ttl(counter) <= 60
+
+
+def test_requests_share_the_process_redis_client(settings) -> None:
+    location = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    settings.CACHES = {"default": {"BACKEND": "controlplane.cache.FailOpenRedisCache", "LOCATION": location}}
+
+    async def client_of_a_request() -> object:
+        backend = caches["default"]  # Django makes a backend per request context
+        assert isinstance(backend, FailOpenRedisCache)
+        return backend._cache
+
+    first, second = asyncio.run(client_of_a_request()), asyncio.run(client_of_a_request())
+    assert first is second
