@@ -1,6 +1,10 @@
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "controlplane.settings")
-application = get_asgi_application()
+django.setup(set_prefix=False)  # as django.core.asgi.get_asgi_application does, with a handler of our own
+
+from controlplane.handlers import AsgiHandler  # noqa: E402 - needs the settings
+
+application = AsgiHandler()

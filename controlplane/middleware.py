@@ -27,7 +27,7 @@ def body_limit(request: HttpRequest) -> int | None:
     if not request.path_info.startswith("/api/"):
         return None
     try:
-        name = resolve(request.path_info).view_name
+        name = (request.resolver_match or resolve(request.path_info)).view_name  # the handler may have resolved it
     except Resolver404:
         name = ""
     limit: int = getattr(settings, settings.API_BODY_LIMITS.get(name, "API_BODY_MAX_BYTES"))
@@ -73,7 +73,7 @@ def check_request(request: HttpRequest) -> HttpResponse | None:
 def request_checks_middleware(get_response: Callable[[HttpRequest], Any]) -> Callable[[HttpRequest], Any]:
     """Refuse NUL characters in URLs and bodies larger than their endpoint takes, and inflate gzip bodies
     (daemons gzip witness batches).
-    Async-capable so long polls never hold a thread."""
+    Async-capable, so that an async view holds no thread (the long poll calls `check_request` itself)."""
     if iscoroutinefunction(get_response):
 
         async def async_middleware(request: HttpRequest) -> HttpResponse:
@@ -88,7 +88,7 @@ def request_checks_middleware(get_response: Callable[[HttpRequest], Any]) -> Cal
 
 
 class StaticFilesMiddleware(WhiteNoiseMiddleware):
-    """WhiteNoise made async-capable: a sync middleware would pin every held long poll to Django's one sync thread."""
+    """WhiteNoise made async-capable: a sync middleware would pin every async request to a thread."""
 
     sync_capable = True
     async_capable = True
@@ -108,37 +108,3 @@ class StaticFilesMiddleware(WhiteNoiseMiddleware):
         static_file = self.find_file(request.path_info) if self.autorefresh else self.files.get(request.path_info)
         response: HttpResponse = self.serve(static_file, request) if static_file else await self.get_response(request)
         return response
-
-
-def skips_sync_middleware(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Mark an async view (the daemons' long poll) to be called past the sync middleware: each of those costs a
-    request one or two thread hops under ASGI, and a woken poll would pay them before its reply leaves (thousands
-    at once). Such a view serves JSON to API keys: no session, CSRF, cookies, messages or HTML."""
-    view.skips_sync_middleware = True  # type: ignore[attr-defined]
-    return view
-
-
-@sync_and_async_middleware
-def async_views_middleware(get_response: Callable[[HttpRequest], Any]) -> Callable[[HttpRequest], Any]:
-    """Call views marked `skips_sync_middleware` directly, after the request checks (under ASGI; under WSGI they
-    take the usual path). First in MIDDLEWARE, so these views are left out of the Prometheus request metrics."""
-    if not iscoroutinefunction(get_response):
-        return get_response
-
-    async def middleware(request: HttpRequest) -> HttpResponse:
-        try:
-            match = resolve(request.path_info)
-        except Resolver404:
-            match = None
-        if match is None or not getattr(match.func, "skips_sync_middleware", False):
-            passed: HttpResponse = await get_response(request)
-            return passed
-        refused = check_request(request)
-        if refused is not None:
-            return refused
-        request.resolver_match = match
-        response: HttpResponse = await match.func(request, *match.args, **match.kwargs)
-        response.headers.setdefault("Content-Length", str(len(response.content)))  # as CommonMiddleware does
-        return response
-
-    return middleware

@@ -12,6 +12,7 @@ Without a live subscription (Redis down or reconnecting), a change may go unhear
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import os
 import threading
@@ -173,22 +174,19 @@ def connection_release() -> None:
         connection.close()
 
 
-# How many polls of an event loop run their sync work (key, throttle, touch) at once: a fleet re-polling after a
-# Start would otherwise be hundreds of threads fighting over the GIL and the database pool, and every other request
-# of the process (the Start's own reply) would wait behind them.
-POLL_TURNS = 4
-_turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+# True for a request served on the event loop (`controlplane.handlers`), and for the tasks it starts.
+on_the_event_loop: contextvars.ContextVar[bool] = contextvars.ContextVar("on_the_event_loop", default=False)
 
 
-async def in_turn(work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """`work(*args, **kwargs)` in the request's thread (sync_to_async), `POLL_TURNS` polls at a time per loop;
-    the database connection goes back to the pool after it (a poll waiting for its turn must not hold one)."""
-    loop = asyncio.get_running_loop()
-    turns = _turns.get(loop)
-    if turns is None:
-        turns = _turns[loop] = asyncio.Semaphore(POLL_TURNS)
-    async with turns:
-        return await sync_to_async(_released)(work, *args, **kwargs)
+async def run_sync(work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """`work(*args, **kwargs)` (sync: the database, the cache) from a poll; the database connection goes back to
+    the pool after it, so a waiting poll holds none. Served on the event loop, a poll has no thread of its own:
+    this runs in the loop's shared executor (a few threads for the whole process), where a fleet re-polling after a
+    Start queues rather than becoming hundreds of threads fighting over the GIL and the pool ahead of every other
+    request of the process (the Start's own reply). Under another handler (WSGI, Django's test clients) it runs in
+    the request's thread, as Django's async ORM does."""
+    thread_sensitive = not on_the_event_loop.get()
+    return await sync_to_async(_released, thread_sensitive=thread_sensitive)(work, *args, **kwargs)
 
 
 def _released(work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -213,8 +211,7 @@ class Watch:
             or read[0] != project.generation
             or (not self._changes.live and loop.time() - read[1] > FALLBACK_SECONDS)
         ):
-            reading = sync_to_async(_released, thread_sensitive=False)(load, self._project_id)
-            future = asyncio.ensure_future(reading)
+            future = asyncio.ensure_future(run_sync(load, self._project_id))
             future.add_done_callback(lambda done: self._forget_failed(done))
             read = project.read = (project.generation, loop.time(), future)
         return await asyncio.shield(read[2])

@@ -64,8 +64,6 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First: the long poll skips the sync middleware below (see controlplane/middleware.py).
-    "controlplane.middleware.async_views_middleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "controlplane.middleware.StaticFilesMiddleware",

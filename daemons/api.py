@@ -1,5 +1,6 @@
 import asyncio
 import math
+from collections import defaultdict
 from typing import Any
 from urllib.parse import unquote
 
@@ -12,16 +13,17 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from controlplane.batches import LoopBatches
 from controlplane.error_handlers import error_body
 from controlplane.errors import Invalid
-from controlplane.notify import in_turn, project_watch
+from controlplane.notify import project_watch, run_sync
 from controlplane.pagination import API_PAGE_PARAMETERS, api_page, api_page_of
 from controlplane.parsers import json_body
 from controlplane.schema import ERROR_MEANINGS, errors
 from daemons.models import Daemon, DaemonStatus
 from daemons.reach import reach_acknowledge
 from daemons.selectors import daemons_for_project
-from daemons.services import daemon_heartbeat, daemon_poll_throttle, daemon_touch
+from daemons.services import daemon_heartbeat, daemon_poll_throttle, daemons_touch
 from projects.auth import ApiRequest, IngestAccess, IngestThrottle
 from projects.gate import ProjectApiView
 from projects.models import Project
@@ -176,12 +178,17 @@ def poll_reply(active: list[Trace], known: set[str]) -> dict[str, list[Any]]:
     }
 
 
-def _poll_arrived(*, project: Project, daemon_name: str) -> float | None:
-    """Throttle, then touch; seconds to wait if throttled."""
-    wait = daemon_poll_throttle(project=project, daemon_name=daemon_name)
-    if wait is None:
-        daemon_touch(project=project, daemon_name=daemon_name, now=timezone.now())
-    return wait
+def _touch_polled(polled: list[tuple[int, str]]) -> None:
+    """The last contact of the daemons whose polls arrived, as (project pk, daemon name): one UPDATE a project."""
+    names_by_project: dict[int, set[str]] = defaultdict(set)
+    for project_id, daemon_name in polled:
+        names_by_project[project_id].add(daemon_name)
+    now = timezone.now()
+    for project_id, names in names_by_project.items():
+        daemons_touch(project_id=project_id, names=names, now=now)
+
+
+_polled: LoopBatches[tuple[int, str]] = LoopBatches(_touch_polled, "daemon touches from polls")
 
 
 def _active_now(project_id: int) -> list[Trace]:
@@ -190,18 +197,20 @@ def _active_now(project_id: int) -> list[Trace]:
 
 async def daemon_long_poll(request: HttpRequest, project: Project) -> JsonResponse:
     """Reply at once if the daemon's set of active traces is wrong, else when it changes or ~25 s pass.
-    Waking reads nothing per poll: the project's active traces are read once per change for the process."""
+    Waking reads nothing per poll: the project's active traces are read once per change for the process; the
+    daemon's last contact is written with the other polls' (`controlplane.batches`)."""
     try:
         daemon_name, known = parse_poll_body(request.body)
     except ValueError as error:
         field, message = error.args
         return JsonResponse(error_body("invalid", message, field), status=400)
-    wait = await in_turn(_poll_arrived, project=project, daemon_name=daemon_name)
+    wait = await run_sync(daemon_poll_throttle, project=project, daemon_name=daemon_name)
     if wait is not None:
         message = "This daemon polls too often; wait and poll again."
         response = JsonResponse(error_body("throttled", message), status=429)
         response["Retry-After"] = str(math.ceil(wait))
         return response
+    _polled.add([(project.pk, daemon_name)])
 
     loop = asyncio.get_running_loop()
     deadline = loop.time() + settings.LONG_POLL_SECONDS

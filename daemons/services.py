@@ -1,48 +1,41 @@
 import hashlib
-import time
+from collections.abc import Collection
 from datetime import datetime
 
 from django.conf import settings
-from django.core.cache import cache
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
+from controlplane.cache import count_in_window
 from controlplane.errors import Invalid, NotFound
 from daemons.models import Daemon, MiddlewareClient
 from projects.models import Project, User
 from projects.selectors import project_for_user, projects_for_user
 
 
-def daemon_touch(*, project: Project, daemon_name: str, now: datetime, version: str = "") -> None:
-    """Record that a daemon of the project is alive (heartbeats and polls both count): one conditional UPDATE,
-    and an INSERT only the first time."""
+def daemons_touch(*, project_id: int, names: Collection[str], now: datetime, version: str = "") -> None:
+    """Record that these daemons of the project are alive (heartbeats and polls both count): one UPDATE for all of
+    them, and for those never seen before one INSERT (and the UPDATE again, as a heartbeat and a poll may race to
+    create the same daemon)."""
     fields: dict[str, object] = {"last_heartbeat_at": now}
     if version:
         fields["version"] = version
-    if Daemon.objects.filter(project=project, name=daemon_name).update(**fields):
+    names = set(names)
+    if Daemon.objects.filter(project_id=project_id, name__in=names).update(**fields) == len(names):
         return
-    try:
-        with transaction.atomic():
-            Daemon.objects.create(project=project, name=daemon_name, first_seen_at=now, **fields)
-    except IntegrityError:  # its first heartbeat and first poll raced; the other one created it
-        Daemon.objects.filter(project=project, name=daemon_name).update(**fields)
+    new = names - set(Daemon.objects.filter(project_id=project_id, name__in=names).values_list("name", flat=True))
+    Daemon.objects.bulk_create(
+        [Daemon(project_id=project_id, name=name, first_seen_at=now, **fields) for name in new], ignore_conflicts=True
+    )
+    Daemon.objects.filter(project_id=project_id, name__in=new).update(**fields)
 
 
 def daemon_poll_throttle(*, project: Project, daemon_name: str) -> float | None:
     """Seconds the daemon must wait before polling again, or None. A poll replies at once only when something
-    changed, so more than DAEMON_POLLS_PER_MINUTE is a daemon polling in a loop: it gets 429 and writes nothing.
-    Counted per minute in the cache (allowed while Redis is away: `controlplane.cache`)."""
-    window = int(time.time() // 60)
+    changed, so more than DAEMON_POLLS_PER_MINUTE is a daemon polling in a loop: it gets 429 and writes nothing."""
     name = hashlib.blake2b(daemon_name.encode(), digest_size=12).hexdigest()
-    key = f"daemon-polls:{project.pk}:{name}:{window}"
-    try:
-        cache.add(key, 0, timeout=60)
-        polls = cache.incr(key)
-    except ValueError:  # the key expired between add and incr
-        return None
-    if polls <= settings.DAEMON_POLLS_PER_MINUTE:
-        return None
-    return 60 - time.time() % 60
+    polls, seconds_left = count_in_window(f"daemon-polls:{project.pk}:{name}", 60)
+    return None if polls <= settings.DAEMON_POLLS_PER_MINUTE else seconds_left
 
 
 def _middleware_client_seen(*, project: Project, daemon_name: str, client_name: str, now: datetime) -> None:
@@ -77,7 +70,7 @@ def daemon_heartbeat(
             raise Invalid("Not one of this heartbeat's projects.", field=f"middleware[{index}].project")
     with transaction.atomic():
         for project in projects:
-            daemon_touch(project=project, daemon_name=daemon_name, now=now, version=version)
+            daemons_touch(project_id=project.pk, names=[daemon_name], now=now, version=version)
         for client in middleware or []:
             _middleware_client_seen(
                 project=by_ref[client["project"]], daemon_name=daemon_name, client_name=client["client_name"], now=now

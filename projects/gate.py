@@ -27,8 +27,8 @@ from rest_framework.views import APIView
 
 from controlplane.error_handlers import domain_error_body, error_body
 from controlplane.errors import DomainError, Forbidden
-from controlplane.middleware import skips_sync_middleware
-from controlplane.notify import in_turn
+from controlplane.handlers import served_on_the_event_loop
+from controlplane.notify import run_sync
 from projects.auth import REALM, FullAccess, IngestAccess, PollThrottle, authenticate_api_key
 from projects.models import Project, User
 from projects.selectors import project_for_user
@@ -143,7 +143,7 @@ def _authorize_key(request: HttpRequest, project_ref: str, access: Access) -> Pr
 def _gate_async(view: AsyncProjectView, methods: dict[str, Access]) -> AsyncProjectView:
     """An async API view (the long poll): API keys only, throttled per user, then the project."""
 
-    @skips_sync_middleware
+    @served_on_the_event_loop
     @csrf_exempt
     @functools.wraps(view)
     async def gated(request: HttpRequest, project: str, **kwargs: Any) -> HttpResponse:
@@ -152,7 +152,7 @@ def _gate_async(view: AsyncProjectView, methods: dict[str, Access]) -> AsyncProj
             response = _json_error(405, "method_not_allowed", f"Use {', '.join(methods)}.")
             response["Allow"] = ", ".join(methods)
             return response
-        found = await in_turn(_authorize_key, request, project, access)
+        found = await run_sync(_authorize_key, request, project, access)
         if isinstance(found, JsonResponse):
             return found
         return await view(request, found, **kwargs)

@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.throttling import SimpleRateThrottle
 
 from daemons.models import Daemon, DaemonStatus
-from daemons.services import daemon_touch, daemons_delete_expired
+from daemons.services import daemons_delete_expired, daemons_touch
 
 T0 = datetime(2026, 1, 5, 12, 0, 0, tzinfo=UTC)
 
@@ -113,10 +113,25 @@ def test_too_many_heartbeats_get_429_with_retry_after(alice, project, key_client
     assert response.json()["error"]["code"] == "throttled"
 
 
-def test_a_known_daemon_is_touched_with_one_conditional_update(project) -> None:
-    daemon_touch(project=project, daemon_name="d", now=T0)
+def test_polled_daemons_are_touched_together_and_new_ones_created(project) -> None:
+    daemons_touch(project_id=project.pk, names=["a"], now=T0)
     with CaptureQueriesContext(connection) as queries:
-        daemon_touch(project=project, daemon_name="d", now=T0 + timedelta(seconds=20), version="2.0")
+        daemons_touch(project_id=project.pk, names=["a", "b", "c"], now=T0 + timedelta(seconds=20))
+    assert [query["sql"].split()[0] for query in queries] == ["UPDATE", "SELECT", "INSERT", "UPDATE"]
+    with CaptureQueriesContext(connection) as queries:
+        daemons_touch(project_id=project.pk, names=["a", "b", "c"], now=T0 + timedelta(seconds=40))
+    assert [query["sql"].split()[0] for query in queries] == ["UPDATE"]
+    assert {daemon.name: (daemon.first_seen_at, daemon.last_heartbeat_at) for daemon in Daemon.objects.all()} == {
+        "a": (T0, T0 + timedelta(seconds=40)),
+        "b": (T0 + timedelta(seconds=20), T0 + timedelta(seconds=40)),
+        "c": (T0 + timedelta(seconds=20), T0 + timedelta(seconds=40)),
+    }
+
+
+def test_a_known_daemon_is_touched_with_one_conditional_update(project) -> None:
+    daemons_touch(project_id=project.pk, names=["d"], now=T0)
+    with CaptureQueriesContext(connection) as queries:
+        daemons_touch(project_id=project.pk, names=["d"], now=T0 + timedelta(seconds=20), version="2.0")
     assert [query["sql"].split()[0] for query in queries] == ["UPDATE"]
     daemon = Daemon.objects.get()
     assert (daemon.first_seen_at, daemon.last_heartbeat_at, daemon.version) == (

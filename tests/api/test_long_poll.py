@@ -2,10 +2,14 @@
 
 import asyncio
 import base64
+import json
 import os
+import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import redis.asyncio
@@ -13,14 +17,14 @@ from asgiref.sync import sync_to_async
 from django.conf import settings as django_settings
 from django.core.cache import cache
 from django.db import connections
-from django.test import AsyncClient
 from django.utils import timezone
 from rest_framework.throttling import SimpleRateThrottle
 
 import daemons.api
-from controlplane.notify import listener_name
+from controlplane.batches import FLUSH_SECONDS
+from controlplane.handlers import AsgiHandler
+from controlplane.notify import _changes, listener_name
 from daemons.models import Daemon, TraceReach
-from daemons.reach import FLUSH_SECONDS
 from projects.models import Project, User
 from projects.services import api_key_create
 from traces.services import trace_start, trace_stop
@@ -41,17 +45,81 @@ def notifier(request: pytest.FixtureRequest, settings) -> str:
     return request.param
 
 
+@dataclass
+class AsgiResponse:
+    status_code: int
+    headers: dict[str, str]
+    content: bytes
+
+    def __getitem__(self, header: str) -> str:
+        return self.headers[header.lower()]
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+
+async def asgi_post(
+    path: str, body: object, headers: dict[str, str] | None = None, leave_after: float | None = None
+) -> AsgiResponse | None:
+    """POST through the ASGI application as the web workers serve it (a test client would take other paths); with
+    `leave_after`, the client disconnects after that many seconds (None: no reply was sent)."""
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"testserver"),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(data)).encode()),
+            *((name.lower().encode(), value.encode()) for name, value in (headers or {}).items()),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    messages = [{"type": "http.request", "body": data, "more_body": False}]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        if messages:
+            return messages.pop()
+        if leave_after is None:
+            await asyncio.Event().wait()  # the client stays until the reply
+        await asyncio.sleep(leave_after or 0)
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await application(scope, receive, send)
+    if not sent:
+        return None
+    start, *bodies = sent
+    reply_headers = {name.decode().lower(): value.decode() for name, value in start["headers"]}
+    return AsgiResponse(start["status"], reply_headers, b"".join(message.get("body", b"") for message in bodies))
+
+
+application = AsgiHandler()
+
+
 class PollClient:
-    """An async client with a daemon's ingest key (AsyncClient drops constructor headers)."""
+    """A daemon with an ingest key, polling through the ASGI application."""
 
     def __init__(self, user: User) -> None:
         key, secret = api_key_create(user=user, scope="ingest")
         token = base64.b64encode(f"{key.public_id}:{secret}".encode()).decode()
         self.headers = {"Authorization": f"Basic {token}"}
-        self.client = AsyncClient()
 
-    async def post(self, body: object):
-        return await self.client.post(POLL, body, content_type="application/json", headers=self.headers)
+    async def post(self, body: object) -> AsgiResponse:
+        response = await asgi_post(POLL, body, self.headers)
+        assert response is not None
+        return response
 
 
 def poll_client(user: User) -> PollClient:
@@ -68,13 +136,14 @@ async def poll(client: PollClient, active: list[str]) -> tuple[dict, float]:
 def run_poll_with_change(
     client: PollClient, active: list[str], change, delay: float = 0.5
 ) -> tuple[dict, float, float]:
-    """Poll, make the change `delay` seconds later from another task; (reply, poll duration, reply lag after change)."""
+    """Poll, make the change `delay` seconds later from another task; (reply, poll duration, reply lag after the
+    change was made: committed and published, after what else it does on commit, such as a build run eagerly)."""
 
     async def scenario() -> tuple[dict, float, float]:
         pending = asyncio.create_task(poll(client, active))
         await asyncio.sleep(delay)
-        changed_at = time.monotonic()
         await sync_to_async(change)()
+        changed_at = time.monotonic()
         reply, duration = await pending
         return reply, duration, time.monotonic() - changed_at
 
@@ -94,6 +163,42 @@ def test_a_pending_poll_learns_a_start_within_a_second(notifier: str, alice: Use
     assert activated["trace_id"].startswith("trc_")
     assert activated["sampling_rate"] == 1.0
     assert reply["deactivated_traces"] == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_held_polls_take_no_thread_of_their_own(alice: User, project: Project) -> None:
+    client = poll_client(alice)
+
+    async def scenario() -> tuple[int, int, list[dict]]:
+        await client.post({"daemon_name": "first", "active_trace_ids": ["trc_gone"]})  # replies at once
+        before = threading.active_count()
+        polls = [asyncio.create_task(client.post({"daemon_name": f"d{n}", "active_trace_ids": []})) for n in range(50)]
+        await asyncio.sleep(1.5)
+        assert not any(poll.done() for poll in polls)
+        held = threading.active_count()
+        await sync_to_async(trace_start)(project=project, user=alice, duration_minutes=15, name="go")
+        return before, held, [reply.json() for reply in await asyncio.gather(*polls)]
+
+    before, held, replies = asyncio.run(scenario())
+    # At most the threads of the loop's default executor, shared by all polls; Django's handler starts one per poll.
+    assert held - before <= min(32, (os.cpu_count() or 1) + 4) < 50
+    assert all([item["trace_name"] for item in reply["activated_traces"]] == ["go"] for reply in replies)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_held_poll_whose_daemon_leaves_ends_without_a_reply(alice: User, project: Project) -> None:
+    client = poll_client(alice)
+
+    async def scenario() -> tuple[AsgiResponse | None, float, int]:
+        started = time.monotonic()
+        body = {"daemon_name": "leaving", "active_trace_ids": []}
+        reply = await asgi_post(POLL, body, client.headers, leave_after=0.5)
+        return reply, time.monotonic() - started, _changes().projects[project.pk].watchers
+
+    reply, duration, watchers = asyncio.run(scenario())
+    assert reply is None
+    assert duration < 5  # not the whole hold
+    assert watchers == 0  # it stopped watching the project
 
 
 @pytest.mark.django_db(transaction=True)
@@ -155,10 +260,8 @@ def test_a_bad_poll_body_is_400_naming_the_field(alice: User, project: Project, 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_poll_without_a_key_is_401(project: Project) -> None:
-    async def send():
-        return await AsyncClient().post(POLL, {"daemon_name": "d"}, content_type="application/json")
-
-    response = asyncio.run(send())
+    response = asyncio.run(asgi_post(POLL, {"daemon_name": "d"}))
+    assert response is not None
     assert response.status_code == 401
     assert response["WWW-Authenticate"].startswith("Basic")
 

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import FilePayload, Page, expect
 
-from daemons.services import daemon_touch
+from daemons.services import daemons_touch
 from projects.models import Project, User
 from projects.services import api_key_create, project_create
 
@@ -25,7 +25,7 @@ LONG_NAME = "a-project-name-that-is-sixty-four-characters-long-for-the-layout"
 def setup(project: Project, alice: User) -> str:
     """Made before Playwright starts its event loop in this thread: a daemon silent for two minutes, a project
     with a 64-character name, and alice's key."""
-    daemon_touch(project=project, daemon_name="web-1", now=timezone.now() - timedelta(minutes=2))
+    daemons_touch(project_id=project.pk, names=["web-1"], now=timezone.now() - timedelta(minutes=2))
     project_create(owner=alice, name=LONG_NAME)
     key, secret = api_key_create(user=alice, name="laptop")
     return f"{key.public_id}:{secret}"

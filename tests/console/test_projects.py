@@ -5,7 +5,7 @@ from django.contrib.staticfiles import finders
 from django.test import Client
 from django.utils import timezone
 
-from daemons.services import daemon_touch
+from daemons.services import daemons_touch
 from projects.models import Membership, Project, User
 from projects.services import api_key_create
 from traces.services import trace_start
@@ -104,7 +104,7 @@ def test_the_checklist_ticks_the_key_the_daemon_the_trace_and_the_model(
     page = client.get(url).text
     assert "Get started · 1 of 4 done" in page
     assert f"--key '{key.public_id}:SECRET'" in page
-    daemon_touch(project=project, daemon_name="web-1", now=timezone.now())
+    daemons_touch(project_id=project.pk, names=["web-1"], now=timezone.now())
     steps = client.get(url, **htmx("first-run-steps"))
     assert steps.status_code == 200
     assert steps.text.lstrip().startswith('<div id="first-run-steps"')

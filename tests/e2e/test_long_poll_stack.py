@@ -4,9 +4,11 @@ Redis gone polls and heartbeats keep answering."""
 
 import asyncio
 import base64
+import os
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -19,6 +21,8 @@ from bench.stack import Stack, free_port, production_stack
 
 POOL_SIZE = 4  # per web worker process, for these stacks
 WEB_WORKERS = 2  # the Procfile's -w
+# A worker's threads that are no request's: its pool's (4, when it opens) and its event loop's executor's
+NOT_PER_REQUEST_THREADS = 4 + min(32, (os.cpu_count() or 1) + 4)
 
 
 @pytest.fixture(scope="module")
@@ -95,23 +99,38 @@ class Pollers:
             connection.close()
 
 
-def test_held_polls_hold_no_database_connection(two_servers: Stack, keys: dict[str, tuple[str, str]]) -> None:
-    async def scenario() -> tuple[int, int, bool]:
+def web_worker_threads(stack: Stack, server: str) -> list[int]:
+    """The number of threads of each worker process of a gunicorn instance of the stack."""
+    master = stack.processes[server].pid
+    workers = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    return [len(list(Path(f"/proc/{worker}/task").iterdir())) for worker in workers]
+
+
+def test_held_polls_hold_no_database_connection_and_no_thread(
+    two_servers: Stack, keys: dict[str, tuple[str, str]]
+) -> None:
+    async def scenario() -> tuple[int, list[int], list[int], int, bool]:
         pollers = Pollers(two_servers, two_servers.url, keys["ingest"], "held", 200)
         try:
+            threads_before = web_worker_threads(two_servers, "web1")
             pollers.start([])
             await pollers.held()
             connections = await asyncio.to_thread(web_connections, two_servers)
+            threads_held = web_worker_threads(two_servers, "web1")
             listed = await asyncio.to_thread(
                 requests.get, f"{two_servers.url}/api/v1/projects/shop/daemons", auth=keys["full"], timeout=30
             )
-            return connections, listed.status_code, any(poll.done() for poll in pollers.polls)
+            return connections, threads_before, threads_held, listed.status_code, any(p.done() for p in pollers.polls)
         finally:
             pollers.close()
 
-    connections, status, replied = asyncio.run(scenario())
+    connections, threads_before, threads_held, status, replied = asyncio.run(scenario())
     # Whatever the number of polls: each web process has a pool of POOL_SIZE, and a held poll holds none of it.
     assert connections <= len(two_servers.urls) * WEB_WORKERS * POOL_SIZE < 200
+    # Nor a thread (Django's handler keeps one per held poll: ~100 a worker here).
+    assert len(threads_held) == WEB_WORKERS
+    growth = [held - before for before, held in zip(threads_before, threads_held, strict=True)]
+    assert all(grown <= NOT_PER_REQUEST_THREADS for grown in growth), growth
     assert status == 200
     assert not replied  # they were held all along
 
