@@ -25,6 +25,7 @@ import redis
 import redis.asyncio
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.core.signals import request_finished, request_started
 from django.db import connection
 
 T = TypeVar("T")
@@ -55,8 +56,38 @@ def _redis_publisher() -> redis.Redis:
         return _publisher[1]
 
 
+# Changes made while serving a request, told once its response is sent: a Start wakes thousands of polls that answer
+# and re-poll at once, and the Start's own reply (in the same web process as half of them) must not queue behind them.
+_in_request = threading.local()
+
+
+def _hold_changes(**kwargs: Any) -> None:
+    _in_request.changed = set()
+
+
+def _tell_held_changes(**kwargs: Any) -> None:
+    changed: set[int] = getattr(_in_request, "changed", None) or set()
+    _in_request.changed = None
+    for project_id in sorted(changed):
+        _tell(project_id)
+
+
+# Django sends both in the request's own thread (the view's, under ASGI too), request_finished after the response.
+request_started.connect(_hold_changes, dispatch_uid="pawprint-hold-changes")
+request_finished.connect(_tell_held_changes, dispatch_uid="pawprint-tell-held-changes")
+
+
 def project_changed(project_id: int) -> None:
-    """Tell every poller of the project to look again (call after the change is committed)."""
+    """Tell every poller of the project to look again (call after the change is committed); during a request, once
+    its response is sent."""
+    held: set[int] | None = getattr(_in_request, "changed", None)
+    if held is None:
+        _tell(project_id)
+    else:
+        held.add(project_id)
+
+
+def _tell(project_id: int) -> None:
     if not settings.REDIS_URL:
         with _by_loop_lock:
             loops = list(_by_loop.values())
