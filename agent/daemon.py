@@ -56,7 +56,7 @@ class AgentConfig:
     backoff_initial: float = 1.0
     backoff_max: float = 30.0
     shutdown_timeout: float = 10.0
-    redact_processes: int = 1  # 0: obfuscate on the middleware server's worker thread
+    redact_in_worker: bool = True  # False: obfuscate on the middleware server's capture thread
     version: str = __version__
 
 
@@ -168,7 +168,7 @@ class Daemon:
             backoff_initial=config.backoff_initial,
             backoff_max=config.backoff_max,
         )
-        self.redactor = Redactor(config.redact_processes)
+        self.redactor = Redactor(in_worker=config.redact_in_worker)
         self._har_entries = load_har_entries(config.har_file) if config.har_file else None
         self._replayed: set[str] = set()
         self._projects: dict[str, Project] = {}

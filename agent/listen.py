@@ -168,7 +168,9 @@ class MiddlewareServer:
                 self._loop.remove_reader(self._socket)
                 self._loop.call_later(1, self._loop.add_reader, self._socket, self._accept)
                 return
-            self._connections.add(_Connection(self, sock, str(peer[0]) if peer else ""))
+            connection = _Connection(self, sock, str(peer[0]) if peer else "")
+            self._connections.add(connection)
+            connection.start()
 
     def _close_idle(self) -> None:
         oldest = self._loop.time() - IDLE_TIMEOUT
@@ -190,10 +192,13 @@ class MiddlewareServer:
 
     def call_ended(self, reserved: int) -> None:
         """A call is done: its body's bytes (if an events call's) go back to the memory budget."""
+        self.calls_ended(1, reserved)
+
+    def calls_ended(self, calls: int, reserved: int) -> None:
         if reserved:
             self.intake.budget.release(reserved)
         with self._idle:
-            self._calls_in_progress -= 1
+            self._calls_in_progress -= calls
             self._idle.notify_all()
 
     def after_reply(self, then: Any, reserved: int) -> None:
@@ -217,8 +222,7 @@ class MiddlewareServer:
             except Exception as error:  # a bug must cost these calls' entries, not the agent
                 log_event(logging.ERROR, "request_failed", error=repr(error), calls=len(taken))
             finally:
-                for _, reserved in taken:
-                    self.call_ended(reserved)
+                self.calls_ended(len(taken), sum(reserved for _, reserved in taken))
             if items[-1] is None:
                 return
 
@@ -261,11 +265,27 @@ class _Connection:
         self.busy = False  # a held poll: nothing else is read until it is answered
         self.closing = False  # once the reply is sent
         self.closed = False
+        self.reading = False  # on the selector
         self.last_active = self.loop.time()
         sock.setblocking(False)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.fd = sock.fileno()  # for the selector: a KeyError naming a socket object formats its addresses
+
+    def start(self) -> None:
+        """Serve what came with the connection, then wait for more on the selector: akita-django sends its
+        request at once, so its call is often answered and closed without the selector."""
+        self._readable()
+        if not self.closing and not self.busy:
+            self._start_reading()
+
+    def _start_reading(self) -> None:
+        self.reading = True
         self.loop.add_reader(self.fd, self._readable)
+
+    def _stop_reading(self) -> None:
+        if self.reading:
+            self.reading = False
+            self.loop.remove_reader(self.fd)
 
     def _readable(self) -> None:
         try:
@@ -308,7 +328,7 @@ class _Connection:
 
     def _close_after_reply(self) -> None:
         self.closing = True
-        self.loop.remove_reader(self.fd)
+        self._stop_reading()
         if not self.unsent:
             self.close()
 
@@ -316,7 +336,7 @@ class _Connection:
         if self.closed:
             return
         self.closed = self.closing = True
-        self.loop.remove_reader(self.fd)
+        self._stop_reading()
         if self.unsent:
             self.loop.remove_writer(self.fd)
         self.sock.close()
@@ -409,7 +429,7 @@ class _Connection:
             parsed = self._json(request, body)
             if parsed is not None:
                 self.busy = True
-                self.loop.remove_reader(self.fd)
+                self._stop_reading()
                 self.server.poll(unquote(poll[1]), parsed[0], lambda answer: self._answer_poll(request, answer))
         else:
             self._reply(request, 404, {"message": "Not found: POST /v1/services/{service}/middleware or .../events."})
@@ -456,7 +476,7 @@ class _Connection:
             return
         self._reply(request, answer.status, answer.body)
         if not self.closing:
-            self.loop.add_reader(self.fd, self._readable)
+            self._start_reading()
             self._serve()
 
     def _refuse(self, status: int, message: str) -> None:

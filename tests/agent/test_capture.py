@@ -79,7 +79,7 @@ def test_only_well_formed_drop_reasons_and_counts_are_taken_from_a_middleware() 
 
 def daemon_with_trace(config: AgentConfig, rate: float = 1.0, **kwargs: Any) -> tuple[Daemon, Activation]:
     kwargs.setdefault("clock", FakeClock())
-    config = replace(config, redact_processes=0)  # a daemon that is not run has no worker process to stop
+    config = replace(config, redact_in_worker=False)  # a daemon that is not run has no worker process to stop
     daemon = Daemon(config, FakeControlPlane(), rng=random.Random(3), **kwargs)
     trace = Activation("trc_1", "brisk-teal-heron-482", START + timedelta(minutes=5), rate)
     daemon.project("shop").apply(PollReply([trace], []), START)
@@ -231,7 +231,7 @@ def test_entries_are_obfuscated_in_a_worker_process_and_by_the_agent_itself_if_t
     not_an_entry: Any = []
     calls = [(json.dumps(events(entry(body={"email": "ada@mail.test"}), not_an_entry)).encode(), False)]
     others = set(multiprocessing.active_children())
-    redactor = Redactor(processes=1)
+    redactor = Redactor(in_worker=True)
     try:
         [[clean, error]] = redactor(calls)
         [worker] = set(multiprocessing.active_children()) - others
