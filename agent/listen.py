@@ -79,8 +79,9 @@ class Intake(Protocol):
 
     def events_discarded(self, service: str, trace_name: str) -> Answer: ...
 
-    def take(self, thens: list[Any]) -> None:
-        """The `then` of answered events calls, in the order they came, as many at once as are waiting."""
+    def take(self, thens: list[tuple[Any, int]]) -> None:
+        """The `then` of answered events calls, in the order they came, as many at once as are waiting, each with
+        the bytes of the memory budget held for its body: `take` gives them back."""
 
     def status(self) -> dict[str, Any]: ...
 
@@ -225,11 +226,11 @@ class MiddlewareServer:
             if not taken:
                 return
             try:
-                self.intake.take([then for then, _ in taken])
+                self.intake.take(taken)
             except Exception as error:  # a bug must cost these calls' entries, not the agent
                 log_event(logging.ERROR, "request_failed", error=repr(error), calls=len(taken))
             finally:
-                self.calls_ended(len(taken), sum(reserved for _, reserved in taken))
+                self.calls_ended(len(taken), 0)
             if items[-1] is None:
                 return
 

@@ -114,6 +114,23 @@ def test_sampling_keeps_about_the_rate_and_counts_the_rest(
     assert counts["dropped"] == {"sampled_out": 2000 - counts["pending"]}
 
 
+def test_the_bytes_held_for_a_body_pay_for_its_entries_so_a_full_budget_loses_none_of_them(
+    agent_config: Callable[..., AgentConfig], entry: Callable[..., dict]
+) -> None:
+    daemon, trace = daemon_with_trace(agent_config(listen=None, max_memory_bytes=100_000, batch_size=1000))
+    body = events(*[entry() for _ in range(20)])
+    raw = json.dumps(body).encode()
+    assert daemon.budget.try_acquire(len(raw))  # what the listener holds while the body waits
+    assert daemon.budget.try_acquire(daemon.budget.limit - daemon.budget.used)  # other bodies fill the rest
+    answer = daemon.events("shop", trace.trace_name, body, raw)
+    daemon.take([(answer.then, len(raw))])
+    assert daemon.accounting.project("shop") == {"received": 20, "uploaded": 0, "pending": 20, "dropped": {}}
+    daemon.batcher.seal()
+    [batch] = daemon.batcher.take()
+    assert daemon.budget.used == daemon.budget.limit - len(raw) + batch.size  # the rest of the body given back
+    assert batch.size < len(raw)
+
+
 def test_entries_over_the_memory_cap_are_dropped_as_buffer_full(
     agent_config: Callable[..., AgentConfig], entry: Callable[..., dict]
 ) -> None:
