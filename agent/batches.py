@@ -30,9 +30,11 @@ class MemoryBudget:
     def used(self) -> int:
         return self._used
 
-    def try_acquire(self, size: int) -> bool:
-        """Take `size` bytes if they fit under the limit; False (and nothing taken) if not."""
+    def try_acquire(self, size: int, freeing: int = 0) -> bool:
+        """Give back `freeing` bytes (held for what this replaces), then take `size` bytes if they fit under the
+        limit; False (and nothing taken) if not."""
         with self._lock:
+            self._used -= freeing
             if self._used + size > self.limit:
                 return False
             self._used += size
@@ -89,9 +91,10 @@ class Batcher:
             batch = self._open[trace_id] = Batch(project, trace_id, started=self._clock.monotonic())
         return batch
 
-    def add(self, project: str, trace_id: str, entry: bytes) -> bool:
-        """Hold one encoded entry; False when the memory budget has no room for it."""
-        if not self.budget.try_acquire(len(entry)):
+    def add(self, project: str, trace_id: str, entry: bytes, freeing: int = 0) -> bool:
+        """Hold one encoded entry; False when the memory budget has no room for it (`freeing` bytes are given
+        back to it first, either way)."""
+        if not self.budget.try_acquire(len(entry), freeing):
             return False
         with self._lock:
             batch = self._batch(project, trace_id)

@@ -56,7 +56,7 @@ class AgentConfig:
     backoff_initial: float = 1.0
     backoff_max: float = 30.0
     shutdown_timeout: float = 10.0
-    redact_processes: int = 1  # 0: obfuscate on the middleware server's worker thread
+    redact_in_worker: bool = True  # False: obfuscate on the middleware server's capture thread
     version: str = __version__
 
 
@@ -168,7 +168,7 @@ class Daemon:
             backoff_initial=config.backoff_initial,
             backoff_max=config.backoff_max,
         )
-        self.redactor = Redactor(config.redact_processes)
+        self.redactor = Redactor(in_worker=config.redact_in_worker)
         self._har_entries = load_har_entries(config.har_file) if config.har_file else None
         self._replayed: set[str] = set()
         self._projects: dict[str, Project] = {}
@@ -403,15 +403,30 @@ class Daemon:
 
     # capture and drops
 
-    def take(self, captures: list[Capture]) -> None:
-        """Obfuscate the entries of these calls (in one list, for the redactor's process), sample and batch them."""
-        for capture, encoded in zip(captures, self.redactor([(c.body, c.redacted) for c in captures]), strict=True):
-            self.accounting.add(capture.project, received=len(encoded))
-            kept, lost = self._sample(encoded, capture.trace)
-            taken = [entry for entry in kept if self.batcher.add(capture.project, capture.trace.trace_id, entry)]
-            self.accounting.add(capture.project, buffered=len(taken))
-            lost["buffer_full"] += len(kept) - len(taken)
-            self.drop(capture.project, lost + capture.reported, capture.trace.trace_id)
+    def take(self, calls: list[tuple[Capture, int]]) -> None:
+        """Obfuscate the entries of these calls (in one list, for the redactor's process), sample and batch them.
+
+        Each call comes with the bytes of the memory budget held for its body: they pay for its entries (which
+        are smaller, obfuscated and compact), so that a body taken in is not lost for want of room; the rest
+        is given back.
+        """
+        unspent = sum(reserved for _, reserved in calls)
+        try:
+            encoded_calls = self.redactor([(capture.body, capture.redacted) for capture, _ in calls])
+            for (capture, reserved), encoded in zip(calls, encoded_calls, strict=True):
+                self.accounting.add(capture.project, received=len(encoded))
+                kept, lost = self._sample(encoded, capture.trace)
+                taken = 0
+                for entry in kept:
+                    freeing = min(reserved, len(entry))
+                    taken += self.batcher.add(capture.project, capture.trace.trace_id, entry, freeing)
+                    reserved -= freeing
+                    unspent -= freeing
+                self.accounting.add(capture.project, buffered=taken)
+                lost["buffer_full"] += len(kept) - taken
+                self.drop(capture.project, lost + capture.reported, capture.trace.trace_id)
+        finally:
+            self.budget.release(unspent)
 
     def _sample(self, encoded: list[bytes | str], trace: Activation) -> tuple[list[bytes], Counter[str]]:
         """The obfuscated entries the trace's sampling rate keeps, and the others counted by reason."""

@@ -51,9 +51,12 @@ READ_SIZE = 256 * 1024
 TAKEN_AT_ONCE = 500
 TAKEN_BYTES_AT_ONCE = 1024 * 1024
 IDLE_TIMEOUT = 300.0  # seconds a connection may sit idle (a client that went away without closing)
-# pawprint_django sends this User-Agent; it keeps a batch and retries on 503, where akita-django would lose it
+# pawprint_django sends this User-Agent; it keeps a batch and retries on 503, where akita-django would lose it.
+# It keeps its connection; other clients' connections are closed after an events reply: akita-django opens one
+# per event and never reuses it, and closing first spares the loop a wake-up for the client's close.
 PAWPRINT_CLIENT = "pawprint-django/"
 SERVER = f"pawprint-agent/{__version__}"
+STATUS_LINES = {status.value: f"HTTP/1.1 {status.value} {status.phrase}" for status in http.HTTPStatus}
 
 
 @dataclass(frozen=True)
@@ -76,8 +79,9 @@ class Intake(Protocol):
 
     def events_discarded(self, service: str, trace_name: str) -> Answer: ...
 
-    def take(self, thens: list[Any]) -> None:
-        """The `then` of answered events calls, in the order they came, as many at once as are waiting."""
+    def take(self, thens: list[tuple[Any, int]]) -> None:
+        """The `then` of answered events calls, in the order they came, as many at once as are waiting, each with
+        the bytes of the memory budget held for its body: `take` gives them back."""
 
     def status(self) -> dict[str, Any]: ...
 
@@ -88,7 +92,7 @@ class _Request:
     path: str  # without the query
     headers: dict[str, str]  # names in lower case
     length: int  # of the body
-    close: bool  # the client asked to close after the reply
+    close: bool  # the connection is closed after the reply (the client asked, or it is not pawprint_django's)
     # an events call's (service, trace name): counted in progress until its work after the reply is done
     events: tuple[str, str] | None = None
     reserved: int = 0  # bytes taken from the memory budget: the body's and CALL_BYTES
@@ -103,6 +107,7 @@ class MiddlewareServer:
         self.intake = intake
         self._socket = socket.create_server(address, backlog=1024)
         self._socket.setblocking(False)
+        self._family, self._protocol = int(self._socket.family), self._socket.proto
         self._loop = asyncio.new_event_loop()
         self._connections: set[_Connection] = set()
         self._polls = ThreadPoolExecutor(max_workers=POLL_THREADS, thread_name_prefix="agent-poll")
@@ -159,7 +164,10 @@ class MiddlewareServer:
     def _accept(self) -> None:
         for _ in range(ACCEPTS_AT_ONCE):
             try:
-                sock, peer = self._socket.accept()
+                # the C accept and the socket made from its descriptor: `socket.accept` looks the listener's
+                # family and type up as enums for every connection, a tenth of the loop's time
+                descriptor, peer = self._socket._accept()  # type: ignore[attr-defined]  # not in typeshed
+                sock = socket.socket(self._family, socket.SOCK_STREAM, self._protocol, descriptor)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as error:  # e.g. out of file descriptors: try again in a second
@@ -168,7 +176,9 @@ class MiddlewareServer:
                 self._loop.remove_reader(self._socket)
                 self._loop.call_later(1, self._loop.add_reader, self._socket, self._accept)
                 return
-            self._connections.add(_Connection(self, sock, str(peer[0]) if peer else ""))
+            connection = _Connection(self, sock, str(peer[0]) if peer else "")
+            self._connections.add(connection)
+            connection.start()
 
     def _close_idle(self) -> None:
         oldest = self._loop.time() - IDLE_TIMEOUT
@@ -190,10 +200,13 @@ class MiddlewareServer:
 
     def call_ended(self, reserved: int) -> None:
         """A call is done: its body's bytes (if an events call's) go back to the memory budget."""
+        self.calls_ended(1, reserved)
+
+    def calls_ended(self, calls: int, reserved: int) -> None:
         if reserved:
             self.intake.budget.release(reserved)
         with self._idle:
-            self._calls_in_progress -= 1
+            self._calls_in_progress -= calls
             self._idle.notify_all()
 
     def after_reply(self, then: Any, reserved: int) -> None:
@@ -213,12 +226,11 @@ class MiddlewareServer:
             if not taken:
                 return
             try:
-                self.intake.take([then for then, _ in taken])
+                self.intake.take(taken)
             except Exception as error:  # a bug must cost these calls' entries, not the agent
                 log_event(logging.ERROR, "request_failed", error=repr(error), calls=len(taken))
             finally:
-                for _, reserved in taken:
-                    self.call_ended(reserved)
+                self.calls_ended(len(taken), 0)
             if items[-1] is None:
                 return
 
@@ -261,11 +273,27 @@ class _Connection:
         self.busy = False  # a held poll: nothing else is read until it is answered
         self.closing = False  # once the reply is sent
         self.closed = False
+        self.reading = False  # on the selector
         self.last_active = self.loop.time()
         sock.setblocking(False)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.fd = sock.fileno()  # for the selector: a KeyError naming a socket object formats its addresses
+
+    def start(self) -> None:
+        """Serve what came with the connection, then wait for more on the selector: akita-django sends its
+        request at once, so its call is often answered and closed without the selector."""
+        self._readable()
+        if not self.closing and not self.busy:
+            self._start_reading()
+
+    def _start_reading(self) -> None:
+        self.reading = True
         self.loop.add_reader(self.fd, self._readable)
+
+    def _stop_reading(self) -> None:
+        if self.reading:
+            self.reading = False
+            self.loop.remove_reader(self.fd)
 
     def _readable(self) -> None:
         try:
@@ -308,7 +336,7 @@ class _Connection:
 
     def _close_after_reply(self) -> None:
         self.closing = True
-        self.loop.remove_reader(self.fd)
+        self._stop_reading()
         if not self.unsent:
             self.close()
 
@@ -316,7 +344,7 @@ class _Connection:
         if self.closed:
             return
         self.closed = self.closing = True
-        self.loop.remove_reader(self.fd)
+        self._stop_reading()
         if self.unsent:
             self.loop.remove_writer(self.fd)
         self.sock.close()
@@ -387,6 +415,7 @@ class _Connection:
             return None
         request = _Request(method, path, headers, length, close)
         if events:
+            request.close = close or not headers.get("user-agent", "").startswith(PAWPRINT_CLIENT)
             request.events = unquote(events[1]), unquote(events[2])
             self.server.call_started()
             if self.intake.budget.try_acquire(length + CALL_BYTES):
@@ -409,7 +438,7 @@ class _Connection:
             parsed = self._json(request, body)
             if parsed is not None:
                 self.busy = True
-                self.loop.remove_reader(self.fd)
+                self._stop_reading()
                 self.server.poll(unquote(poll[1]), parsed[0], lambda answer: self._answer_poll(request, answer))
         else:
             self._reply(request, 404, {"message": "Not found: POST /v1/services/{service}/middleware or .../events."})
@@ -456,7 +485,7 @@ class _Connection:
             return
         self._reply(request, answer.status, answer.body)
         if not self.closing:
-            self.loop.add_reader(self.fd, self._readable)
+            self._start_reading()
             self._serve()
 
     def _refuse(self, status: int, message: str) -> None:
@@ -466,7 +495,7 @@ class _Connection:
     def _reply(self, request: _Request, status: int, body: dict[str, Any], extra: bytes = b"") -> None:
         data = json.dumps(body).encode()
         head = (
-            f"HTTP/1.1 {status} {http.HTTPStatus(status).phrase}\r\nServer: {SERVER}\r\nDate: {self.server.date()}\r\n"
+            f"{STATUS_LINES[status]}\r\nServer: {SERVER}\r\nDate: {self.server.date()}\r\n"
             f"Content-Type: application/json; charset=utf-8\r\nContent-Length: {len(data)}\r\n"
         ).encode()
         if request.close:

@@ -7,7 +7,8 @@ import logging
 import multiprocessing
 import signal
 from collections.abc import Mapping
-from concurrent.futures import ProcessPoolExecutor
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from typing import Any
 
 from agent.logs import log_event
@@ -33,36 +34,55 @@ def encode_calls(calls: list[tuple[bytes, bool]]) -> list[list[bytes | str]]:
     return [[encode_entry(e, redacted=redacted) for e in json.loads(body)["trace_events"]] for body, redacted in calls]
 
 
-def _ignore_interrupts() -> None:
-    """Ctrl-C reaches the whole process group: the agent stops its worker itself, after the last entries."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+def _serve(pipe: Connection) -> None:
+    """The worker process: a list of calls in, their encoded entries out, until the agent closes the pipe."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the process group: the agent stops us itself
+    while True:
+        try:
+            calls = pipe.recv()
+        except EOFError:
+            return
+        pipe.send(encode_calls(calls))
 
 
 class Redactor:
-    """`encode_calls` in a worker process (started at the first call), or in the caller's with `processes=0`.
+    """`encode_calls` in a worker process (started at the first call) over a pipe, or in the caller's with
+    `in_worker=False`. One caller at a time (the listener's capture thread).
 
     If the worker fails (it died), the caller encodes that list itself and a new worker is started for the
     next one: entries are never lost on the way.
     """
 
-    def __init__(self, processes: int) -> None:
-        self.processes = processes
-        self._pool: ProcessPoolExecutor | None = None
+    def __init__(self, *, in_worker: bool) -> None:
+        self.in_worker = in_worker
+        self._worker: tuple[BaseProcess, Connection] | None = None
 
     def __call__(self, calls: list[tuple[bytes, bool]]) -> list[list[bytes | str]]:
-        if not self.processes or not calls:
+        if not self.in_worker or not calls:
             return encode_calls(calls)
-        if self._pool is None:
-            context = multiprocessing.get_context("spawn")  # the agent has threads: no fork
-            self._pool = ProcessPoolExecutor(self.processes, mp_context=context, initializer=_ignore_interrupts)
+        if self._worker is None:
+            ours, theirs = multiprocessing.Pipe()
+            process = multiprocessing.get_context("spawn").Process(  # the agent has threads: no fork
+                target=_serve, args=(theirs,), name="agent-redact", daemon=True
+            )
+            process.start()
+            theirs.close()
+            self._worker = process, ours
         try:
-            return self._pool.submit(encode_calls, calls).result()
-        except Exception as error:  # BrokenProcessPool: the worker died
+            self._worker[1].send(calls)
+            encoded: list[list[bytes | str]] = self._worker[1].recv()
+            return encoded
+        except (OSError, EOFError) as error:  # the worker died
             log_event(logging.ERROR, "redact_worker_failed", error=repr(error), calls=len(calls))
             self.close()
             return encode_calls(calls)
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
-            self._pool = None
+        if self._worker is not None:
+            process, pipe = self._worker
+            self._worker = None
+            pipe.close()  # the worker's recv ends
+            process.join(10)
+            if process.is_alive():
+                process.kill()
+                process.join()

@@ -600,8 +600,8 @@ def _redact_authorization(value: str) -> str:
     return f"{kind} {placeholder('token')}"
 
 
-def _redact_header(name: str, value: str) -> str:
-    lowered = name.lower()
+def _redact_header(lowered: str, value: str) -> str:
+    """The placeholder value of a header (by its lower-cased name)."""
     if lowered in ("content-type", "content-encoding"):
         return value
     if lowered == "authorization":
@@ -615,8 +615,17 @@ def _redact_pairs(pairs: list[tuple[str, str]]) -> list[dict[str, str]]:
     return [{"name": name, "value": redact_text(value)} for name, value in pairs]
 
 
-def _redact_message_headers(message: Mapping[str, Any]) -> list[dict[str, str]]:
-    return [{"name": name, "value": _redact_header(name, value)} for name, value in _pairs(message.get("headers"))]
+def _redact_message_headers(message: Mapping[str, Any]) -> tuple[list[dict[str, str]], str | None]:
+    """The headers of a request or response with placeholder values, and the media type of its (last)
+    `Content-Type` header, in one pass."""
+    redacted = []
+    content_type = None
+    for name, value in _pairs(message.get("headers")):
+        lowered = name.lower()
+        redacted.append({"name": name, "value": _redact_header(lowered, value)})
+        if lowered == "content-type":
+            content_type = value
+    return redacted, _media_type(content_type)
 
 
 def _redact_json_body(value: object, wanted: dict[str, list[int]]) -> object:
@@ -673,33 +682,33 @@ def redact_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
     if query_params:
         url += "?" + urlencode([(p["name"], p["value"]) for p in query_params])
 
-    req_headers = _headers(request)
+    req_headers, req_header_media = _redact_message_headers(request)
     post = _dict(request.get("postData"))
     post_text = post.get("text") if isinstance(post.get("text"), str) else None
     redacted_request: dict[str, Any] = {
         "method": method,
         "url": url,
         "httpVersion": str(request.get("httpVersion", "HTTP/1.1")),
-        "headers": _redact_message_headers(request),
+        "headers": req_headers,
         "queryString": query_params,
         "cookies": [{"name": name, "value": ""} for name, _ in _pairs(request.get("cookies"))],
         "headersSize": -1,
         "bodySize": _size(request.get("bodySize"), post_text),
     }
-    req_media = _media_type(post.get("mimeType")) or _media_type(req_headers.get("content-type"))
+    req_media = _media_type(post.get("mimeType")) or req_header_media
     if post:
         redacted_request["postData"] = {"mimeType": req_media or "", **_redact_body(req_media, post, post_text, wanted)}
 
-    resp_headers = _headers(response)
+    resp_headers, resp_header_media = _redact_message_headers(response)
     content = _dict(response.get("content"))
     resp_text = _content_text(content)
-    resp_media = _media_type(content.get("mimeType")) or _media_type(resp_headers.get("content-type"))
+    resp_media = _media_type(content.get("mimeType")) or resp_header_media
     resp_size = _size(content.get("size"), resp_text)
     redacted_response = {
         "status": status,
         "statusText": "",
         "httpVersion": str(response.get("httpVersion", "HTTP/1.1")),
-        "headers": _redact_message_headers(response),
+        "headers": resp_headers,
         "cookies": [{"name": name, "value": ""} for name, _ in _pairs(response.get("cookies"))],
         "content": {"size": resp_size, "mimeType": resp_media or "", **_redact_body(resp_media, {}, resp_text, wanted)},
         "redirectURL": "",

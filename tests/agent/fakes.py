@@ -104,7 +104,7 @@ def post_events(daemon: Daemon, project: str, trace_name: str, body: dict[str, A
     """What the middleware server does with an events call: the answer, then the work after it."""
     answer = daemon.events(project, trace_name, body, json.dumps(body).encode())
     if answer.then is not None:
-        daemon.take([answer.then])
+        daemon.take([(answer.then, 0)])
     return answer.status, answer.body
 
 

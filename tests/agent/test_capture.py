@@ -79,7 +79,7 @@ def test_only_well_formed_drop_reasons_and_counts_are_taken_from_a_middleware() 
 
 def daemon_with_trace(config: AgentConfig, rate: float = 1.0, **kwargs: Any) -> tuple[Daemon, Activation]:
     kwargs.setdefault("clock", FakeClock())
-    config = replace(config, redact_processes=0)  # a daemon that is not run has no worker process to stop
+    config = replace(config, redact_in_worker=False)  # a daemon that is not run has no worker process to stop
     daemon = Daemon(config, FakeControlPlane(), rng=random.Random(3), **kwargs)
     trace = Activation("trc_1", "brisk-teal-heron-482", START + timedelta(minutes=5), rate)
     daemon.project("shop").apply(PollReply([trace], []), START)
@@ -112,6 +112,23 @@ def test_sampling_keeps_about_the_rate_and_counts_the_rest(
     counts = daemon.accounting.project("shop")
     assert 400 <= counts["pending"] <= 600
     assert counts["dropped"] == {"sampled_out": 2000 - counts["pending"]}
+
+
+def test_the_bytes_held_for_a_body_pay_for_its_entries_so_a_full_budget_loses_none_of_them(
+    agent_config: Callable[..., AgentConfig], entry: Callable[..., dict]
+) -> None:
+    daemon, trace = daemon_with_trace(agent_config(listen=None, max_memory_bytes=100_000, batch_size=1000))
+    body = events(*[entry() for _ in range(20)])
+    raw = json.dumps(body).encode()
+    assert daemon.budget.try_acquire(len(raw))  # what the listener holds while the body waits
+    assert daemon.budget.try_acquire(daemon.budget.limit - daemon.budget.used)  # other bodies fill the rest
+    answer = daemon.events("shop", trace.trace_name, body, raw)
+    daemon.take([(answer.then, len(raw))])
+    assert daemon.accounting.project("shop") == {"received": 20, "uploaded": 0, "pending": 20, "dropped": {}}
+    daemon.batcher.seal()
+    [batch] = daemon.batcher.take()
+    assert daemon.budget.used == daemon.budget.limit - len(raw) + batch.size  # the rest of the body given back
+    assert batch.size < len(raw)
 
 
 def test_entries_over_the_memory_cap_are_dropped_as_buffer_full(
@@ -231,7 +248,7 @@ def test_entries_are_obfuscated_in_a_worker_process_and_by_the_agent_itself_if_t
     not_an_entry: Any = []
     calls = [(json.dumps(events(entry(body={"email": "ada@mail.test"}), not_an_entry)).encode(), False)]
     others = set(multiprocessing.active_children())
-    redactor = Redactor(processes=1)
+    redactor = Redactor(in_worker=True)
     try:
         [[clean, error]] = redactor(calls)
         [worker] = set(multiprocessing.active_children()) - others

@@ -246,13 +246,19 @@ def test_the_http_the_middleware_may_send_is_read_as_it_comes_and_what_it_may_no
         path = "/v1/services/shop/traces/raw/events"
         body = json.dumps({"client_name": "w", "trace_events": [entry()]}).encode()
         accepted = {"trace_event_details": {"drops": 0}}
-        # two calls in one send, then one whose body comes in three pieces, on one connection
-        last = request(path, body, "Connection: close")
-        replies = raw_exchange(daemon, request(path, body) * 2, last[:30], last[30:-20], last[-20:])
+        # pawprint_django keeps its connection: two calls in one send, then one whose body comes in three pieces
+        pawprint = "User-Agent: pawprint-django/0.2.0"
+        last = request(path, body, pawprint, "Connection: close")
+        replies = raw_exchange(daemon, request(path, body, pawprint) * 2, last[:30], last[30:-20], last[-20:])
         assert [(status, reply) for status, _, reply in replies] == [(202, accepted)] * 3
         assert [headers.get("connection") for _, headers, _ in replies] == [None, None, "close"]
         assert replies[0][1]["content-type"] == "application/json; charset=utf-8"
-        eventually(lambda: len(control_plane.entries(trace)) == 3)
+        # akita-django asks for keep-alive but never reuses a connection: the agent closes it after the reply
+        [(status, headers, reply)] = raw_exchange(
+            daemon, request(path, body, "User-Agent: python-requests/2.34.2", "Connection: keep-alive")
+        )
+        assert (status, reply, headers["connection"]) == (202, accepted, "close")
+        eventually(lambda: len(control_plane.entries(trace)) == 4)
 
         refused = [
             (b"NONSENSE\r\n\r\n", 400, "Malformed HTTP request."),
@@ -267,7 +273,7 @@ def test_the_http_the_middleware_may_send_is_read_as_it_comes_and_what_it_may_no
             assert (got_status, reply["message"], headers["connection"]) == (status, message, "close")
         [(status, _, reply)] = raw_exchange(daemon, request("/v1/status", b"", "Connection: close", method="PUT"))
         assert status == 404 and "GET /v1/status" in reply["message"]
-        assert daemon.accounting.project("shop")["received"] == 3
+        assert daemon.accounting.project("shop")["received"] == 4
 
 
 def test_bodies_over_the_memory_cap_are_read_and_counted_or_refused_for_a_retry(
@@ -280,9 +286,9 @@ def test_bodies_over_the_memory_cap_are_read_and_counted_or_refused_for_a_retry(
         path = "/v1/services/shop/traces/capped/events"
         body = json.dumps({"client_name": "w", "trace_events": [entry()]}).encode()
         assert len(body) > 500
-        akita = request(path, body, "User-Agent: python-requests/2.34.2")
+        [(status, _, reply)] = raw_exchange(daemon, request(path, body, "User-Agent: python-requests/2.34.2"))
         pawprint = request(path, body, "User-Agent: pawprint-django/0.2.0", "Connection: close")
-        [(status, _, reply), (retry_status, headers, retry)] = raw_exchange(daemon, akita, pawprint)
+        [(retry_status, headers, retry)] = raw_exchange(daemon, pawprint)
         assert (status, reply) == (202, {"trace_event_details": {"drops": 1}})  # akita-django would not retry
         assert (retry_status, headers["retry-after"]) == (503, "1")
         assert retry["message"] == "The agent is at its memory cap; retry."
