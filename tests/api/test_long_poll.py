@@ -12,10 +12,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import redis
 import redis.asyncio
 from asgiref.sync import sync_to_async
 from django.conf import settings as django_settings
 from django.core.cache import cache
+from django.core.signals import request_finished, request_started
 from django.db import connections
 from django.utils import timezone
 from rest_framework.throttling import SimpleRateThrottle
@@ -23,7 +25,7 @@ from rest_framework.throttling import SimpleRateThrottle
 import daemons.api
 from controlplane.batches import FLUSH_SECONDS
 from controlplane.handlers import AsgiHandler
-from controlplane.notify import _changes, listener_name
+from controlplane.notify import CHANNEL_PREFIX, _changes, listener_name, project_changed
 from daemons.models import Daemon, TraceReach
 from projects.models import Project, User
 from projects.services import api_key_create
@@ -361,3 +363,21 @@ def test_the_trace_api_says_how_many_daemons_a_start_reached(alice: User, projec
     trace = key_client(alice).get("/api/v1/projects/shop/traces/go").json()
     assert trace["reach"] == {"change": "start", "reached": 3, "daemons": 4}
     assert set(TraceReach.objects.values_list("daemon_name", flat=True)) == {"d0", "d1", "d2"}
+
+
+def test_a_change_made_while_serving_a_request_is_told_once_its_response_is_sent(settings) -> None:
+    """A Start wakes every poll of the project at once: its own reply must leave before they answer and re-poll."""
+    settings.REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    subscriber = redis.Redis.from_url(settings.REDIS_URL).pubsub(ignore_subscribe_messages=True)
+    subscriber.subscribe(f"{CHANNEL_PREFIX}4242")
+    try:
+        request_started.send(sender=None)
+        project_changed(4242)
+        assert subscriber.get_message(timeout=0.3) is None  # held while the request is served
+        request_finished.send(sender=None)
+        told = subscriber.get_message(timeout=2)
+        assert told is not None and told["channel"] == f"{CHANNEL_PREFIX}4242".encode()
+        project_changed(4242)  # outside a request (a Celery task, beat): told at once
+        assert subscriber.get_message(timeout=2) is not None
+    finally:
+        subscriber.close()
