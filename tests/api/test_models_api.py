@@ -205,7 +205,8 @@ def test_a_stored_model_reads_back_as_the_builder_made_it(project, django_captur
 
 
 def test_the_model_json_is_what_its_serializers_document(client, project, entry) -> None:
-    from apimodels.api import ModelEndpointSerializer, ModelVersionSerializer
+    from apimodels.api import ModelEndpointSerializer
+    from apimodels.exports import ModelVersionSerializer
 
     upload(client, [entry(url="https://api.shop.test/v1/products"), entry(method="POST", status=201)])
     version = ModelVersion.objects.select_related("trace").get(project=project, trace__isnull=False, status="ready")
