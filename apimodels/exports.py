@@ -2,8 +2,9 @@
 
 A ready version never changes, so its build stores its exports gzip-compressed (`exports_store`) and the API serves
 those bytes, as they are to a client that accepts gzip: 10,000 endpoints take seconds of CPU to write and
-milliseconds to send. A version built before exports were stored, or an OpenAPI document whose title (the
-project's and trace's names) changed since, is written afresh when asked for, and stored.
+milliseconds to send. An export missing (a live preview's, or a version's built before exports were stored), or an
+OpenAPI document whose title (the project's and trace's names) changed since, is written afresh when asked for,
+and stored.
 """
 
 import zlib
