@@ -1,9 +1,8 @@
-from collections.abc import Iterator
+import zlib
 from typing import Any
 
-import orjson
 from django.http import HttpResponse
-from django.http.response import HttpResponseBase
+from django.utils.cache import patch_vary_headers
 from django.utils.text import slugify
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
@@ -11,37 +10,32 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from apimodel.diff import diff_models
-from apimodel.openapi import openapi_json, openapi_yaml, to_openapi
-from apimodels.models import ModelVersion
+from apimodels.exports import (
+    MODEL_FILTERS,
+    ModelVersionSerializer,
+    PathHintsSerializer,
+    export_gzipped,
+    export_title,
+    model_json,
+)
+from apimodels.models import ModelExport, ModelVersion
 from apimodels.selectors import (
     documents_for_diff,
-    endpoint_rows,
-    endpoints_filtered,
     latest_ready_model,
     latest_ready_project_model,
     model_by_ref,
-    model_document,
     path_hints_of,
 )
 from apimodels.services import model_rebuild, models_rebuild_all, project_model_enqueue, project_path_hints_update
 from controlplane.errors import Invalid, NotFound
 from controlplane.memory import cyclic_gc_paused
 from controlplane.schema import errors
-from controlplane.streaming import streaming_response
 from projects.auth import ApiRequest
 from projects.gate import ProjectApiView
 from projects.models import Project
 from traces.api import ModelBuildSerializer
-from traces.models import Trace
 from traces.selectors import trace_for_project
 
-MODEL_FILTERS = {
-    "method": "Only endpoints of this HTTP method.",
-    "auth": "Only endpoints seen with this auth scheme (e.g. bearer, basic, none).",
-    "status": "Only endpoints that answered this status code.",
-    "host": "Only endpoints of this host.",
-    "q": "Only endpoints whose path contains this text.",
-}
 JSON_SCHEMA = {"type": "object", "description": "A JSON Schema (draft 2020-12) of what was seen."}
 
 
@@ -89,13 +83,6 @@ class ResponsesField(serializers.JSONField):
     pass
 
 
-@extend_schema_field(
-    {"type": "object", "description": "OpenAPI security schemes by name.", "additionalProperties": {"type": "object"}}
-)
-class SecuritySchemesField(serializers.JSONField):
-    pass
-
-
 class LatencySerializer(serializers.Serializer[Any]):
     p50 = serializers.FloatField(source="latency_p50_ms", allow_null=True)
     p90 = serializers.FloatField(source="latency_p90_ms", allow_null=True)
@@ -118,36 +105,6 @@ class ModelEndpointSerializer(serializers.Serializer[Any]):
     responses = ResponsesField(source="detail.responses")
 
 
-class PathHintsSerializer(serializers.Serializer[Any]):
-    force = serializers.ListField(
-        child=serializers.CharField(max_length=500),
-        default=list,
-        help_text="Templates that win over inference; a {name} segment matches any one segment.",
-    )
-    static = serializers.ListField(
-        child=serializers.CharField(max_length=500), default=list, help_text="Paths whose segments stay static."
-    )
-    hidden = serializers.ListField(
-        child=serializers.CharField(max_length=500), default=list, help_text="Templates or prefixes left out."
-    )
-    show_default_hidden = serializers.BooleanField(default=False, help_text="Show health checks and static assets.")
-
-
-class ModelVersionSerializer(serializers.Serializer[Any]):
-    id = serializers.CharField(source="public_id", help_text="mdl_…")
-    version = serializers.IntegerField()
-    trace_id = serializers.CharField(
-        source="trace.public_id", allow_null=True, default=None, help_text="None for the project's merged model."
-    )
-    witness_count = serializers.IntegerField()
-    witnesses_skipped = serializers.IntegerField(
-        source="skipped", help_text="Stored witnesses left out because they could not be read."
-    )
-    path_hints = PathHintsSerializer(help_text="The path hints this version was built with.")
-    finished_at = serializers.DateTimeField()
-    security_schemes = SecuritySchemesField()
-
-
 class ApiModelSerializer(ModelVersionSerializer):
     """The model as the API documents it; `model_json` writes it (a serializer per endpoint is too slow for
     models of thousands of endpoints)."""
@@ -155,76 +112,47 @@ class ApiModelSerializer(ModelVersionSerializer):
     endpoints = ModelEndpointSerializer(many=True, help_text="Narrowed by the query's filters.")
 
 
-ENDPOINT_COLUMNS = (
-    "public_id",
-    "method",
-    "host",
-    "path",
-    "count",
-    "auth",
-    "status_codes",
-    "latency_p50_ms",
-    "latency_p90_ms",
-    "latency_p99_ms",
-    "first_seen",
-    "last_seen",
-)
+def _accepts_gzip(accept_encoding: str) -> bool:
+    """Whether `gzip` (or `*`) is among the content codings an Accept-Encoding header accepts (a weight above 0)."""
+    for coding in accept_encoding.lower().split(","):
+        name, _, weight = coding.partition(";")
+        if name.strip() in ("gzip", "*"):
+            q = weight.strip().removeprefix("q=")
+            try:
+                return not q or float(q) > 0
+            except ValueError:
+                return False
+    return False
 
 
-def _listed(delimited: str) -> list[str]:
-    return [item for item in delimited.split(",") if item]
+def export_response(request: ApiRequest, version: ModelVersion, export: ModelExport.Format) -> HttpResponse:
+    """The version's stored export: its gzip bytes as they are (`Content-Encoding: gzip`) to a client that
+    accepts gzip, else decompressed."""
+    content = export_gzipped(version, export)
+    content_type = "application/yaml" if export == ModelExport.Format.OPENAPI_YAML else "application/json"
+    if _accepts_gzip(request.headers.get("Accept-Encoding", "")):
+        response = HttpResponse(content, content_type=content_type, headers={"Content-Encoding": "gzip"})
+    else:
+        response = HttpResponse(zlib.decompress(content, wbits=31), content_type=content_type)
+    patch_vary_headers(response, ["Accept-Encoding"])
+    return response
 
 
-def _endpoint_json(row: tuple[Any, ...]) -> bytes:
-    public_id, method, host, path, count, auth, codes, p50, p90, p99, first_seen, last_seen, detail = row
-    endpoint = {
-        "id": public_id,
-        "method": method,
-        "host": host,
-        "path": path,
-        "count": count,
-        "auth": _listed(auth),
-        "status_codes": _listed(codes),
-        "latency_ms": {"p50": p50, "p90": p90, "p99": p99},
-        "first_seen": first_seen,
-        "last_seen": last_seen,
-        "parameters": detail["parameters"],
-        "request_body": detail["request_body"],
-        "responses": detail["responses"],
-    }
-    return orjson.dumps(endpoint, option=orjson.OPT_UTC_Z)
-
-
-def model_json(version: ModelVersion, query: Any) -> Iterator[bytes]:
-    """A ready model as ApiModelSerializer shows it, its endpoints narrowed by the query's filters, as JSON."""
-    filters = {name: query.get(name, "") for name in MODEL_FILTERS}
-    endpoints = endpoints_filtered(version=version, **filters)
-    head = orjson.dumps(ModelVersionSerializer(version).data)
-    yield head[:-1] + b',"endpoints":['
-    for index, row in enumerate(endpoint_rows(endpoints, *ENDPOINT_COLUMNS)):
-        yield (b"," if index else b"") + _endpoint_json(row)
-    yield b"]}"
-
-
-def model_response(version: ModelVersion, query: Any) -> HttpResponse:
+def model_response(request: ApiRequest, version: ModelVersion) -> HttpResponse:
+    """The model JSON: as stored, or narrowed by the query's filters and written afresh."""
+    filters = {name: request.query_params.get(name, "") for name in MODEL_FILTERS}
+    if not any(filters.values()):
+        return export_response(request, version, ModelExport.Format.MODEL_JSON)
     with cyclic_gc_paused():
-        return HttpResponse(b"".join(model_json(version, query)), content_type="application/json")
+        return HttpResponse(b"".join(model_json(version, filters)), content_type="application/json")
 
 
-def openapi_response(request: ApiRequest, version: ModelVersion, *, name: str) -> HttpResponseBase:
-    """The model as an OpenAPI document, written a path item at a time into 64 KB chunks, all made before the
-    cyclic GC runs again: its first collection after the pause would scan every object of a live document (40%
-    of an export's CPU at 10,000 endpoints), while a document already written is freed by reference counting."""
+def openapi_response(request: ApiRequest, version: ModelVersion) -> HttpResponse:
     output = request.query_params.get("format", "json")
     if output not in ("json", "yaml"):
         raise Invalid("Must be json or yaml.", field="format")
-    writer, content_type = (
-        (openapi_yaml, "application/yaml") if output == "yaml" else (openapi_json, "application/json")
-    )
-    with cyclic_gc_paused():
-        chunks = list(writer(to_openapi(model_document(version), title=name)))
-    response = streaming_response(request._request, iter(chunks), content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="{slugify(name)}.openapi.{output}"'
+    response = export_response(request, version, ModelExport.Format(f"openapi.{output}"))
+    response["Content-Disposition"] = f'attachment; filename="{slugify(export_title(version))}.openapi.{output}"'
     return response
 
 
@@ -241,12 +169,12 @@ OPENAPI_RESPONSES = {
 }
 
 
-def trace_ready_model(project: Project, trace_ref: str) -> tuple[Trace, ModelVersion]:
+def trace_ready_model(project: Project, trace_ref: str) -> ModelVersion:
     trace = trace_for_project(project=project, trace_ref=trace_ref)
     version = latest_ready_model(trace=trace)
     if version is None:
         raise NotFound("This trace has no ready model yet; see the trace's model_build for progress.")
-    return trace, version
+    return version
 
 
 @extend_schema(tags=["models"])
@@ -260,8 +188,7 @@ class TraceModelApi(ProjectApiView):
         responses={200: ApiModelSerializer, **errors(401, 403, 404)},
     )
     def get(self, request: ApiRequest, trace: str) -> HttpResponse:
-        _, version = trace_ready_model(self.project, trace)
-        return model_response(version, request.query_params)
+        return model_response(request, trace_ready_model(self.project, trace))
 
 
 @extend_schema(tags=["models"])
@@ -273,9 +200,8 @@ class TraceOpenApiApi(ProjectApiView):
         parameters=OPENAPI_PARAMETERS,
         responses=OPENAPI_RESPONSES,
     )
-    def get(self, request: ApiRequest, trace: str) -> HttpResponseBase:
-        found, version = trace_ready_model(self.project, trace)
-        return openapi_response(request, version, name=f"{found.project.name} {found.name}")
+    def get(self, request: ApiRequest, trace: str) -> HttpResponse:
+        return openapi_response(request, trace_ready_model(self.project, trace))
 
 
 @extend_schema(tags=["models"])
@@ -310,7 +236,7 @@ class ProjectModelApi(ProjectApiView):
         responses={200: ApiModelSerializer, **errors(401, 403, 404)},
     )
     def get(self, request: ApiRequest) -> HttpResponse:
-        return model_response(project_ready_model(self.project), request.query_params)
+        return model_response(request, project_ready_model(self.project))
 
 
 @extend_schema(tags=["models"])
@@ -322,8 +248,8 @@ class ProjectOpenApiApi(ProjectApiView):
         parameters=OPENAPI_PARAMETERS,
         responses=OPENAPI_RESPONSES,
     )
-    def get(self, request: ApiRequest) -> HttpResponseBase:
-        return openapi_response(request, project_ready_model(self.project), name=self.project.name)
+    def get(self, request: ApiRequest) -> HttpResponse:
+        return openapi_response(request, project_ready_model(self.project))
 
 
 @extend_schema(tags=["models"])

@@ -222,3 +222,22 @@ class ProjectPathHints(models.Model):
     hidden = models.JSONField(default=list)
     show_default_hidden = models.BooleanField(default=False)
     updated_at = models.DateTimeField(auto_now=True)
+
+
+class ModelExport(models.Model):
+    """An export of a ready model version, gzip-compressed: written when the build makes the version ready (a ready
+    version never changes), served as stored. The OpenAPI documents carry a title from the project's and trace's
+    names, which can change: an export whose `title` is not today's is written again."""
+
+    class Format(models.TextChoices):
+        MODEL_JSON = "model.json"
+        OPENAPI_JSON = "openapi.json"
+        OPENAPI_YAML = "openapi.yaml"
+
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="exports")
+    format = models.CharField(max_length=16, choices=Format.choices)
+    title = models.TextField()
+    gzipped = models.BinaryField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["model_version", "format"], name="model_export_unique")]

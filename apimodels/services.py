@@ -17,6 +17,7 @@ from kombu.exceptions import OperationalError
 from apimodel.builder import ModelBuilder
 from apimodel.model_types import ApiModel
 from apimodel.state import StateFormatError, dump_builder, load_builder
+from apimodels.exports import exports_store
 from apimodels.models import ModelEndpoint, ModelVersion, ProjectPathHints
 from apimodels.selectors import latest_builds, path_hints_of
 from controlplane.errors import Conflict, Invalid
@@ -308,8 +309,8 @@ def _fold(model_id: int, task_id: str, builder: ModelBuilder, batches: QuerySet[
 
 
 def _store(version: ModelVersion, task_id: str, document: ApiModel, **fields: Any) -> None:
-    """Store the model (endpoints as rows, the rest on the version) and mark it ready; drop the versions it
-    supersedes; the merged model follows."""
+    """Store the model (endpoints as rows, the rest on the version) and, unless a live preview, its exports, and
+    mark it ready; drop the versions it supersedes; the merged model follows."""
     with transaction.atomic():
         # Taken over meanwhile: the other task stores the model (rolls back the rows written so far).
         _report(version.pk, task_id)
@@ -324,6 +325,9 @@ def _store(version: ModelVersion, task_id: str, document: ApiModel, **fields: An
             error="",
             **fields,
         )
+        if not version.incremental:
+            # A live preview (one every 30 s while a trace runs) writes its exports when first asked for them.
+            exports_store(ModelVersion.objects.select_related("project", "trace").get(pk=version.pk))
         older = ModelVersion.objects.filter(
             project_id=version.project_id, trace=version.trace_id, version__lt=version.version
         )

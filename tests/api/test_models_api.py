@@ -1,12 +1,15 @@
-"""Path hints, rebuilds from stored witnesses, the merged project model and model diffs."""
+"""Path hints, rebuilds from stored witnesses, the merged project model, model diffs and stored exports."""
 
+import gzip
 import json
 
 import pytest
+import yaml
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from apimodel import ModelBuilder
-from apimodels.models import ModelVersion
+from apimodels.exports import export_title, export_written
+from apimodels.models import ModelExport, ModelVersion
 from apimodels.selectors import model_document, path_hints_of
 from traces.models import WitnessBatch
 
@@ -205,7 +208,8 @@ def test_a_stored_model_reads_back_as_the_builder_made_it(project, django_captur
 
 
 def test_the_model_json_is_what_its_serializers_document(client, project, entry) -> None:
-    from apimodels.api import ModelEndpointSerializer, ModelVersionSerializer
+    from apimodels.api import ModelEndpointSerializer
+    from apimodels.exports import ModelVersionSerializer
 
     upload(client, [entry(url="https://api.shop.test/v1/products"), entry(method="POST", status=201)])
     version = ModelVersion.objects.select_related("trace").get(project=project, trace__isnull=False, status="ready")
@@ -216,3 +220,69 @@ def test_the_model_json_is_what_its_serializers_document(client, project, entry)
     }
     written = client.get(f"{PROJECT}/traces/{version.trace.public_id}/model").json()
     assert written == json.loads(json.dumps(documented))
+
+
+def stored_exports(version: ModelVersion) -> dict[str, bytes]:
+    return {row.format: gzip.decompress(row.gzipped) for row in ModelExport.objects.filter(model_version=version)}
+
+
+def test_a_build_stores_the_exports_as_they_are_written_afresh(client, project, entry) -> None:
+    upload(client, [entry(url="https://api.shop.test/v1/products"), entry(method="POST", status=201)])
+    versions = ModelVersion.objects.filter(project=project, status="ready").select_related("project", "trace")
+    assert {version.trace is None for version in versions} == {True, False}  # the trace's and the merged model
+    for version in versions:
+        title = export_title(version)
+        fresh = {export.value: b"".join(export_written(version, export, title)) for export in ModelExport.Format}
+        assert stored_exports(version) == fresh
+    trace = versions.get(trace__isnull=False).trace
+    assert trace is not None
+    openapi = json.loads(stored_exports(versions.get(trace=trace))["openapi.json"])
+    assert openapi["info"]["title"] == f"shop {trace.name}"
+
+
+@pytest.mark.parametrize(
+    ("url", "export"),
+    [("/model", "model.json"), ("/openapi", "openapi.json"), ("/openapi?format=yaml", "openapi.yaml")],
+)
+def test_an_export_is_served_as_stored_gzipped_when_the_client_accepts_gzip(client, entry, url, export) -> None:
+    trace = upload(client, [entry()])
+    stored = ModelExport.objects.get(model_version__trace__public_id=trace["id"], format=export)
+    as_gzip = client.get(f"{PROJECT}/traces/{trace['id']}{url}", HTTP_ACCEPT_ENCODING="br, gzip;q=0.8")
+    assert as_gzip["Content-Encoding"] == "gzip" and as_gzip["Vary"] == "Accept-Encoding"
+    assert as_gzip.content == bytes(stored.gzipped)
+    for refused in ("", "identity", "gzip;q=0, br"):
+        plain = client.get(f"{PROJECT}/traces/{trace['id']}{url}", HTTP_ACCEPT_ENCODING=refused)
+        assert not plain.has_header("Content-Encoding")
+        assert plain.content == gzip.decompress(stored.gzipped)
+
+
+def test_an_export_missing_is_written_and_stored_when_asked_for(client, entry) -> None:
+    trace = upload(client, [entry()])
+    ModelExport.objects.all().delete()  # as for a version built before exports were stored
+    served = client.get(f"{PROJECT}/traces/{trace['id']}/openapi").content
+    assert json.loads(served)["paths"]
+    version = ModelVersion.objects.get(trace__public_id=trace["id"])
+    assert stored_exports(version) == {"openapi.json": served}
+
+
+def test_a_renamed_trace_exports_under_its_new_name(client, entry) -> None:
+    trace = upload(client, [entry()])
+    assert client.patch(f"{PROJECT}/traces/{trace['id']}", {"name": "checkout"}, format="json").status_code == 200
+    response = client.get(f"{PROJECT}/traces/{trace['id']}/openapi?format=yaml")
+    assert yaml.safe_load(response.content)["info"]["title"] == "shop checkout"
+    assert response["Content-Disposition"] == 'attachment; filename="shop-checkout.openapi.yaml"'
+    version = ModelVersion.objects.get(trace__public_id=trace["id"])
+    assert ModelExport.objects.get(model_version=version, format="openapi.yaml").title == "shop checkout"
+
+
+def test_new_path_hints_make_a_new_version_whose_exports_follow_them(client, project, entry) -> None:
+    trace = upload(client, account_traffic(entry))
+    openapi_url = f"{PROJECT}/traces/{trace['id']}/openapi"
+    assert "/v1/users/me" in json.loads(client.get(openapi_url).content)["paths"]
+    client.put(f"{PROJECT}/path-hints", {"hidden": ["/v1/users"]}, format="json")
+    assert "/v1/users/me" not in json.loads(client.get(openapi_url).content)["paths"]
+    assert client.post(f"{PROJECT}/traces/{trace['id']}/rebuild").json()["version"] == 3
+    # the version it superseded (same hints) went, and its exports with it: three for each version left
+    ready = ModelVersion.objects.filter(project=project, status="ready")
+    assert sorted(ready.exclude(trace=None).values_list("version", flat=True)) == [1, 3]
+    assert ModelExport.objects.count() == 3 * ready.count()

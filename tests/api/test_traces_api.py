@@ -375,11 +375,15 @@ def test_live_builds_fold_only_new_witnesses_and_match_a_full_build(
         assert live.witness_count == 4
         live_endpoints = model_document(live)["endpoints"]
         assert trace.model_versions.count() == 1  # superseded live previews are deleted
+        assert not live.exports.exists()  # a preview writes its exports when first asked for them
+        assert key_client(alice).get(f"{TRACES}/{trace.public_id}/model").json()["version"] == live.version
+        assert [export.format for export in live.exports.all()] == ["model.json"]
         with django_capture_on_commit_callbacks(execute=True):
             client_full = key_client(alice)
             client_full.post(f"{TRACES}/{trace.public_id}/stop")
         [final] = trace.model_versions.all()  # the final build replaced the live preview
         assert not final.incremental and final.processed == 4
+        assert final.exports.count() == 3
         assert model_document(final)["endpoints"] == live_endpoints
         # Nothing resumes a closed trace's builder: the final build dropped the stored ones.
         assert not ModelVersion.objects.filter(trace=trace).exclude(builder_state=None).exists()
