@@ -119,7 +119,7 @@ def trace_stop(*, trace: Trace, now: datetime | None = None) -> Trace:
         )
         if stopped:
             model_builds().queue_final_build(trace)
-            _notify_after_commit(trace.project_id)  # last: the re-polls it sets off compete with what is left to do
+            _notify_after_commit(trace.project_id)
     trace.refresh_from_db()
     return trace
 
