@@ -147,10 +147,6 @@ def _pairs(value: object) -> list[tuple[str, str]]:
 _JOINED_HEADERS = {"cookie": "; ", "set-cookie": "\n"}
 
 
-def _headers(message: Mapping[str, Any]) -> dict[str, str]:
-    return _joined_headers(_pairs(message.get("headers")))
-
-
 def _joined_headers(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
     """Header values by lower-cased name, repeated cookie headers joined."""
     headers: dict[str, str] = {}
@@ -397,12 +393,8 @@ def _request_url(request: Mapping[str, Any]) -> str:
     return url
 
 
-def _split_url(request: Mapping[str, Any]) -> tuple[str, str, str, list[tuple[str, str]]]:
-    """(scheme, host[:port], path, query pairs) of an absolute http(s) request URL."""
-    return _parse_url(_request_url(request))
-
-
 def _parse_url(url: str) -> tuple[str, str, str, list[tuple[str, str]]]:
+    """(scheme, host[:port], path, query pairs) of an absolute http(s) request URL."""
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -673,7 +665,7 @@ def redact_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
     """
     request, response = _parts(entry)
     method = _method(request)
-    scheme, host, path, query = _split_url(request)
+    scheme, host, path, query = _parse_url(_request_url(request))
     status = _status(response)
 
     query_params = _redact_pairs(query)
