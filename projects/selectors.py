@@ -1,22 +1,37 @@
-from django.db.models import Case, Q, QuerySet, Value, When
+import functools
+
+from django.db.models import Q, QuerySet
 
 from controlplane.errors import NotFound
-from projects.models import ApiKey, Project, User
+from controlplane.rows import columns, fetch_one, instance, table, width
+from projects.models import ApiKey, Membership, Project, User
 
 
 def projects_for_user(*, user: User) -> QuerySet[Project]:
     return Project.objects.filter(Q(owner=user) | Q(memberships__user=user)).distinct().select_related("owner")
 
 
+@functools.cache
+def _project_sql(field: str) -> str:
+    """The project of a `field` value that the user owns or is a member of (fixed SQL: `controlplane.rows`), with
+    its owner. An owned project wins over a same-named project the user is a member of."""
+    return (
+        f"SELECT {columns(Project, 'p')}, {columns(User, 'o')} FROM {table(Project)} p"  # noqa: S608 - values bound
+        f" JOIN {table(User)} o ON o.id = p.owner_id"
+        f" WHERE p.{field} = %s AND (p.owner_id = %s OR EXISTS"
+        f" (SELECT 1 FROM {table(Membership)} m WHERE m.project_id = p.id AND m.user_id = %s))"
+        " ORDER BY CASE WHEN p.owner_id = %s THEN 0 ELSE 1 END, p.id LIMIT 1"
+    )
+
+
 def project_for_user(*, user: User, project_ref: str) -> Project:
     """A project by id or name, visible to its owner and members; NotFound otherwise (see projects.gate)."""
     field = "public_id" if project_ref.startswith("prj_") else "name"
-    matches = projects_for_user(user=user).filter(**{field: project_ref})
-    # An owned project wins over a same-named project the user is a member of.
-    owned_first = Case(When(owner=user, then=Value(0)), default=Value(1))
-    project = matches.annotate(owned_first=owned_first).order_by("owned_first", "id").first()
-    if project is None:
+    row = fetch_one(_project_sql(field), [project_ref, user.pk, user.pk, user.pk])
+    if row is None:
         raise NotFound("No such project.")
+    project = instance(Project, row)
+    project.owner = instance(User, row, width(Project))
     return project
 
 
