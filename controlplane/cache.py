@@ -5,6 +5,7 @@ they let requests through (nothing is counted) and cached values are worked out 
 minute says why.
 """
 
+import hashlib
 import logging
 import threading
 import time
@@ -13,6 +14,7 @@ from typing import Any
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from redis import RedisError
+from redis.exceptions import NoScriptError
 
 logger = logging.getLogger(__name__)
 WARN_EVERY_SECONDS = 60.0
@@ -21,6 +23,12 @@ WARN_EVERY_SECONDS = 60.0
 # One client (its connection pools) per Redis location and process.
 _clients: dict[tuple[str, ...], RedisCacheClient] = {}
 _clients_lock = threading.Lock()
+
+
+# Add one to a counter, and make it expire if new: one command and one reply (atomic, as a script runs whole), where
+# MULTI, SET NX EX, INCR, EXEC took four: the Redis client's share of a throttled request halves.
+_COUNT = "local n = redis.call('INCR', KEYS[1]) if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end return n"
+_COUNT_SHA = hashlib.sha1(_COUNT.encode()).hexdigest()  # noqa: S324 - Redis names scripts by their SHA-1
 
 
 class FailOpenRedisCache(RedisCache):
@@ -50,10 +58,11 @@ class FailOpenRedisCache(RedisCache):
         add and incr take three)."""
         key = self.make_and_validate_key(key)
         try:
-            with self._cache.get_client(key, write=True).pipeline() as pipeline:
-                pipeline.set(key, 0, ex=timeout, nx=True)
-                pipeline.incr(key)
-                return int(pipeline.execute()[1])
+            client = self._cache.get_client(key, write=True)
+            try:
+                return int(client.evalsha(_COUNT_SHA, 1, key, timeout))
+            except NoScriptError:  # a Redis that has not seen the script yet (started anew, flushed)
+                return int(client.eval(_COUNT, 1, key, timeout))
         except RedisError as error:
             self._away(error)
             return 0
