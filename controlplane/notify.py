@@ -13,6 +13,7 @@ Without a live subscription (Redis down or reconnecting), a change may go unhear
 import asyncio
 import contextlib
 import contextvars
+import functools
 import logging
 import os
 import threading
@@ -216,8 +217,13 @@ async def run_sync(work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     Start queues rather than becoming hundreds of threads fighting over the GIL and the pool ahead of every other
     request of the process (the Start's own reply). Under another handler (WSGI, Django's test clients) it runs in
     the request's thread, as Django's async ORM does."""
-    thread_sensitive = not on_the_event_loop.get()
-    return await sync_to_async(_released, thread_sensitive=thread_sensitive)(work, *args, **kwargs)
+    if not on_the_event_loop.get():
+        return await sync_to_async(_released, thread_sensitive=True)(work, *args, **kwargs)
+    # Straight to the executor, in a copy of this context: asgiref's `sync_to_async` wraps the same call in a shield,
+    # a thread handler and a restoring of the context, which cost a re-poll storm 12 % of its GIL time (two hops a
+    # poll). A cancelled caller cancels the work if it has not started, as with asgiref.
+    call = functools.partial(contextvars.copy_context().run, _released, work, *args, **kwargs)
+    return await asyncio.get_running_loop().run_in_executor(None, call)
 
 
 def _released(work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
