@@ -8,6 +8,7 @@ access-matrix test fail for any route with a project in it that was not declared
 """
 
 import functools
+import math
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
@@ -131,7 +132,7 @@ def _authorize_key(request: HttpRequest, project_ref: str, access: Access) -> Pr
     throttle = PollThrottle()
     if not throttle.allow_request(request, None):  # type: ignore[arg-type]
         response = _json_error(429, "throttled", "Request was throttled.")
-        response["Retry-After"] = str(int(throttle.wait() or 1))
+        response["Retry-After"] = str(max(1, math.ceil(throttle.wait())))  # int() said 0 in a window's last second
         return response
     try:
         return project_for_access(user=key.user, project_ref=project_ref, access=access)
