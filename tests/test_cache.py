@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import pytest
 import redis
 from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCacheClient
 
 import controlplane.cache
 from controlplane.cache import FailOpenRedisCache, count_in_window
@@ -59,10 +60,11 @@ def test_requests_share_the_process_redis_client(settings) -> None:
     location = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     settings.CACHES = {"default": {"BACKEND": "controlplane.cache.FailOpenRedisCache", "LOCATION": location}}
 
-    async def client_of_a_request() -> object:
+    async def client_of_a_request() -> RedisCacheClient:
         backend = caches["default"]  # Django makes a backend per request context
         assert isinstance(backend, FailOpenRedisCache)
         return backend._cache
 
     first, second = asyncio.run(client_of_a_request()), asyncio.run(client_of_a_request())
     assert first is second
+    assert first.get_client(write=True) is second.get_client("key")  # one redis.Redis, not one per call
