@@ -18,7 +18,8 @@ from asgiref.sync import sync_to_async
 from django.conf import settings as django_settings
 from django.core.cache import cache
 from django.core.signals import request_finished, request_started
-from django.db import connections
+from django.db import connection, connections
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.throttling import SimpleRateThrottle
 
@@ -27,8 +28,10 @@ from controlplane.batches import FLUSH_SECONDS
 from controlplane.handlers import AsgiHandler
 from controlplane.notify import CHANNEL_PREFIX, _changes, listener_name, project_changed
 from daemons.models import Daemon, TraceReach
-from projects.models import Project, User
-from projects.services import api_key_create
+from projects.auth import authenticate_api_key
+from projects.models import ApiKey, Project, User
+from projects.selectors import project_for_user
+from projects.services import api_key_create, api_key_revoke, membership_remove
 from traces.services import trace_start, trace_stop
 
 POLL = "/api/v1/projects/shop/daemon"
@@ -381,3 +384,37 @@ def test_a_change_made_while_serving_a_request_is_told_once_its_response_is_sent
         assert subscriber.get_message(timeout=2) is not None
     finally:
         subscriber.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_revoked_key_an_inactive_user_and_a_removed_member_are_refused_on_the_next_poll(
+    alice: User, bob: User, project: Project, settings
+) -> None:
+    settings.LONG_POLL_SECONDS = 0
+    owner, member = poll_client(alice), poll_client(bob)
+    body = {"daemon_name": "d", "active_trace_ids": []}
+
+    async def statuses() -> list[int]:
+        return [(await client.post(body)).status_code for client in (owner, member)]
+
+    assert asyncio.run(statuses()) == [200, 200]
+    membership_remove(project=project, username=bob.username)
+    assert asyncio.run(statuses()) == [200, 404]  # not a member: no such project
+    api_key_revoke(user=alice, key_id=ApiKey.objects.get(user=alice).public_id)
+    User.objects.filter(pk=bob.pk).update(is_active=False)
+    assert asyncio.run(statuses()) == [401, 401]
+
+
+@pytest.mark.django_db
+def test_the_gate_reads_a_key_and_a_project_in_one_query_each(alice: User, project: Project) -> None:
+    key, secret = api_key_create(user=alice, scope="ingest")
+    header = "Basic " + base64.b64encode(f"{key.public_id}:{secret}".encode()).decode()
+    authenticate_api_key(header)  # its first use is written (then at most once a minute)
+    with CaptureQueriesContext(connection) as queries:
+        found = authenticate_api_key(header)
+        assert found is not None
+        assert found.user == alice
+        by_name = project_for_user(user=found.user, project_ref="shop")
+        assert by_name.owner == alice  # loaded with it
+    assert len(queries) == 2
+    assert project_for_user(user=alice, project_ref=project.public_id) == by_name == project
