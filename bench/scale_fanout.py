@@ -7,8 +7,10 @@ Each run: N daemons (one keep-alive connection each, like the agent) poll `/proj
 active trace until every one is held (each poll touched its daemon row), then `POST …/traces` starts a trace.
 A daemon's latency is from just before that request is sent to its poll's reply naming the trace; it then
 re-polls at once with the trace, as the agent does. Then the trace is stopped and the daemons learn that too.
-Connection errors and non-200 replies are counted. The stack (bench/stack.py) runs without Celery (nothing
-here queues a task) so that its CPU goes to the web tier; the client is one uvloop process on the same machine.
+Connection errors and non-200 replies are counted. Web CPU: the web workers' CPU seconds from the start request
+until every daemon polls again with the trace (the start, its replies and the re-poll storm). The stack
+(bench/stack.py) runs without Celery (nothing here queues a task) so that its CPU goes to the web tier; the client
+is one uvloop process on the same machine.
 """
 
 import argparse
@@ -29,6 +31,7 @@ import psycopg
 import requests
 import uvloop
 
+from bench.scale_ingest import web_cpu_seconds
 from bench.stack import Stack, production_stack
 
 PROJECT = "shop"
@@ -166,6 +169,7 @@ async def one_run(
 
         session = requests.Session()
         session.auth = full_key
+        cpu = web_cpu_seconds(stack)
         started = time.monotonic()
         response, start_seconds = await _timed(
             lambda: session.post(
@@ -179,6 +183,7 @@ async def one_run(
         since = time.time()
         held = lambda: asyncio.to_thread(_held_daemons, stack.env["DATABASE_URL"], fleet.round_name, since)  # noqa: E731
         await _until(lambda: _wait_count(held, daemons), HELD_TIMEOUT, f"{daemons} polls to be held again")
+        start_cpu = web_cpu_seconds(stack) - cpu
         await asyncio.sleep(1)
 
         stopped = time.monotonic()
@@ -192,6 +197,7 @@ async def one_run(
             "start_p50": statistics.median(start_latencies),
             "start_p99": _percentile(start_latencies, 0.99),
             "start_request": start_seconds,
+            "start_web_cpu": start_cpu,
             "stop_p99": _percentile(stop_latencies, 0.99),
             "stop_request": stop_seconds,
             "errors": len(fleet.errors),
@@ -234,13 +240,13 @@ def main() -> None:
         f"load average {os.getloadavg()[0]:.1f})"
     )
     print(
-        f"{'daemons':>8} {'p50 s':>7} {'p99 s':>7} {'start req s':>12} {'stop p99 s':>11} {'stop req s':>11}"
-        f" {'errors':>7}"
+        f"{'daemons':>8} {'p50 s':>7} {'p99 s':>7} {'start req s':>12} {'web CPU s':>10} {'stop p99 s':>11}"
+        f" {'stop req s':>11} {'errors':>7}"
     )
     for row in rows:
         print(
             f"{row['daemons']:>8} {row['start_p50']:>7.3f} {row['start_p99']:>7.3f} {row['start_request']:>12.3f} "
-            f"{row['stop_p99']:>11.3f} {row['stop_request']:>11.3f} {row['errors']:>7.0f}"
+            f"{row['start_web_cpu']:>10.2f} {row['stop_p99']:>11.3f} {row['stop_request']:>11.3f} {row['errors']:>7.0f}"
         )
 
 
