@@ -1,7 +1,7 @@
 """Fixed SQL selects whose rows become model instances as the ORM's would, for the reads on every API request.
 
 The ORM compiles a query anew on each call; for the API-key gate (the key, then the project: every long poll and
-witness upload) that compilation was 73 to 85 % of the web workers' GIL time in the re-poll storm after a Start
+witness upload) its compiler was 37 % of the web workers' GIL time in a 2,000-daemon fan-out, the two queries 53 %
 (bench/RESULTS.md, "branch gate"). A select written once and run through `connection.cursor()` skips it. Plain
 SQL that PostgreSQL and SQLite (`make run`) both take; values go through the same converters the ORM applies.
 """
