@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from apimodel.witness import witness_from_entry
 from apimodel.witness_form import WITNESS_FORMAT, WITNESS_KEYS
 from controlplane.errors import TooLarge
+from controlplane.memory import cyclic_gc_paused
 from controlplane.pagination import API_PAGE_PARAMETERS, api_page, api_page_of
 from controlplane.schema import errors
 from projects.auth import ApiRequest, IngestThrottle
@@ -389,6 +390,13 @@ class WitnessUploadApi(ProjectApiView):
     )
     def post(self, request: ApiRequest, trace: str) -> Response:
         found = trace_for_project(project=self.project, trace_ref=trace)
+        # A batch of 200 witnesses decodes to ~30,000 objects: the cyclic collector would rescan the heap several
+        # times a batch while they live (the witness form's web CPU per batch halved without it).
+        with cyclic_gc_paused():
+            accepted, duplicate = self._ingest(request, found)
+        return Response({"accepted": accepted, "duplicate": duplicate}, status=status.HTTP_202_ACCEPTED)
+
+    def _ingest(self, request: ApiRequest, found: Trace) -> tuple[int, bool]:
         made = isinstance(request.data, dict) and "witnesses" in request.data
         serializer = (WitnessFormBatchSerializer if made else WitnessBatchSerializer)(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -396,11 +404,10 @@ class WitnessUploadApi(ProjectApiView):
         items = data["witnesses" if made else "entries"]
         if len(items) > settings.WITNESS_BATCH_MAX_ENTRIES:
             raise TooLarge(f"A witness batch is limited to {settings.WITNESS_BATCH_MAX_ENTRIES} entries.")
-        accepted, duplicate = witnesses_ingest(
+        return witnesses_ingest(
             trace=found,
             daemon_name=data["daemon_name"],
             batch_id=data["batch_id"],
             witnesses=items if made else None,
             entries=None if made else items,
         )
-        return Response({"accepted": accepted, "duplicate": duplicate}, status=status.HTTP_202_ACCEPTED)
