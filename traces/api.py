@@ -393,7 +393,8 @@ class WitnessUploadApi(ProjectApiView):
         found = trace_for_project(project=self.project, trace_ref=trace)
         # A batch of 200 witnesses decodes to ~30,000 objects: the cyclic collector would scan them, and the heap,
         # several times while they live. So it is paused, and the batch is decoded here rather than as
-        # `request.data`, which would keep it alive (and scanned) until the response is sent.
+        # `request.data`, which would keep it alive (and scanned) until the response is sent: it is freed (by
+        # reference counting) before the collector resumes.
         with cyclic_gc_paused():
             body = json_body(request.body) if request._request.content_type == "application/json" else request.data
             accepted, duplicate = self._ingest(body, found)
@@ -405,7 +406,9 @@ class WitnessUploadApi(ProjectApiView):
         serializer = (WitnessFormBatchSerializer if made else WitnessBatchSerializer)(data=body)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        items = data["witnesses" if made else "entries"]
+        # A serializer is cyclic (its fields point back to it): only the collector frees it, so it lets go of the batch.
+        items = data.pop("witnesses" if made else "entries")
+        body.pop("witnesses" if made else "entries")
         if len(items) > settings.WITNESS_BATCH_MAX_ENTRIES:
             raise TooLarge(f"A witness batch is limited to {settings.WITNESS_BATCH_MAX_ENTRIES} entries.")
         return witnesses_ingest(
