@@ -110,14 +110,20 @@ def check_schema(schema: object, depth: int = 0) -> None:
         if type(properties) is not dict:
             raise _refuse("properties", "must be an object of schemas")
         for name, child in properties.items():
-            if not _is_leaf(child):
+            # `_is_leaf`, inline: most properties are leaves
+            if type(child) is not dict or (child and (len(child) != 1 or child.get("type") not in _TYPE_NAMES)):
                 try:
                     check_schema(child, depth + 1)
                 except InvalidEntry as error:
                     raise _within(f"properties.{name}", error) from None
     required = schema.get("required")
-    # names the schema's properties, each once (any other item, a list or a number, makes the counts differ)
-    if required is not None and (type(required) is not list or len(_names_in(properties, required)) != len(required)):
+    # names the schema's properties, each once (any other item, a list or a number, makes the counts differ); as
+    # inferred, all of them in order
+    if (
+        required is not None
+        and (properties is None or required != list(properties))
+        and (type(required) is not list or len(_names_in(properties, required)) != len(required))
+    ):
         raise _refuse("required", "must be a list of the schema's property names")
     for keyword in ("items", "additionalProperties"):
         child = schema.get(keyword)
