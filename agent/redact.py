@@ -24,7 +24,9 @@ def encode_entry(entry: Any, *, redacted: bool) -> bytes | str:
         return "an entry must be a JSON object"
     try:
         # the same witness as from the raw entry, but obfuscated texts repeat, so their schemas are remembered
-        return witness_json(check_witness(witness_from_entry(entry if redacted else redact_entry(entry))))
+        uploaded = witness_json(witness_from_entry(entry if redacted else redact_entry(entry)))
+        check_witness(json.loads(uploaded))  # one the control plane would refuse would lose its whole batch
+        return uploaded
     except (ValueError, TypeError, AttributeError, RecursionError) as error:  # InvalidEntry is a ValueError
         return str(error) or repr(error)
 

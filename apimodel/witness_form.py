@@ -1,24 +1,35 @@
 """Witnesses as a daemon uploads them, and the check the control plane runs on each before storing it.
 
 A daemon makes its witnesses itself (`witness_from_entry`, after obfuscation) and uploads them as JSON with
-`witness_format` = WITNESS_FORMAT: the control plane checks them (`check_witness`) and stores them as they are,
-instead of making them again from HAR entries. The form holds no values by construction, and the check keeps it
-so: every key is known, every leaf is a name, a type, a format, a size, a timing, a status, a path segment or an
-auth scheme, and anything else is refused naming the field. WITNESS_FORMAT changes with what `witness_from_entry`
-makes (keys, meanings), so that a daemon of another version is told so rather than building wrong models.
+`witness_format` = WITNESS_FORMAT (`witness_json`: as stored, but each body's schema as JSON text): the control
+plane checks them (`check_witness`) and stores them, instead of making them again from HAR entries. The form
+holds no values by construction, and the check keeps it so: every key is known, every leaf is a name, a type, a
+format, a size, a timing, a status, a path segment or an auth scheme, and anything else is refused naming the
+field. WITNESS_FORMAT changes with what `witness_from_entry` makes (keys, meanings), so that a daemon of another
+version is told so rather than building wrong models.
 
-The check is written for speed (it runs per uploaded witness): plain type and key-set tests, no copies.
+The check is written for speed (it runs per uploaded witness): plain type and key-set tests, no copies, and a
+body's schema is read and checked once per distinct text (remembered like `witness_from_entry`'s).
 """
 
 import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from apimodel.formats import FORMATS
-from apimodel.schema import MAX_DEPTH
-from apimodel.witness import MAX_HOST_LENGTH, MAX_PATH_LENGTH, InvalidEntry, Witness, is_standard_header
+from apimodel.schema import MAX_DEPTH, Schema
+from apimodel.witness import (
+    MAX_BODY_SCHEMA_BYTES,
+    MAX_HOST_LENGTH,
+    MAX_PATH_LENGTH,
+    MEMO_BYTES,
+    InvalidEntry,
+    Witness,
+    _Memo,
+    is_standard_header,
+)
 
 WITNESS_FORMAT = 1
 
@@ -41,10 +52,39 @@ _AUTH_KEYS = frozenset(["scheme"])
 _JWT_AUTH_KEYS = frozenset(["scheme", "claims"])
 
 
+def _compact(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 def witness_json(witness: Witness) -> bytes:
-    """A witness as the daemon uploads it: compact UTF-8 JSON. A lone surrogate (from a `\\ud800` escape in a
-    body's key) becomes "?", as the control plane stores it (`traces.models.witnesses_pack`)."""
-    return json.dumps(witness, ensure_ascii=False, separators=(",", ":")).encode(errors="replace")
+    """A witness as the daemon uploads it: compact UTF-8 JSON, with each body's schema as JSON text (one string for
+    the control plane to read instead of a hundred objects, and the same text for the same schema: it checks each
+    text once). A lone surrogate (from a `\\ud800` escape in a body's key) becomes "?", as the control plane
+    stores it (`traces.models.witnesses_pack`)."""
+    request, response = witness["request"], witness["response"]
+    uploaded = {
+        **witness,
+        "request": {**request, "body": None if request["body"] is None else _compact(request["body"])},
+        "response": {**response, "body": None if response["body"] is None else _compact(response["body"])},
+    }
+    return _compact(uploaded).encode(errors="replace")
+
+
+def _body_schema(text: str) -> Schema:
+    """The schema a body's JSON text holds, checked; InvalidEntry if it is not one."""
+    if len(text) > MAX_BODY_SCHEMA_BYTES:
+        raise _refuse("", f"a body's schema takes at most {MAX_BODY_SCHEMA_BYTES} characters")
+    try:
+        schema = json.loads(text)
+    except (ValueError, RecursionError):
+        raise _refuse("", "must be the JSON text of a schema") from None
+    check_schema(schema)
+    return cast(Schema, schema)
+
+
+# The schemas of the body texts seen last (obfuscated bodies of one shape have one schema): shared by the witnesses
+# stored, as `witness_from_entry` shares them, so never changed in place.
+_body_schemas = _Memo(_body_schema, len, MEMO_BYTES // 4)
 
 
 def _refuse(field: str, message: str) -> InvalidEntry:
@@ -172,8 +212,10 @@ def _message(value: object, field: str, keys: frozenset[str]) -> Mapping[str, An
         raise _refuse(f"{field}.size", "must be a size in bytes")
     body = message["body"]
     if body is not None:
+        if type(body) is not str:
+            raise _refuse(f"{field}.body", "must be the JSON text of a schema, or null")
         try:
-            check_schema(body)
+            message["body"] = _body_schemas.get(body)  # type: ignore[index]
         except InvalidEntry as error:
             raise _within(f"{field}.body", error) from None
     return message
@@ -212,8 +254,9 @@ def _started_at(value: object) -> None:
 
 
 def check_witness(value: object) -> Witness:
-    """`value` if it is a witness of WITNESS_FORMAT as `witness_from_entry` makes them; InvalidEntry naming the
-    field (`request.body.properties.id.format`) otherwise."""
+    """`value` made the witness it uploads (`witness_json`: each body's schema read from its text, in place) if it
+    is a witness of WITNESS_FORMAT as `witness_from_entry` makes them; InvalidEntry naming the field
+    (`request.body.properties.id.format`) otherwise."""
     witness = _keys(value, WITNESS_KEYS, "", "a witness")
     method = witness["method"]
     if type(method) is not str or not _METHOD.fullmatch(method):

@@ -265,7 +265,12 @@ def _message_schema(**more: dict[str, Any]) -> dict[str, Any]:
         "cookies": {"type": "array", "items": {"type": "string"}},
         "content_type": {"type": "string", "nullable": True, "description": "A media type without parameters."},
         "size": {"type": "integer", "minimum": 0},
-        "body": {**_SCHEMA, "nullable": True},
+        "body": {
+            "type": "string",
+            "nullable": True,
+            "description": "The JSON Schema of the body as JSON text (the same text for the same schema): keywords "
+            "`type`, `format`, `properties`, `required`, `items` and `additionalProperties` only.",
+        },
         **more,
     }
     return {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}

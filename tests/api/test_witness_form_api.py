@@ -29,7 +29,7 @@ def url(trace: Trace) -> str:
 
 
 def witnesses(entries: list[dict]) -> list[dict]:
-    """The witnesses as the agent uploads them."""
+    """The witnesses as the agent uploads them (bodies' schemas as JSON text)."""
     return [json.loads(witness_json(witness_from_entry(entry))) for entry in entries]
 
 
@@ -38,12 +38,13 @@ def body(items: list[dict], batch_id: str = "b-1", **more: object) -> dict:
 
 
 def test_witnesses_are_stored_as_sent_once_per_batch_id(daemon, trace, entry) -> None:
-    made = witnesses([entry(), entry(url="https://api.shop.test/v1/x?page=2")])
+    second = entry(url="https://api.shop.test/v1/x?page=2")
+    made = witnesses([entry(), second])
     first = daemon.post(url(trace), body(made, dropped={"queue_full": 1}), format="json")
     again = daemon.post(url(trace), body(made), format="json")
     assert (first.status_code, first.json()) == (202, {"accepted": 2, "duplicate": False})
     assert (again.status_code, again.json()) == (202, {"accepted": 0, "duplicate": True})
-    assert WitnessBatch.objects.get().witnesses == made
+    assert WitnessBatch.objects.get().witnesses == [witness_from_entry(entry()), witness_from_entry(second)]
     assert Trace.objects.get(pk=trace.pk).witness_count == 2
 
 
@@ -57,7 +58,9 @@ def test_a_gzip_batch_of_witnesses_is_accepted(daemon, trace, entry) -> None:
 
 def test_a_value_in_a_witness_is_refused_naming_the_field_and_nothing_is_stored(daemon, trace, entry) -> None:
     made = witnesses([entry(), entry(body={"email": "jane@corp.example"})])
-    made[1]["response"]["body"]["properties"]["email"]["enum"] = ["jane@corp.example"]
+    schema = json.loads(made[1]["response"]["body"])
+    schema["properties"]["email"]["enum"] = ["jane@corp.example"]
+    made[1]["response"]["body"] = json.dumps(schema)
     response = daemon.post(url(trace), body(made), format="json")
     assert response.status_code == 400
     assert response.json()["error"]["field"] == "witnesses[1].response.body.properties.email.enum"

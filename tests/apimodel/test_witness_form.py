@@ -17,29 +17,31 @@ from apimodel.witness_form import WITNESS_KEYS, check_witness, witness_json
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 
 
+ENTRY = {
+    "startedDateTime": "2026-01-05T12:00:00.000Z",
+    "time": 12.5,
+    "request": {
+        "method": "POST",
+        "url": "https://api.shop.test/v1/orders/o-1?page=2",
+        "headers": [
+            {"name": "X-Api-Key", "value": "k-123"},
+            {"name": "Content-Type", "value": "application/json"},
+            {"name": "Cookie", "value": "sid=abc"},
+        ],
+        "postData": {"mimeType": "application/json", "text": '{"id": "o-1", "items": [{"sku": 7}]}'},
+    },
+    "response": {
+        "status": 201,
+        "headers": [{"name": "Content-Type", "value": "application/json; charset=utf-8"}],
+        "content": {"mimeType": "application/json", "text": '{"id": "o-1", "total": 9.5}'},
+    },
+}
+
+
 def made(**changes: Any) -> dict:
-    """A witness as the agent makes it (JSON body, query, an API-key header, a cookie), then `changes`: dotted
-    paths → new values (`"request.body.enum": [...]`), `None` values given as the string "<delete>" delete."""
-    entry = {
-        "startedDateTime": "2026-01-05T12:00:00.000Z",
-        "time": 12.5,
-        "request": {
-            "method": "POST",
-            "url": "https://api.shop.test/v1/orders/o-1?page=2",
-            "headers": [
-                {"name": "X-Api-Key", "value": "k-123"},
-                {"name": "Content-Type", "value": "application/json"},
-                {"name": "Cookie", "value": "sid=abc"},
-            ],
-            "postData": {"mimeType": "application/json", "text": '{"id": "o-1", "items": [{"sku": 7}]}'},
-        },
-        "response": {
-            "status": 201,
-            "headers": [{"name": "Content-Type", "value": "application/json; charset=utf-8"}],
-            "content": {"mimeType": "application/json", "text": '{"id": "o-1", "total": 9.5}'},
-        },
-    }
-    witness = json.loads(witness_json(witness_from_entry(entry)))
+    """The witness of ENTRY (JSON body, query, an API-key header, a cookie) as the agent uploads it, after
+    `changes` to the witness made: dotted paths → new values (`"request.body.enum": [...]`); "<delete>" deletes."""
+    witness = copy.deepcopy(witness_from_entry(ENTRY))
     for path, value in changes.items():
         *parents, last = path.split(".")
         target = witness
@@ -49,6 +51,10 @@ def made(**changes: Any) -> dict:
             del target[last]
         else:
             target[last] = value
+    for part in ("request", "response"):  # as uploaded (`witness_json`): bodies' schemas as JSON text
+        message = witness.get(part)
+        if isinstance(message, dict) and isinstance(message.get("body"), dict):
+            message["body"] = json.dumps(message["body"], separators=(",", ":"))
     return witness
 
 
@@ -58,11 +64,13 @@ def refused(witness: object) -> str:
     return caught.value.field
 
 
-def test_a_witness_as_made_passes() -> None:
-    witness = made()
+def test_a_witness_as_uploaded_passes_and_becomes_the_witness_made() -> None:
+    witness = json.loads(witness_json(witness_from_entry(ENTRY)))
+    assert witness == made()
     assert witness["auth"] == {"scheme": "apikey_header:x-api-key"}
     assert witness["path_echoes"] == [2]
-    assert check_witness(witness) is witness
+    assert json.loads(witness["request"]["body"])["required"] == ["id", "items"]
+    assert check_witness(witness) == witness_from_entry(ENTRY)
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in FIXTURES.glob("*.har")))
@@ -138,6 +146,19 @@ def test_schemas_nest_no_deeper_than_inference_makes_them() -> None:
 def test_what_is_not_a_witness_is_refused() -> None:
     assert refused([]) == ""
     assert refused(made(**{"request": [1]})) == "request"
+
+
+@pytest.mark.parametrize("text", ["{", '"o-1"', '{"type": "string", "enum": ["o-1"]}', "[" * 100_000])
+def test_a_body_text_that_is_not_a_schema_is_refused(text: str) -> None:
+    witness = made()
+    witness["request"]["body"] = text
+    assert refused(witness).startswith("request.body")
+
+
+def test_a_body_schema_is_at_most_as_large_as_inference_keeps_it() -> None:
+    witness = made()
+    witness["request"]["body"] = json.dumps({"type": "object", "properties": {"x" * 70_000: {}}})
+    assert refused(witness) == "request.body"
 
 
 def mutations(witness: dict) -> st.SearchStrategy[dict]:

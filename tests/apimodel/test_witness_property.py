@@ -82,10 +82,8 @@ def test_redacting_any_entry_keeps_its_witness(entry: dict) -> None:
 
 
 def assert_uploadable(witness: dict) -> None:
-    """The witness as the agent uploads it reads back the same and passes the check."""
-    uploaded = json.loads(witness_json(witness))
-    assert uploaded == witness
-    assert check_witness(uploaded) is uploaded
+    """The witness as the agent uploads it passes the check, which gives back the witness made."""
+    assert check_witness(json.loads(witness_json(witness))) == witness
 
 
 @settings(max_examples=150, deadline=None)
