@@ -411,9 +411,11 @@ class WitnessUploadApi(ProjectApiView):
         serializer = (WitnessFormBatchSerializer if made else WitnessBatchSerializer)(data=body)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        # A serializer is cyclic (its fields point back to it): only the collector frees it, so it lets go of the batch.
+        # A serializer is cyclic (its fields point back to it): only the collector frees it, so it lets go of the batch
+        # (of a JSON body: a form's is DRF's and immutable).
         items = data.pop("witnesses" if made else "entries")
-        body.pop("witnesses" if made else "entries")
+        if type(body) is dict:
+            body.pop("witnesses" if made else "entries")
         if len(items) > settings.WITNESS_BATCH_MAX_ENTRIES:
             raise TooLarge(f"A witness batch is limited to {settings.WITNESS_BATCH_MAX_ENTRIES} entries.")
         return witnesses_ingest(

@@ -129,3 +129,12 @@ def test_witnesses_build_the_model_the_same_entries_build(
         documents.append(model_document(version)["endpoints"])
     assert documents[0] == documents[1]
     assert len(documents[0]) == 2
+
+
+@pytest.mark.parametrize("form", ["witnesses", "entries"])
+def test_a_form_encoded_batch_is_a_400(daemon, trace, form: str) -> None:
+    fields = {"daemon_name": "web-1", "batch_id": "b-1", "witness_format": str(WITNESS_FORMAT), form: "x"}
+    response = daemon.post(url(trace), fields)  # multipart, as a form posts it
+    assert response.status_code == 400
+    assert response.json()["error"]["field"] == f"{form}[0]"  # a form's field is a list of its values
+    assert not WitnessBatch.objects.exists()
