@@ -102,6 +102,7 @@ class FakeControlPlane:
                 self.changed.wait(deadline - time.monotonic())
 
     def witnesses(self, trace: Activation) -> list[dict[str, Any]]:
+        """The trace's witnesses as the control plane stores them (checked: bodies' schemas read)."""
         return [w for call in self.uploads if call["trace_id"] == trace.trace_id for w in call["witnesses"]]
 
 
@@ -145,7 +146,7 @@ def running(daemon: Daemon) -> Iterator[Daemon]:
 
 def _refusal(call: dict[str, Any]) -> ApiError | None:
     """The control plane's answer to a batch that is not `witness_format` WITNESS_FORMAT or holds a witness that
-    fails its check; None for a good batch."""
+    fails its check; None for a good batch, whose witnesses the check made the stored ones (in place)."""
     if call.get("witness_format") != WITNESS_FORMAT:
         return ApiError(400, "invalid", "another witness_format", field="witness_format")
     for index, witness in enumerate(call["witnesses"]):
