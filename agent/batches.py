@@ -1,4 +1,4 @@
-"""Obfuscated entries wait here, per trace, until a batch is full or old enough to go to the spool.
+"""Witnesses of obfuscated entries wait here, per trace, until a batch is full or old enough to go to the spool.
 
 Memory is capped: every entry held takes its size from a `MemoryBudget`, given back once its batch is on disk.
 """
@@ -10,6 +10,8 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
+
+from apimodel.witness_form import WITNESS_FORMAT
 
 
 class Clock(Protocol):
@@ -47,7 +49,8 @@ class MemoryBudget:
 
 @dataclass
 class Batch:
-    """Encoded entries of one trace plus the entries of that trace lost since its previous batch (`dropped`).
+    """Encoded witnesses (`agent.redact.encode_entry`, one per entry) of one trace plus the entries of that trace
+    lost since its previous batch (`dropped`).
 
     `batch_id` stays the same across retries, so the control plane counts a batch, and its drops, once.
     """
@@ -61,12 +64,17 @@ class Batch:
     batch_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     def body(self, daemon_name: str) -> bytes:
-        """The upload body: `{daemon_name, batch_id, entries, dropped?}` as JSON (entries are spliced in as is)."""
-        head: dict[str, object] = {"daemon_name": daemon_name, "batch_id": self.batch_id}
+        """The upload body: `{daemon_name, batch_id, witness_format, witnesses, dropped?}` as JSON (the witnesses
+        are spliced in as they are)."""
+        head: dict[str, object] = {
+            "daemon_name": daemon_name,
+            "batch_id": self.batch_id,
+            "witness_format": WITNESS_FORMAT,
+        }
         if +self.dropped:
             head["dropped"] = dict(sorted((+self.dropped).items()))
         start = json.dumps(head, separators=(",", ":")).encode()[:-1]
-        return start + b',"entries":[' + b",".join(self.entries) + b"]}"
+        return start + b',"witnesses":[' + b",".join(self.entries) + b"]}"
 
 
 class Batcher:

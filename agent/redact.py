@@ -1,5 +1,6 @@
-"""Obfuscation of raw HAR entries, in a process of its own: it costs more CPU than taking the entry over HTTP,
-and Python runs one thread at a time per process, so a second process lets the agent use a second core.
+"""Obfuscation of raw HAR entries into the witnesses the agent uploads, in a process of its own: it costs more CPU
+than taking the entry over HTTP, and Python runs one thread at a time per process, so a second process lets the
+agent use a second core.
 """
 
 import json
@@ -12,21 +13,27 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from agent.logs import log_event
-from apimodel.witness import redact_entry
+from apimodel.witness import redact_entry, witness_from_entry
+from apimodel.witness_form import check_witness, witness_json
 
 
 def encode_entry(entry: Any, *, redacted: bool) -> bytes | str:
-    """An entry obfuscated (unless the middleware did) as compact JSON, or what is wrong with it."""
+    """The witness of an entry obfuscated (unless the middleware did), as the control plane takes it (compact JSON,
+    checked as the control plane checks it), or what is wrong with the entry."""
     if not isinstance(entry, Mapping):
         return "an entry must be a JSON object"
     try:
-        return json.dumps(entry if redacted else redact_entry(entry), separators=(",", ":")).encode()
+        # the same witness as from the raw entry, but obfuscated texts repeat, so their schemas are remembered
+        uploaded = witness_json(witness_from_entry(entry if redacted else redact_entry(entry)))
+        check_witness(json.loads(uploaded))  # one the control plane would refuse would lose its whole batch
+        return uploaded
     except (ValueError, TypeError, AttributeError, RecursionError) as error:  # InvalidEntry is a ValueError
         return str(error) or repr(error)
 
 
 def encode_calls(calls: list[tuple[bytes, bool]]) -> list[list[bytes | str]]:
-    """The entries (`trace_events`) of each events body, with whether the middleware obfuscated them, encoded.
+    """The entries (`trace_events`) of each events body, with whether the middleware obfuscated them, encoded as
+    witnesses.
 
     The bodies travel as the bytes they came in: pickled parsed entries would cost the server more CPU, and
     entries waiting here take as much memory as the budget counts for them.

@@ -4,14 +4,18 @@ from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiExample, PolymorphicProxySerializer, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from apimodel.witness import witness_from_entry
+from apimodel.witness_form import WITNESS_FORMAT, WITNESS_KEYS
 from controlplane.errors import TooLarge
+from controlplane.memory import cyclic_gc_paused
 from controlplane.pagination import API_PAGE_PARAMETERS, api_page, api_page_of
+from controlplane.parsers import json_body
 from controlplane.schema import errors
 from projects.auth import ApiRequest, IngestThrottle
 from projects.gate import ProjectApiView
@@ -243,12 +247,101 @@ class WitnessBatchSerializer(serializers.Serializer[Any]):
     no_more_events = serializers.BooleanField(required=False, default=False)
 
 
+# A schema of a body, query parameter or header, as the daemon's `apimodel.schema` infers it (no values).
+_SCHEMA = {
+    "type": "object",
+    "description": "JSON Schema keywords `type`, `format`, `properties`, `required`, `items` and "
+    "`additionalProperties` only.",
+}
+
+
+def _message_schema(**more: dict[str, Any]) -> dict[str, Any]:
+    properties = {
+        "headers": {
+            "type": "object",
+            "additionalProperties": {**_SCHEMA, "nullable": True},
+            "description": "Schemas by lower-cased name; null for a well-known header.",
+        },
+        "cookies": {"type": "array", "items": {"type": "string"}},
+        "content_type": {"type": "string", "nullable": True, "description": "A media type without parameters."},
+        "size": {"type": "integer", "minimum": 0},
+        "body": {
+            "type": "string",
+            "nullable": True,
+            "description": "The JSON Schema of the body as JSON text (the same text for the same schema): keywords "
+            "`type`, `format`, `properties`, `required`, `items` and `additionalProperties` only.",
+        },
+        **more,
+    }
+    return {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
+
+
+WITNESS_SCHEMA = {
+    "type": "object",
+    "description": f"A witness (witness_format {WITNESS_FORMAT}) as the agent's `apimodel.witness_from_entry` makes "
+    "it from an obfuscated entry: names, types, formats, sizes, timings, path segments and the auth scheme only.",
+    "properties": {
+        "started_at": {"type": "string", "nullable": True, "description": "ISO 8601"},
+        "method": {"type": "string", "pattern": "^[A-Z][A-Z-]{0,15}$"},
+        "scheme": {"type": "string", "enum": ["http", "https"]},
+        "host": {"type": "string", "description": "host[:port], lower-cased"},
+        "path": {"type": "string", "pattern": "^/"},
+        "path_echoes": {
+            "type": "array",
+            "items": {"type": "integer", "minimum": 0},
+            "description": "Indexes of the path segments the bodies name as identifiers.",
+        },
+        "query": {"type": "object", "additionalProperties": _SCHEMA},
+        "auth": {
+            "type": "object",
+            "properties": {"scheme": {"type": "string"}, "claims": {"type": "array", "items": {"type": "string"}}},
+            "required": ["scheme"],
+            "additionalProperties": False,
+        },
+        "request": _message_schema(),
+        "response": _message_schema(status={"type": "integer", "minimum": 100, "maximum": 599}),
+        "time_ms": {"type": "number", "minimum": 0, "nullable": True},
+    },
+    "required": sorted(WITNESS_KEYS),
+    "additionalProperties": False,
+}
+
+
+@extend_schema_field({"type": "array", "items": WITNESS_SCHEMA})
+class WitnessesField(serializers.ListField):
+    """Witnesses, checked one by one by the service (which names the witness and field at fault)."""
+
+    child = serializers.JSONField()
+
+    def run_child_validation(self, data: list[Any]) -> list[Any]:
+        return data  # already plain JSON values
+
+
+class WitnessFormBatchSerializer(serializers.Serializer[Any]):
+    daemon_name = serializers.CharField(max_length=200)
+    batch_id = serializers.CharField(max_length=100, help_text="The same batch_id again is counted once.")
+    witness_format = serializers.IntegerField(
+        help_text=f"The form of the witnesses: {WITNESS_FORMAT}. Another is refused (400), so that an agent of "
+        "another version is told to upgrade rather than building wrong models."
+    )
+    witnesses = WitnessesField(allow_empty=True, help_text=f"At most {settings.WITNESS_BATCH_MAX_ENTRIES}.")
+    no_more_events = serializers.BooleanField(required=False, default=False)
+
+    def validate_witness_format(self, value: int) -> int:
+        if value != WITNESS_FORMAT:
+            raise serializers.ValidationError(
+                f"This server reads witness_format {WITNESS_FORMAT}, not {value}: upgrade the agent (or the server) "
+                "so that both make witnesses the same way."
+            )
+        return value
+
+
 class WitnessBatchAcceptedSerializer(serializers.Serializer[Any]):
     accepted = serializers.IntegerField(help_text="Entries stored (0 for a duplicate batch).")
     duplicate = serializers.BooleanField(help_text="This batch_id was stored before.")
 
 
-WITNESS_EXAMPLE = {
+ENTRY_EXAMPLE = {
     "startedDateTime": "2026-01-05T12:00:00.000Z",
     "time": 12.5,
     "request": {"method": "GET", "url": "https://api.shop.test/v1/products/7", "headers": [], "queryString": []},
@@ -259,6 +352,8 @@ WITNESS_EXAMPLE = {
     },
 }
 
+WITNESS_EXAMPLE = witness_from_entry(ENTRY_EXAMPLE)
+
 
 @extend_schema(tags=["daemon"])
 class WitnessUploadApi(ProjectApiView):
@@ -267,16 +362,32 @@ class WitnessUploadApi(ProjectApiView):
     @extend_schema(
         operation_id="trace_witnesses_upload",
         summary="Upload witnesses",
-        description="A daemon's batch of HAR entries captured for an active trace (accepted for 5 minutes after it "
-        "closed). Values are obfuscated before they are stored. The body may be sent with "
-        f"`Content-Encoding: gzip`; at most {settings.WITNESS_BATCH_MAX_BYTES} bytes inflated.",
-        request=WitnessBatchSerializer,
+        description="A daemon's batch captured for an active trace (accepted for 5 minutes after it closed), in "
+        "one of two forms: `witnesses` the daemon made from its obfuscated entries (what the agent sends; each is "
+        "checked to hold no values and stored as it is: anything else is a 400 naming the field, e.g. "
+        "`witnesses[3].request.body.enum`), or HAR `entries`, obfuscated into witnesses here. The body may be sent "
+        f"with `Content-Encoding: gzip`; at most {settings.WITNESS_BATCH_MAX_BYTES} bytes inflated.",
+        request=PolymorphicProxySerializer(
+            component_name="WitnessUpload",
+            serializers=[WitnessFormBatchSerializer, WitnessBatchSerializer],
+            resource_type_field_name=None,
+        ),
         responses={202: WitnessBatchAcceptedSerializer, **errors(400, 401, 404, 410, 413, 429)},
         examples=[
             OpenApiExample(
+                "A batch of one witness",
+                request_only=True,
+                value={
+                    "daemon_name": "web-1",
+                    "batch_id": "web-1-0001",
+                    "witness_format": WITNESS_FORMAT,
+                    "witnesses": [WITNESS_EXAMPLE],
+                },
+            ),
+            OpenApiExample(
                 "A batch of one entry",
                 request_only=True,
-                value={"daemon_name": "web-1", "batch_id": "web-1-0001", "entries": [WITNESS_EXAMPLE]},
+                value={"daemon_name": "web-1", "batch_id": "web-1-0001", "entries": [ENTRY_EXAMPLE]},
             ),
             OpenApiExample(
                 "Stored", response_only=True, status_codes=["202"], value={"accepted": 1, "duplicate": False}
@@ -285,12 +396,32 @@ class WitnessUploadApi(ProjectApiView):
     )
     def post(self, request: ApiRequest, trace: str) -> Response:
         found = trace_for_project(project=self.project, trace_ref=trace)
-        serializer = WitnessBatchSerializer(data=request.data)
+        # A batch of 200 witnesses decodes to ~30,000 objects: the cyclic collector would scan them, and the heap,
+        # several times while they live. So it is paused, and the batch is decoded here rather than as
+        # `request.data`, which would keep it alive (and scanned) until the response is sent: it is freed (by
+        # reference counting) before the collector resumes.
+        with cyclic_gc_paused():
+            body = json_body(request.body) if request._request.content_type == "application/json" else request.data
+            accepted, duplicate = self._ingest(body, found)
+            del body
+        return Response({"accepted": accepted, "duplicate": duplicate}, status=status.HTTP_202_ACCEPTED)
+
+    def _ingest(self, body: Any, found: Trace) -> tuple[int, bool]:
+        made = isinstance(body, dict) and "witnesses" in body
+        serializer = (WitnessFormBatchSerializer if made else WitnessBatchSerializer)(data=body)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        if len(data["entries"]) > settings.WITNESS_BATCH_MAX_ENTRIES:
+        # A serializer is cyclic (its fields point back to it): only the collector frees it, so it lets go of the batch
+        # (of a JSON body: a form's is DRF's and immutable).
+        items = data.pop("witnesses" if made else "entries")
+        if type(body) is dict:
+            body.pop("witnesses" if made else "entries")
+        if len(items) > settings.WITNESS_BATCH_MAX_ENTRIES:
             raise TooLarge(f"A witness batch is limited to {settings.WITNESS_BATCH_MAX_ENTRIES} entries.")
-        accepted, duplicate = witnesses_ingest(
-            trace=found, daemon_name=data["daemon_name"], batch_id=data["batch_id"], entries=data["entries"]
+        return witnesses_ingest(
+            trace=found,
+            daemon_name=data["daemon_name"],
+            batch_id=data["batch_id"],
+            witnesses=items if made else None,
+            entries=None if made else items,
         )
-        return Response({"accepted": accepted, "duplicate": duplicate}, status=status.HTTP_202_ACCEPTED)

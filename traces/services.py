@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from apimodel.har import is_http_exchange
 from apimodel.witness import InvalidEntry, witness_from_entry
+from apimodel.witness_form import check_witness
 from controlplane.errors import Conflict, Gone, Invalid
 from controlplane.notify import project_changed
 from projects.models import Project, User
@@ -158,15 +159,37 @@ def witnesses_from_entries(
     return witnesses
 
 
+def witnesses_checked(witnesses: list[Any], *, field: str = "witnesses") -> list[dict[str, Any]]:
+    """Witnesses a daemon made, as they are if each is one (`apimodel.witness_form.check_witness`); else
+    `Invalid` naming the witness's field (`witnesses[3].request.body`)."""
+    for index, witness in enumerate(witnesses):
+        try:
+            check_witness(witness)
+        except InvalidEntry as error:
+            name = f"{field}[{index}].{error.field}" if error.field else f"{field}[{index}]"
+            raise Invalid(error.message, field=name) from error
+    return witnesses
+
+
 def witnesses_ingest(
-    *, trace: Trace, daemon_name: str, batch_id: str, entries: list[Any], now: datetime | None = None
+    *,
+    trace: Trace,
+    daemon_name: str,
+    batch_id: str,
+    entries: list[Any] | None = None,
+    witnesses: list[Any] | None = None,
+    now: datetime | None = None,
 ) -> tuple[int, bool]:
-    """Store a batch once; returns (accepted count, whether it was a duplicate)."""
+    """Store a batch once: HAR `entries`, made into witnesses here, or `witnesses` a daemon made, checked here.
+    Returns (accepted count, whether it was a duplicate)."""
     now = now or timezone.now()
     if not trace.accepts_witnesses(now):
         raise Gone("This trace is closed and no longer accepts witnesses.")
     clamped: Counter[str] = Counter()
-    witnesses = witnesses_from_entries(entries, clamped=clamped)
+    if witnesses is not None:
+        witnesses = witnesses_checked(witnesses)
+    else:
+        witnesses = witnesses_from_entries(entries, clamped=clamped)
     try:
         with transaction.atomic():
             WitnessBatch.of(witnesses, trace=trace, batch_id=batch_id, daemon_name=daemon_name).save()

@@ -12,6 +12,8 @@ from typing import Any
 
 from agent.client import Activation, ApiError, MiddlewareClient, PollReply, UploadReply
 from agent.daemon import Daemon
+from apimodel.witness import InvalidEntry
+from apimodel.witness_form import WITNESS_FORMAT, check_witness
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -67,7 +69,10 @@ class FakeControlPlane:
     def upload(self, *, project: str, trace_id: str, body: bytes) -> UploadReply:
         call = {"project": project, "trace_id": trace_id, **json.loads(gzip.decompress(body))}
         self.uploads.append(call)
-        reply = self.replies.pop(0) if self.replies else UploadReply(accepted=len(call["entries"]), duplicate=False)
+        refusal = _refusal(call)
+        if refusal is not None:  # as the control plane would: a batch it cannot take is a 400
+            raise refusal
+        reply = self.replies.pop(0) if self.replies else UploadReply(accepted=len(call["witnesses"]), duplicate=False)
         if isinstance(reply, Exception):
             raise reply
         return reply
@@ -96,8 +101,9 @@ class FakeControlPlane:
                     return PollReply(activated, deactivated)
                 self.changed.wait(deadline - time.monotonic())
 
-    def entries(self, trace: Activation) -> list[dict[str, Any]]:
-        return [entry for call in self.uploads if call["trace_id"] == trace.trace_id for entry in call["entries"]]
+    def witnesses(self, trace: Activation) -> list[dict[str, Any]]:
+        """The trace's witnesses as the control plane stores them (checked: bodies' schemas read)."""
+        return [w for call in self.uploads if call["trace_id"] == trace.trace_id for w in call["witnesses"]]
 
 
 def post_events(daemon: Daemon, project: str, trace_name: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -136,3 +142,16 @@ def running(daemon: Daemon) -> Iterator[Daemon]:
         thread.join(30)
         assert not thread.is_alive()
         assert daemon.join(10)  # the last long poll ended too
+
+
+def _refusal(call: dict[str, Any]) -> ApiError | None:
+    """The control plane's answer to a batch that is not `witness_format` WITNESS_FORMAT or holds a witness that
+    fails its check; None for a good batch, whose witnesses the check made the stored ones (in place)."""
+    if call.get("witness_format") != WITNESS_FORMAT:
+        return ApiError(400, "invalid", "another witness_format", field="witness_format")
+    for index, witness in enumerate(call["witnesses"]):
+        try:
+            check_witness(witness)
+        except InvalidEntry as error:
+            return ApiError(400, "invalid", error.message, field=f"witnesses[{index}].{error.field}")
+    return None

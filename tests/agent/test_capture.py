@@ -17,6 +17,8 @@ from agent.client import Activation, ApiError, PollReply, TransportError
 from agent.daemon import AgentConfig, Daemon, drop_counts
 from agent.projects import TRACE_GRACE, Project
 from agent.redact import Redactor
+from apimodel.witness import witness_from_entry
+from apimodel.witness_form import WITNESS_FORMAT, check_witness
 from tests.agent.fakes import START, FakeClock, FakeControlPlane, eventually, post_events, running
 
 
@@ -42,7 +44,12 @@ def test_batches_are_cut_by_count_by_bytes_and_by_age() -> None:
     assert batcher.next_due_in() == 2.0
     clock.seconds += 2.0
     [late] = batcher.take()
-    assert json.loads(late.body("web-1")) == {"daemon_name": "web-1", "batch_id": late.batch_id, "entries": [{"n": 2}]}
+    assert json.loads(late.body("web-1")) == {
+        "daemon_name": "web-1",
+        "batch_id": late.batch_id,
+        "witness_format": WITNESS_FORMAT,
+        "witnesses": [{"n": 2}],
+    }
 
 
 def test_the_memory_budget_refuses_entries_until_spooled_batches_give_it_back() -> None:
@@ -66,8 +73,8 @@ def test_drops_ride_with_the_next_batch_of_their_trace_or_an_empty_one() -> None
     clock.seconds += 2
     bodies = {b.trace_id: json.loads(b.body("web-1")) for b in batcher.take()}
     assert bodies["trc_1"]["dropped"] == {"buffer_full": 2, "queue_full": 4}
-    assert bodies["trc_1"]["entries"] == [{}]
-    assert bodies["trc_2"]["entries"] == [] and bodies["trc_2"]["dropped"] == {"spool_full": 5}
+    assert bodies["trc_1"]["witnesses"] == [{}]
+    assert bodies["trc_2"]["witnesses"] == [] and bodies["trc_2"]["dropped"] == {"spool_full": 5}
 
 
 def test_only_well_formed_drop_reasons_and_counts_are_taken_from_a_middleware() -> None:
@@ -98,6 +105,7 @@ def test_events_are_obfuscated_and_entries_it_cannot_read_are_counted(
     [batch] = daemon.batcher.take()
     text = b"".join(batch.entries).decode()
     assert "ada.lovelace" not in text and "4111" not in text
+    assert [check_witness(json.loads(e)) for e in batch.entries] == [witness_from_entry(secret)]
     assert batch.dropped == {"invalid_entry": 2}
     assert daemon.accounting.project("shop") == {"received": 3, "uploaded": 0, "pending": 1,
                                                  "dropped": {"invalid_entry": 2}}  # fmt: skip
@@ -154,7 +162,8 @@ def test_pre_obfuscated_events_are_taken_as_they_are_with_the_drops_the_middlewa
     assert post_events(daemon, "shop", trace.trace_name, body) == (202, {"trace_event_details": {"drops": 0}})
     daemon.batcher.seal()
     [batch] = daemon.batcher.take()
-    assert [json.loads(e) for e in batch.entries] == [entry()]  # kept as sent: the middleware obfuscated it
+    # made from the entry as sent: the middleware obfuscated it
+    assert [check_witness(json.loads(e)) for e in batch.entries] == [witness_from_entry(entry())]
     assert batch.dropped == {"queue_full": 4}
     assert daemon.accounting.project("shop")["dropped"] == {"queue_full": 4}
 
@@ -221,7 +230,7 @@ def test_a_full_spool_counts_the_batch_and_the_trace_hears_of_it_once_there_is_r
         eventually(lambda: daemon.accounting.project("shop")["pending"] == 0)
     counts = daemon.accounting.project("shop")
     uploaded = {c["batch_id"]: c for c in control_plane.uploads}.values()
-    assert counts["uploaded"] == sum(len(c["entries"]) for c in uploaded) > 0
+    assert counts["uploaded"] == sum(len(c["witnesses"]) for c in uploaded) > 0
     assert counts["dropped"] == {"spool_full": 20 - counts["uploaded"]}
     assert invariant_holds(daemon)
     assert all(c["trace_id"] == trace.trace_id for c in uploaded)
@@ -237,8 +246,8 @@ def test_a_rejected_batch_is_counted_and_reported_with_a_later_batch_of_its_trac
         post_events(daemon, "shop", "strict", events(entry(), entry()))
         eventually(lambda: len(control_plane.uploads) == 2)
     rejected, report = control_plane.uploads
-    assert len(rejected["entries"]) == 2
-    assert report["entries"] == [] and report["dropped"] == {"rejected": 2}
+    assert len(rejected["witnesses"]) == 2
+    assert report["witnesses"] == [] and report["dropped"] == {"rejected": 2}
     assert daemon.accounting.project("shop")["dropped"] == {"rejected": 2}
 
 

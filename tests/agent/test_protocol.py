@@ -96,10 +96,10 @@ def test_a_captured_akita_django_session_works_as_it_did_with_akita_s_daemon(
         assert diff["deactivated_traces"] == ["lrn_6ys7tehG07j9wnxwZp9oDf"]
         assert [t["trace_id"] for t in diff["activated_traces"]] == [trace.trace_id]
 
-        eventually(lambda: len(control_plane.entries(trace)) == 7)
-        uploaded = json.dumps(control_plane.entries(trace))
+        eventually(lambda: len(control_plane.witnesses(trace)) == 7)
+        uploaded = json.dumps(control_plane.witnesses(trace))
         assert "demo-token" not in uploaded and "abc123" not in uploaded  # Authorization and Cookie values
-        paths = sorted(e["request"]["url"].split("8019")[1].split("?")[0] for e in control_plane.entries(trace))
+        paths = sorted(w["path"] for w in control_plane.witnesses(trace))
         assert paths[:3] == ["/api/items", "/api/items", "/api/items/42"]
 
         stopping = poll_in_background(daemon, "demo-service", [trace.trace_id])
@@ -147,7 +147,7 @@ def test_events_on_one_keep_alive_connection_are_each_answered(
             response = connection.getresponse()
             assert (response.status, json.loads(response.read())) == (202, {"trace_event_details": {"drops": 0}})
         connection.close()
-        eventually(lambda: len(control_plane.entries(trace)) == 50)
+        eventually(lambda: len(control_plane.witnesses(trace)) == 50)
 
 
 @pytest.mark.parametrize(
@@ -192,7 +192,7 @@ def test_the_heartbeat_reports_the_projects_their_middleware_clients_and_traffic
         eventually(lambda: daemon.project("shop").active() and daemon.project("blog").state.value == "ok")
         call(daemon, "POST", "/v1/services/shop/traces/hb/events", {"client_name": "web-1.shop",
              "trace_events": [entry()], "dropped": {"queue_full": 2}})  # fmt: skip
-        eventually(lambda: control_plane.entries(trace))
+        eventually(lambda: control_plane.witnesses(trace))
         eventually(lambda: control_plane.heartbeats[-1]["traffic"] and control_plane.heartbeats[-1]["traffic"][-1]
                    ["uploaded"] == 1, timeout=5)  # fmt: skip
         status, report = call(daemon, "GET", "/v1/status")
@@ -258,7 +258,7 @@ def test_the_http_the_middleware_may_send_is_read_as_it_comes_and_what_it_may_no
             daemon, request(path, body, "User-Agent: python-requests/2.34.2", "Connection: keep-alive")
         )
         assert (status, reply, headers["connection"]) == (202, accepted, "close")
-        eventually(lambda: len(control_plane.entries(trace)) == 4)
+        eventually(lambda: len(control_plane.witnesses(trace)) == 4)
 
         refused = [
             (b"NONSENSE\r\n\r\n", 400, "Malformed HTTP request."),
@@ -320,4 +320,4 @@ def test_every_event_answered_202_is_uploaded_or_spooled_though_the_agent_stops_
     counts = daemon.accounting.project("demo-service")
     assert counts == {"received": 320, "uploaded": counts["uploaded"], "pending": 320 - counts["uploaded"],
                       "dropped": {}}  # fmt: skip
-    assert len([e for call in control_plane.uploads for e in call["entries"]]) == counts["uploaded"]
+    assert len([w for call in control_plane.uploads for w in call["witnesses"]]) == counts["uploaded"]

@@ -14,11 +14,21 @@ from agent.client import ApiError, TransportError, UploadReply, parse_retry_afte
 from agent.health import ControlPlaneHealth
 from agent.spool import Spool, SpooledBatch, SpoolError, SpoolFull
 from agent.upload import Backoff, Outcome, Uploader
+from apimodel.witness import witness_from_entry
+from apimodel.witness_form import WITNESS_FORMAT
 from tests.agent.fakes import START, FakeClock, FakeControlPlane
 
 
+def witness(n: int) -> dict:
+    exchange = {"request": {"method": "GET", "url": f"https://api.shop.test/items/{n}"}, "response": {"status": 200}}
+    return witness_from_entry(exchange)
+
+
 def spooled(spool: Spool, trace_id: str = "trc_1", entries: int = 3) -> SpooledBatch:
-    body = gzip.compress(json.dumps({"batch_id": "b", "entries": [{"n": n} for n in range(entries)]}).encode())
+    witnesses = [witness(n) for n in range(entries)]
+    body = gzip.compress(
+        json.dumps({"batch_id": "b", "witness_format": WITNESS_FORMAT, "witnesses": witnesses}).encode()
+    )
     return spool.append(project="shop", trace_id=trace_id, batch_id="b", entries=entries, dropped={}, body=body)
 
 
@@ -141,20 +151,20 @@ def test_the_spool_gives_batches_back_in_order_even_after_a_restart(tmp_path: Pa
     assert [item.trace_id for item in again.open()] == ["trc_1", "trc_2"]
     oldest = again.oldest()
     assert oldest is not None
-    assert json.loads(gzip.decompress(oldest.body()))["entries"] == [{"n": 0}, {"n": 1}, {"n": 2}]
+    assert json.loads(gzip.decompress(oldest.body()))["witnesses"] == [witness(0), witness(1), witness(2)]
     fourth = spooled(again, trace_id="trc_3")
     assert fourth.sequence == third.sequence + 1
     again.close()
 
 
 def test_the_spool_refuses_a_batch_over_its_size_and_a_second_agent(tmp_path: Path) -> None:
-    spool = Spool(tmp_path / "spool", max_bytes=300)
+    spool = Spool(tmp_path / "spool", max_bytes=600)
     spool.open()
-    assert spooled(spool).size > 150
+    assert spooled(spool).size > 300
     with pytest.raises(SpoolFull):
         spooled(spool)
     with pytest.raises(SpoolError, match="another agent uses the spool folder"):
-        Spool(tmp_path / "spool", max_bytes=300).open()
+        Spool(tmp_path / "spool", max_bytes=600).open()
     spool.close()
 
 

@@ -1,5 +1,6 @@
 """Any input gives a witness or InvalidEntry; redacting never changes the witness (nor which path segments
-the bodies name), nor do the memos behind it."""
+the bodies name), nor do the memos behind it; every witness made passes the control plane's check of uploaded
+witnesses, as the agent uploads it."""
 
 import json
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 
 from apimodel import InvalidEntry, redact_entry, witness, witness_from_entry
 from apimodel.formats import placeholder
+from apimodel.witness_form import check_witness, witness_json
 
 texts = st.one_of(
     st.text(max_size=20),
@@ -77,6 +79,17 @@ def entries(draw: st.DrawFn) -> dict:
 @given(entries())
 def test_redacting_any_entry_keeps_its_witness(entry: dict) -> None:
     assert witness_from_entry(redact_entry(entry)) == witness_from_entry(entry)
+
+
+def assert_uploadable(witness: dict) -> None:
+    """The witness as the agent uploads it passes the check, which gives back the witness made."""
+    assert check_witness(json.loads(witness_json(witness))) == witness
+
+
+@settings(max_examples=150, deadline=None)
+@given(entries())
+def test_every_witness_made_passes_the_upload_check_and_round_trips(entry: dict) -> None:
+    assert_uploadable(witness_from_entry(entry))
 
 
 MEMOS: list[witness._Memo[Any, Any]] = [witness._json_bodies, witness._message_headers_seen, witness._witness_urls]
@@ -149,3 +162,4 @@ def test_it_answers_malformed_entries_with_a_witness_or_invalid_entry(entry: dic
         return
     json.dumps(witness, allow_nan=False)
     assert witness_from_entry(redact_entry(entry)) == witness
+    assert_uploadable(witness)
