@@ -15,6 +15,7 @@ Meant for loopback. Every reply is written in one send on a socket with TCP_NODE
 keep-alive connection waits for the client's delayed ACK (Nagle), 40 ms per request.
 """
 
+import _socket
 import asyncio
 import http
 import json
@@ -170,10 +171,11 @@ class MiddlewareServer:
     def _accept(self) -> None:
         for _ in range(ACCEPTS_AT_ONCE):
             try:
-                # the C accept and the socket made from its descriptor: `socket.accept` looks the listener's
-                # family and type up as enums for every connection, a tenth of the loop's time
+                # the C accept and the C socket made from its descriptor: `socket.accept` looks the listener's
+                # family and type up as enums for every connection, a tenth of the loop's time, and the Python
+                # socket class adds its own bookkeeping to making and closing each
                 descriptor, peer = self._socket._accept()  # type: ignore[attr-defined]  # not in typeshed
-                sock = socket.socket(self._family, socket.SOCK_STREAM, self._protocol, descriptor)
+                sock = _socket.socket(self._family, socket.SOCK_STREAM, self._protocol, descriptor)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as error:  # e.g. out of file descriptors: try again in a second
@@ -305,7 +307,7 @@ class _Connection:
     cost more CPU than the rest of an akita-django call, which comes on a connection of its own.
     """
 
-    def __init__(self, server: MiddlewareServer, sock: socket.socket, client: str) -> None:
+    def __init__(self, server: MiddlewareServer, sock: _socket.socket, client: str) -> None:
         self.server = server
         self.intake = server.intake
         self.loop = server._loop
