@@ -25,7 +25,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass
@@ -245,21 +245,31 @@ class MiddlewareServer:
         self._after_reply.put(taken)
 
     def _work_after_replies(self) -> None:
-        """Hands the intake what is waiting, in lists (the obfuscation process takes a list per round trip)."""
-        while True:
-            handed = [self._after_reply.get()]
-            with suppress(queue.Empty):
-                while handed[-1] is not None:
-                    handed.append(self._after_reply.get_nowait())
-            for taken in _portions([call for calls in handed if calls is not None for call in calls]):
-                try:
-                    self.intake.take(taken)
-                except Exception as error:  # a bug must cost these calls' entries, not the agent
-                    log_event(logging.ERROR, "request_failed", error=repr(error), calls=len(taken))
-                finally:
-                    self.calls_ended(len(taken), 0)
-            if handed[-1] is None:
-                return
+        """Hands the intake what is waiting, in lists (the obfuscation process takes a list per round trip).
+
+        A list taken is let go of at once: the intake gives its bodies' bytes back to the memory budget, so a
+        body still held here would be memory the budget does not count."""
+        waiting: list[tuple[Any, int]] = []
+        ending = False
+        while waiting or not ending:
+            while not ending and (not waiting or not self._after_reply.empty()):  # waits only with nothing to do
+                calls = self._after_reply.get()
+                if calls is None:
+                    ending = True
+                else:
+                    waiting += calls
+            if not waiting:  # an empty list (handed when the server closes)
+                continue
+            end = _portion_end(waiting)
+            taken = waiting[:end]
+            del waiting[:end]
+            try:
+                self.intake.take(taken)
+            except Exception as error:  # a bug must cost these calls' entries, not the agent
+                log_event(logging.ERROR, "request_failed", error=repr(error), calls=len(taken))
+            finally:
+                self.calls_ended(len(taken), 0)
+            del taken
 
     def poll(self, service: str, body: object, reply: Callable[[Answer], None]) -> None:
         """Hold a middleware poll on a thread of its own; `reply` runs in the loop once it is answered."""
@@ -281,16 +291,14 @@ class MiddlewareServer:
         self._polls.submit(self.intake.middleware_poll, service, body).add_done_callback(answered)
 
 
-def _portions(calls: list[tuple[Any, int]]) -> Iterator[list[tuple[Any, int]]]:
-    """The calls in lists of at most TAKEN_AT_ONCE, and TAKEN_BYTES_AT_ONCE of bodies past each list's first."""
-    start = 0
-    while start < len(calls):
-        end, size = start + 1, 0
-        while end < len(calls) and end - start < TAKEN_AT_ONCE and size < TAKEN_BYTES_AT_ONCE:
-            size += calls[end][1]
-            end += 1
-        yield calls[start:end]
-        start = end
+def _portion_end(calls: list[tuple[Any, int]]) -> int:
+    """How many of the calls go in the next list: at most TAKEN_AT_ONCE, and TAKEN_BYTES_AT_ONCE of bodies past
+    the first."""
+    end, size = 1, 0
+    while end < len(calls) and end < TAKEN_AT_ONCE and size < TAKEN_BYTES_AT_ONCE:
+        size += calls[end][1]
+        end += 1
+    return end
 
 
 @lru_cache(maxsize=1024)
@@ -408,8 +416,8 @@ class _Connection:
                     if len(self.buffer) > MAX_HEAD_BYTES:
                         self._refuse(431, "The request head is too large.")
                     return
-                head = bytes(self.buffer[:end])
-                del self.buffer[: end + 4]
+                head = self._take(end)
+                del self.buffer[:4]
                 self.request = self._head(head)
                 if self.request is None:
                     return
@@ -425,10 +433,16 @@ class _Connection:
                 continue
             if len(self.buffer) < request.length:
                 return
-            body = bytes(self.buffer[: request.length])
-            del self.buffer[: request.length]
+            body = self._take(request.length)
             self.request = None
             self._handle(request, body)
+
+    def _take(self, size: int) -> bytes:
+        """The buffer's first `size` bytes, copied once (a slice of the bytearray would be a second copy)."""
+        with memoryview(self.buffer) as view, view[:size] as part:
+            taken = bytes(part)
+        del self.buffer[:size]
+        return taken
 
     def _head(self, head: bytes) -> _Request | None:
         """The request of this head (`_request`); None after refusing it (and closing). Split with str methods:
