@@ -7,8 +7,9 @@
 One event loop on one thread serves every connection with non-blocking sockets: akita-django opens a new
 connection per event, and a thread per connection cost more CPU than the event itself. The loop parses the
 little HTTP/1.1 the protocol uses (a request line, headers, a `Content-Length` body; keep-alive), answers an
-events call as soon as its body is read, and hands the raw body to a worker thread, which passes whatever has
-queued up to the intake at once (`Intake.take`: obfuscation, in a process of its own). A held poll waits on a
+events call as soon as its body is read, and hands the raw bodies of each pass of the loop to a worker thread
+at once, which passes whatever has queued up to the intake in lists (`Intake.take`: obfuscation, in a process
+of its own). A held poll waits on a
 thread of its own (`POLL_THREADS` at most; ~21 KB of memory each), since it blocks on the project's condition.
 
 Meant for loopback. Every reply is written in one send on a socket with TCP_NODELAY: a reply in two sends on a
