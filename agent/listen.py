@@ -259,6 +259,7 @@ class MiddlewareServer:
                     ending = True
                 else:
                     waiting += calls
+                    del calls  # `waiting` lets go of what it hands on
             if not waiting:  # an empty list (handed when the server closes)
                 continue
             end = _portion_end(waiting)
