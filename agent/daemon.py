@@ -35,6 +35,8 @@ MIB = 1024 * 1024
 # a middleware client counts as connected while it polls, and for this long after its last contact
 CLIENT_SEEN_WITHIN = timedelta(seconds=60)
 DROP_REASON_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz_")
+# the reply to an events call taken; one object, never changed, which the middleware server encodes once
+TAKEN = {"trace_event_details": {"drops": 0}}
 
 
 @dataclass
@@ -338,10 +340,11 @@ class Daemon:
         project = self.project(service)
         if project.state is ProjectState.UNKNOWN:
             return Answer(404, {"message": "Service not found"})
+        now = self.clock.now()
         if isinstance(body.get("client_name"), str):
-            project.client_seen(body["client_name"], self.clock.now())
+            project.client_seen(body["client_name"], now)
         reported = drop_counts(body.get("dropped"))
-        trace, accepts = project.trace_named(trace_name, self.clock.now())
+        trace, accepts = project.trace_named(trace_name, now)
         if trace is None or not accepts:
             reason = "unknown_trace" if trace is None else "trace_closed"
             self.accounting.add(project.name, received=len(entries))
@@ -352,7 +355,7 @@ class Daemon:
 
         capture = Capture(project.name, trace, raw, body.get("redacted") is True, reported)
         # the middleware never reads the count; what capture drops is counted and reported with the trace
-        return Answer(202, {"trace_event_details": {"drops": 0}}, then=capture)
+        return Answer(202, TAKEN, then=capture)
 
     def events_discarded(self, service: str, trace_name: str) -> Answer:
         """An events body the memory cap had no room for (akita-django sends one entry per call)."""
