@@ -9,7 +9,9 @@ field. WITNESS_FORMAT changes with what `witness_from_entry` makes (keys, meanin
 version is told so rather than building wrong models.
 
 The check is written for speed (it runs per uploaded witness): plain type and key-set tests, no copies, and a
-body's schema is read and checked once per distinct text (remembered like `witness_from_entry`'s).
+body's schema is read and checked once per distinct text (remembered like `witness_from_entry`'s). A checked
+witness keeps its bodies' texts: the control plane stores them as they came (`traces.models.witnesses_pack`), and
+`read_bodies` makes the witness `witness_from_entry` made of it.
 """
 
 import json
@@ -82,9 +84,22 @@ def _body_schema(text: str) -> Schema:
     return cast(Schema, schema)
 
 
-# The schemas of the body texts seen last (obfuscated bodies of one shape have one schema): shared by the witnesses
-# stored, as `witness_from_entry` shares them, so never changed in place.
+# The body texts checked last (obfuscated bodies of one shape have one schema, so one text).
 _body_schemas = _Memo(_body_schema, len, MEMO_BYTES // 4)
+# The schemas of the body texts read last: shared by the witnesses read, as `witness_from_entry` shares them, so
+# never changed in place.
+_read_schemas: _Memo[str, Schema] = _Memo(json.loads, len, MEMO_BYTES // 4)
+
+
+def read_bodies(witness: Witness) -> Witness:
+    """`witness` (checked, or stored) made the witness `witness_from_entry` makes, in place: each body's schema read
+    from its JSON text, once per distinct text; a body that is a schema already (stored before bodies were kept as
+    text) stays as it is, and so does anything not shaped as a witness (for the builder to refuse)."""
+    for part in ("request", "response"):
+        message = witness.get(part)
+        if type(message) is dict and type(body := message.get("body")) is str:
+            message["body"] = _read_schemas.get(body)
+    return witness
 
 
 def _refuse(field: str, message: str) -> InvalidEntry:
@@ -215,7 +230,7 @@ def _message(value: object, field: str, keys: frozenset[str]) -> Mapping[str, An
         if type(body) is not str:
             raise _refuse(f"{field}.body", "must be the JSON text of a schema, or null")
         try:
-            message["body"] = _body_schemas.get(body)  # type: ignore[index]
+            _body_schemas.get(body)
         except InvalidEntry as error:
             raise _within(f"{field}.body", error) from None
     return message
@@ -253,9 +268,9 @@ def _started_at(value: object) -> None:
         raise _refuse("started_at", "must be an ISO 8601 date and time, or null") from None
 
 
-def check_witness(value: object) -> Witness:
-    """`value` made the witness it uploads (`witness_json`: each body's schema read from its text, in place) if it
-    is a witness of WITNESS_FORMAT as `witness_from_entry` makes them; InvalidEntry naming the field
+def check_witness(value: object) -> dict[str, Any]:
+    """`value`, as it is, if it is a witness of WITNESS_FORMAT as uploaded (`witness_json`: each body's schema as JSON
+    text) of one `witness_from_entry` makes (`read_bodies` gives that one back); InvalidEntry naming the field
     (`request.body.properties.id.format`) otherwise."""
     witness = _keys(value, WITNESS_KEYS, "", "a witness")
     method = witness["method"]
@@ -290,4 +305,4 @@ def check_witness(value: object) -> Witness:
     time = witness["time_ms"]
     if time is not None and not _is_size(time):
         raise _refuse("time_ms", "must be a duration in milliseconds, or null")
-    return value  # type: ignore[return-value]
+    return cast(dict[str, Any], value)

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-import orjson
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, F, Max, Q, QuerySet, Sum
@@ -17,6 +16,7 @@ from kombu.exceptions import OperationalError
 from apimodel.builder import ModelBuilder
 from apimodel.model_types import ApiModel
 from apimodel.state import StateFormatError, dump_builder, load_builder
+from apimodel.witness_form import read_bodies
 from apimodels.exports import exports_store
 from apimodels.models import ModelEndpoint, ModelVersion, ProjectPathHints
 from apimodels.selectors import latest_builds, path_hints_of
@@ -265,6 +265,8 @@ def _lenient_witnesses(payload: bytes | memoryview) -> tuple[list[dict[str, Any]
     for witness in witnesses:
         try:
             json.dumps(witness, allow_nan=False).encode()
+            if isinstance(witness, dict):
+                read_bodies(witness)
         except (ValueError, UnicodeEncodeError):
             continue
         valid.append(witness)
@@ -275,7 +277,7 @@ def _batch_witnesses(payload: bytes | memoryview, count: int) -> tuple[list[dict
     """The witnesses of a stored batch, and how many of its `count` witnesses could not be read."""
     try:
         witnesses = witnesses_unpack(payload)
-    except orjson.JSONDecodeError:
+    except ValueError:  # orjson's, or a body's text that is not JSON
         try:
             return _lenient_witnesses(payload)
         except (ValueError, zlib.error):

@@ -7,6 +7,7 @@ import orjson
 from django.conf import settings
 from django.db import models
 
+from apimodel.witness_form import read_bodies
 from controlplane.ids import PublicIdField
 from projects.models import Project
 
@@ -66,21 +67,69 @@ class Trace(models.Model):
         return self.source == self.Source.LIVE and now < self.closed_at + settings.WITNESS_GRACE
 
 
-def witnesses_pack(witnesses: list[dict[str, Any]]) -> bytes:
-    """The stored form of a list of witnesses: zlib-compressed JSON (`witnesses_unpack` reads it)."""
+def _compact(schema: Any) -> str:
     try:
-        data = orjson.dumps(witnesses)
+        return orjson.dumps(schema).decode()
+    except TypeError:  # a lone surrogate, which orjson could not read back: it becomes "?"
+        return json.dumps(schema, separators=(",", ":"), ensure_ascii=False).encode(errors="replace").decode()
+
+
+def _body_text(body: Any, texts: dict[int, str]) -> Any:
+    """A body's schema as JSON text: the text as uploaded, or a schema made here written once per batch (the
+    schemas `witness_from_entry` makes are shared by the witnesses of one body text)."""
+    if type(body) is str:
+        if "\\u" not in body:
+            return body
+        # an escape (uploaded texts need none): a lone surrogate would not read back, so the schema is written again
+        return _compact(json.loads(body))
+    if body is None:
+        return None
+    text = texts.get(id(body))
+    if text is None:
+        text = texts[id(body)] = _compact(body)
+    return text
+
+
+def _stored(witness: dict[str, Any], texts: dict[int, str]) -> dict[str, Any]:
+    """`witness` with each body's schema as JSON text (a copy, unless it came so)."""
+    request, response = witness["request"], witness["response"]
+    request_body, response_body = _body_text(request["body"], texts), _body_text(response["body"], texts)
+    if request_body is request["body"] and response_body is response["body"]:
+        return witness
+    return {
+        **witness,
+        "request": {**request, "body": request_body},
+        "response": {**response, "body": response_body},
+    }
+
+
+def witnesses_pack(witnesses: list[dict[str, Any]]) -> bytes:
+    """The stored form of a list of witnesses: zlib-compressed JSON, each body's schema as JSON text, as a daemon
+    uploads it (`apimodel.witness_form.witness_json`), so a checked upload is stored without writing its schemas
+    again (`witnesses_unpack` reads it)."""
+    texts: dict[int, str] = {}
+    stored = [_stored(witness, texts) for witness in witnesses]
+    try:
+        data = orjson.dumps(stored)
     except TypeError:  # an integer past 64 bits (an absurd declared body size; it reads back as a float), or a
         # lone surrogate, which orjson could not read back: it becomes "?"
-        data = json.dumps(witnesses, separators=(",", ":"), ensure_ascii=False).encode(errors="replace")
-    # PostgreSQL text and jsonb refuse NUL, so a name carrying one would fail the model build.
+        data = json.dumps(stored, separators=(",", ":"), ensure_ascii=False).encode(errors="replace")
+    # PostgreSQL text and jsonb refuse NUL, so a name carrying one would fail the model build (in a body's text, its
+    # escape is escaped again: `\\\\u0000`, which this replaces too).
     # Level 3: a third bigger than the default's 6, and under half its time (the ingest path pays it per batch).
     return zlib.compress(data.replace(b"\\u0000", b"\\ufffd"), 3)
 
 
 def witnesses_unpack(payload: bytes | memoryview) -> list[dict[str, Any]]:
-    """The witnesses of a `WitnessBatch.payload` (a memoryview on PostgreSQL)."""
+    """The witnesses of a `WitnessBatch.payload` (a memoryview on PostgreSQL), as `witness_from_entry` makes them:
+    each body's schema read from its text once per distinct text (`apimodel.witness_form.read_bodies`; witnesses
+    share it). Batches stored before bodies were kept as text (2026-11-27) hold each body's schema as an object,
+    which is read as it is: they need no migration."""
     witnesses: list[dict[str, Any]] = orjson.loads(zlib.decompress(payload))
+    if type(witnesses) is list:
+        for witness in witnesses:
+            if type(witness) is dict:
+                read_bodies(witness)
     return witnesses
 
 

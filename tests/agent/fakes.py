@@ -13,7 +13,7 @@ from typing import Any
 from agent.client import Activation, ApiError, MiddlewareClient, PollReply, UploadReply
 from agent.daemon import Daemon
 from apimodel.witness import InvalidEntry
-from apimodel.witness_form import WITNESS_FORMAT, check_witness
+from apimodel.witness_form import WITNESS_FORMAT, check_witness, read_bodies
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -146,12 +146,12 @@ def running(daemon: Daemon) -> Iterator[Daemon]:
 
 def _refusal(call: dict[str, Any]) -> ApiError | None:
     """The control plane's answer to a batch that is not `witness_format` WITNESS_FORMAT or holds a witness that
-    fails its check; None for a good batch, whose witnesses the check made the stored ones (in place)."""
+    fails its check; None for a good batch, whose witnesses are made the ones stored read back (in place)."""
     if call.get("witness_format") != WITNESS_FORMAT:
         return ApiError(400, "invalid", "another witness_format", field="witness_format")
     for index, witness in enumerate(call["witnesses"]):
         try:
-            check_witness(witness)
+            read_bodies(check_witness(witness))
         except InvalidEntry as error:
             return ApiError(400, "invalid", error.message, field=f"witnesses[{index}].{error.field}")
     return None

@@ -18,7 +18,7 @@ from agent.daemon import AgentConfig, Daemon, drop_counts
 from agent.projects import TRACE_GRACE, Project
 from agent.redact import Redactor
 from apimodel.witness import witness_from_entry
-from apimodel.witness_form import WITNESS_FORMAT, check_witness
+from apimodel.witness_form import WITNESS_FORMAT, check_witness, read_bodies
 from tests.agent.fakes import START, FakeClock, FakeControlPlane, eventually, post_events, running
 
 
@@ -105,7 +105,7 @@ def test_events_are_obfuscated_and_entries_it_cannot_read_are_counted(
     [batch] = daemon.batcher.take()
     text = b"".join(batch.entries).decode()
     assert "ada.lovelace" not in text and "4111" not in text
-    assert [check_witness(json.loads(e)) for e in batch.entries] == [witness_from_entry(secret)]
+    assert [read_bodies(check_witness(json.loads(e))) for e in batch.entries] == [witness_from_entry(secret)]
     assert batch.dropped == {"invalid_entry": 2}
     assert daemon.accounting.project("shop") == {"received": 3, "uploaded": 0, "pending": 1,
                                                  "dropped": {"invalid_entry": 2}}  # fmt: skip
@@ -163,7 +163,7 @@ def test_pre_obfuscated_events_are_taken_as_they_are_with_the_drops_the_middlewa
     daemon.batcher.seal()
     [batch] = daemon.batcher.take()
     # made from the entry as sent: the middleware obfuscated it
-    assert [check_witness(json.loads(e)) for e in batch.entries] == [witness_from_entry(entry())]
+    assert [read_bodies(check_witness(json.loads(e))) for e in batch.entries] == [witness_from_entry(entry())]
     assert batch.dropped == {"queue_full": 4}
     assert daemon.accounting.project("shop")["dropped"] == {"queue_full": 4}
 

@@ -3,7 +3,9 @@ counted once per batch_id, and built into the same model as the same traffic sen
 
 import gzip
 import json
+import zlib
 
+import orjson
 import pytest
 
 from apimodel.witness import witness_from_entry
@@ -46,6 +48,36 @@ def test_witnesses_are_stored_as_sent_once_per_batch_id(daemon, trace, entry) ->
     assert (again.status_code, again.json()) == (202, {"accepted": 0, "duplicate": True})
     assert WitnessBatch.objects.get().witnesses == [witness_from_entry(entry()), witness_from_entry(second)]
     assert Trace.objects.get(pk=trace.pk).witness_count == 2
+
+
+def test_bodies_are_stored_as_the_texts_sent_and_read_once_per_text(daemon, trace, entry) -> None:
+    made = witnesses([entry(), entry()])
+    assert daemon.post(url(trace), body(made), format="json").status_code == 202
+    stored = json.loads(zlib.decompress(WitnessBatch.objects.get().payload))
+    assert [w["response"]["body"] for w in stored] == [w["response"]["body"] for w in made]
+    first, second = WitnessBatch.objects.get().witnesses
+    assert first["response"]["body"] is second["response"]["body"]  # shared, as `witness_from_entry` shares it
+
+
+def test_a_batch_stored_with_bodies_as_objects_reads_as_before(trace, entry) -> None:
+    made = [witness_from_entry(entry()), witness_from_entry(entry(body={"id": 7}))]
+    old = orjson.dumps(made)  # the stored form before bodies were kept as text
+    WitnessBatch.objects.create(trace=trace, batch_id="old", payload=zlib.compress(old), witness_count=2)
+    assert WitnessBatch.objects.get().witnesses == made
+
+
+def test_nul_and_lone_surrogate_escapes_in_a_body_text_are_stored_replaced(
+    daemon, trace, entry, django_capture_on_commit_callbacks
+) -> None:
+    made = witnesses([entry()])
+    made[0]["response"]["body"] = '{"type":"object","properties":{"a\\u0000b":{"type":"integer"},"\\ud800":{}}}'
+    assert daemon.post(url(trace), body(made), format="json").status_code == 202
+    [witness] = WitnessBatch.objects.get().witnesses
+    assert witness["response"]["body"]["properties"] == {"a\ufffdb": {"type": "integer"}, "?": {}}
+    with django_capture_on_commit_callbacks(execute=True):
+        trace_stop(trace=trace)
+    version = trace.model_versions.get()
+    assert version.status == ModelVersion.BuildStatus.READY, version.error
 
 
 def test_a_gzip_batch_of_witnesses_is_accepted(daemon, trace, entry) -> None:

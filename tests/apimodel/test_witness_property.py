@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from apimodel import InvalidEntry, redact_entry, witness, witness_from_entry
 from apimodel.formats import placeholder
-from apimodel.witness_form import check_witness, witness_json
+from apimodel.witness_form import check_witness, read_bodies, witness_json
 
 texts = st.one_of(
     st.text(max_size=20),
@@ -82,8 +82,8 @@ def test_redacting_any_entry_keeps_its_witness(entry: dict) -> None:
 
 
 def assert_uploadable(witness: dict) -> None:
-    """The witness as the agent uploads it passes the check, which gives back the witness made."""
-    assert check_witness(json.loads(witness_json(witness))) == witness
+    """The witness as the agent uploads it passes the check, and reads back as the witness made."""
+    assert read_bodies(check_witness(json.loads(witness_json(witness)))) == witness
 
 
 @settings(max_examples=150, deadline=None)
