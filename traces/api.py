@@ -12,6 +12,7 @@ from rest_framework.response import Response
 
 from apimodel.witness import witness_from_entry
 from apimodel.witness_form import WITNESS_FORMAT, WITNESS_KEYS
+from controlplane.drops import DropCountsField
 from controlplane.errors import TooLarge
 from controlplane.memory import cyclic_gc_paused
 from controlplane.pagination import API_PAGE_PARAMETERS, api_page, api_page_of
@@ -63,6 +64,10 @@ class TraceSerializer(serializers.Serializer[Any]):
         child=serializers.IntegerField(),
         help_text="Entries stored cut to fit, by reason: `path_truncated` (paths past 2,000 characters), "
         "`time_out_of_range` (durations past a day, dropped).",
+    )
+    dropped = DropCountsField(
+        help_text="Entries the daemons lost before they reached the control plane, by reason, as their batches "
+        "reported them: the trace captured `witness_count` plus these."
     )
     import_errors = serializers.ListField(
         child=serializers.CharField(), help_text="A HAR upload's import: what was wrong with the file or entries."
@@ -240,11 +245,18 @@ class HarEntriesField(serializers.ListField):
         return data  # already plain JSON values; a per-entry copy would cost more than the ingest itself
 
 
+BATCH_DROPPED_HELP = (
+    "The trace's entries the daemon lost since its previous batch of it, by reason (`queue_full`, `buffer_full`, "
+    "…); added to the trace's `dropped` once, like the batch."
+)
+
+
 class WitnessBatchSerializer(serializers.Serializer[Any]):
     daemon_name = serializers.CharField(max_length=200)
     batch_id = serializers.CharField(max_length=100, help_text="The same batch_id again is counted once.")
     entries = HarEntriesField(allow_empty=True, help_text=f"At most {settings.WITNESS_BATCH_MAX_ENTRIES}.")
     no_more_events = serializers.BooleanField(required=False, default=False)
+    dropped = DropCountsField(required=False, default=dict, help_text=BATCH_DROPPED_HELP)
 
 
 # A schema of a body, query parameter or header, as the daemon's `apimodel.schema` infers it (no values).
@@ -326,6 +338,7 @@ class WitnessFormBatchSerializer(serializers.Serializer[Any]):
     )
     witnesses = WitnessesField(allow_empty=True, help_text=f"At most {settings.WITNESS_BATCH_MAX_ENTRIES}.")
     no_more_events = serializers.BooleanField(required=False, default=False)
+    dropped = DropCountsField(required=False, default=dict, help_text=BATCH_DROPPED_HELP)
 
     def validate_witness_format(self, value: int) -> int:
         if value != WITNESS_FORMAT:
@@ -424,4 +437,5 @@ class WitnessUploadApi(ProjectApiView):
             batch_id=data["batch_id"],
             witnesses=items if made else None,
             entries=None if made else items,
+            dropped=data["dropped"],
         )
