@@ -51,7 +51,7 @@ class DropCountsField(serializers.DictField):
             for reason in data:
                 if not REASON.fullmatch(reason):
                     message = f"A reason is 1 to {MAX_REASON_LENGTH} lower-case letters, digits and underscores."
-                    raise serializers.ValidationError({reason[:MAX_REASON_LENGTH]: [message]})
+                    raise serializers.ValidationError({reason[:MAX_REASON_LENGTH]: [message]} if reason else message)
         counts: dict[str, int] = super().to_internal_value(data)
         return {reason: count for reason, count in sorted(counts.items()) if count}
 
