@@ -182,7 +182,8 @@ class DaemonListApi(ProjectApiView):
     @extend_schema(
         operation_id="project_daemons_list",
         summary="List a project's daemons",
-        description="The daemons heard from in the last hour, by name, with their health and middleware clients.",
+        description="The daemons heard from in the last hour, by name, with their health, middleware clients "
+        "and what became of their traffic.",
         parameters=API_PAGE_PARAMETERS,
         responses={200: api_page_of(DaemonSerializer, "DaemonPage"), **errors(400, 401, 403, 404)},
     )

@@ -378,7 +378,8 @@ class WitnessUploadApi(ProjectApiView):
         description="A daemon's batch captured for an active trace (accepted for 5 minutes after it closed), in "
         "one of two forms: `witnesses` the daemon made from its obfuscated entries (what the agent sends; each is "
         "checked to hold no values and stored as it is: anything else is a 400 naming the field, e.g. "
-        "`witnesses[3].request.body.enum`), or HAR `entries`, obfuscated into witnesses here. The body may be sent "
+        "`witnesses[3].request.body.enum`), or HAR `entries`, obfuscated into witnesses here; either with the entries "
+        "the daemon lost since its previous batch (`dropped`), added to the trace's. The body may be sent "
         f"with `Content-Encoding: gzip`; at most {settings.WITNESS_BATCH_MAX_BYTES} bytes inflated.",
         request=PolymorphicProxySerializer(
             component_name="WitnessUpload",
@@ -395,6 +396,7 @@ class WitnessUploadApi(ProjectApiView):
                     "batch_id": "web-1-0001",
                     "witness_format": WITNESS_FORMAT,
                     "witnesses": [WITNESS_EXAMPLE],
+                    "dropped": {"queue_full": 3},
                 },
             ),
             OpenApiExample(
