@@ -23,6 +23,8 @@ DROP_REASONS = {
     "trace_closed": "the trace no longer took witnesses",
     "unknown_trace": "events for a trace the agent never learnt",
 }
+# For the API's help texts.
+REASONS_HELP = "Reasons: " + "; ".join(f"`{name}`: {say}" for name, say in DROP_REASONS.items()) + "."
 MAX_REASONS = 32
 MAX_REASON_LENGTH = 40
 REASON = re.compile(rf"[a-z0-9_]{{1,{MAX_REASON_LENGTH}}}")
@@ -34,8 +36,6 @@ MAX_COUNT = 2**53  # exact in every JSON reader
         "type": "object",
         "additionalProperties": {"type": "integer", "minimum": 0, "maximum": MAX_COUNT},
         "maxProperties": MAX_REASONS,
-        "description": "Entries lost, by reason: "
-        + ", ".join(f"`{name}` ({say})" for name, say in DROP_REASONS.items()),
     }
 )
 class DropCountsField(serializers.DictField):
@@ -71,3 +71,9 @@ def drops_text(dropped: Mapping[str, int]) -> str:
 
 def reason_name(reason: str) -> str:
     return reason.replace("_", " ")
+
+
+def drops_explained(dropped: Mapping[str, int]) -> str:
+    """What each reason of a `dropped` map means ("queue full: the middleware's in-process queue was full"), for a
+    tooltip."""
+    return "; ".join(f"{reason_name(reason)}: {DROP_REASONS[reason]}" for reason in dropped if reason in DROP_REASONS)

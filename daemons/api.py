@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from controlplane.batches import LoopBatches
-from controlplane.drops import MAX_COUNT, DropCountsField
+from controlplane.drops import MAX_COUNT, REASONS_HELP, DropCountsField
 from controlplane.error_handlers import error_body
 from controlplane.errors import Invalid
 from controlplane.notify import project_watch, run_sync
@@ -53,7 +53,7 @@ class DaemonTrafficSerializer(serializers.Serializer[Any]):
         required=False,
         default=dict,
         help_text="Entries lost, by reason; received = uploaded + pending + the drops other than the middleware's "
-        "(`queue_full`, `agent_unreachable`, `capture_failed`).",
+        f"(`queue_full`, `agent_unreachable`, `capture_failed`). {REASONS_HELP}",
     )
 
 

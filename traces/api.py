@@ -12,7 +12,7 @@ from rest_framework.response import Response
 
 from apimodel.witness import witness_from_entry
 from apimodel.witness_form import WITNESS_FORMAT, WITNESS_KEYS
-from controlplane.drops import DropCountsField
+from controlplane.drops import REASONS_HELP, DropCountsField
 from controlplane.errors import TooLarge
 from controlplane.memory import cyclic_gc_paused
 from controlplane.pagination import API_PAGE_PARAMETERS, api_page, api_page_of
@@ -67,7 +67,7 @@ class TraceSerializer(serializers.Serializer[Any]):
     )
     dropped = DropCountsField(
         help_text="Entries the daemons lost before they reached the control plane, by reason, as their batches "
-        "reported them: the trace captured `witness_count` plus these."
+        f"reported them: the trace captured `witness_count` plus these. {REASONS_HELP}"
     )
     import_errors = serializers.ListField(
         child=serializers.CharField(), help_text="A HAR upload's import: what was wrong with the file or entries."
@@ -246,8 +246,8 @@ class HarEntriesField(serializers.ListField):
 
 
 BATCH_DROPPED_HELP = (
-    "The trace's entries the daemon lost since its previous batch of it, by reason (`queue_full`, `buffer_full`, "
-    "…); added to the trace's `dropped` once, like the batch."
+    "The trace's entries the daemon lost since its previous batch of it, by reason; added to the trace's `dropped` "
+    f"once, like the batch. {REASONS_HELP}"
 )
 
 

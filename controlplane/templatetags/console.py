@@ -8,7 +8,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.timesince import timesince
 
-from controlplane.drops import drops_text
+from controlplane.drops import drops_explained, drops_text
 
 register = template.Library()
 
@@ -34,9 +34,11 @@ def thousands(number: int) -> str:
 
 
 @register.filter
-def drops(dropped: Mapping[str, int]) -> str:
-    """A `dropped` map as "3 dropped: queue full" (`controlplane.drops.drops_text`); empty if nothing was."""
-    return drops_text(dropped)
+def drops(dropped: Mapping[str, int]) -> SafeString | str:
+    """A `dropped` map as "3 dropped: queue full" (`controlplane.drops.drops_text`), what each reason means in its
+    title; empty if nothing was."""
+    text = drops_text(dropped)
+    return format_html('<strong class="drops" title="{}">{}</strong>', drops_explained(dropped), text) if text else ""
 
 
 @register.filter

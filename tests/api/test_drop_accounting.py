@@ -9,7 +9,7 @@ import time_machine
 
 from apimodel.witness import witness_from_entry
 from apimodel.witness_form import WITNESS_FORMAT, witness_json
-from controlplane.drops import drops_text
+from controlplane.drops import drops_explained, drops_text
 from daemons.models import Daemon
 from traces.models import Trace, WitnessBatch
 from traces.services import trace_start
@@ -163,3 +163,6 @@ def test_drops_read_as_the_console_says_them() -> None:
     assert drops_text({"queue_full": 1200, "buffer_full": 3, "sampled_out": 0}) == (
         "1,203 dropped: 1,200 queue full, 3 buffer full"
     )
+    # A reason this server does not know (a newer agent's) is shown by its name, without an explanation.
+    assert drops_text({"new_reason": 2}) == "2 dropped: new reason"
+    assert drops_explained({"buffer_full": 1, "new_reason": 2}) == "buffer full: the agent's memory cap was reached"

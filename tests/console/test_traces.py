@@ -407,4 +407,5 @@ def test_a_trace_page_counts_the_entries_dropped_and_cut_to_fit(login: Login, pr
         witness_count=12408, dropped={"queue_full": 3}, clamped={"path_truncated": 2}
     )
     page = login(project.owner).get(url).text
-    assert "12,408 witnesses · <strong>3 dropped: queue full</strong> · 2 cut to fit</p>" in page
+    assert '12,408 witnesses · <strong class="drops" title="queue full: ' in page
+    assert ">3 dropped: queue full</strong> · 2 cut to fit</p>" in page
