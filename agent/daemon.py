@@ -482,19 +482,21 @@ class Daemon:
             projects = [p for p in self.projects() if p.state is not ProjectState.UNKNOWN]
             since = self.clock.now() - CLIENT_SEEN_WITHIN
             middleware = [MiddlewareClient(p.name, name) for p in projects for name in p.recent_clients(since)]
+            names = [p.name for p in projects]
             try:
                 interval = self.control_plane.heartbeat(
                     daemon_name=self.config.daemon_name,
                     version=self.config.version,
-                    projects=[p.name for p in projects],
+                    projects=names,
                     middleware=middleware,
-                    traffic=self.accounting.traffic(),
+                    # the server takes traffic only for the heartbeat's projects (a denied one's stays here)
+                    traffic=[t for t in self.accounting.traffic() if t["project"] in names],
                 )
                 self.health.ok()
                 backoff.reset()
                 delay = float(interval)
             except (ApiError, TransportError) as error:
-                denied = denied_project(error, [p.name for p in projects], middleware)
+                denied = denied_project(error, names, middleware)
                 if denied is not None:  # a project the key cannot see: leave it out and try again at once
                     self.health.failed(ApiError(404, "not_found", str(error)), project=denied)
                     if project := self._known(denied):

@@ -1,6 +1,7 @@
 import asyncio
 import math
 from collections import defaultdict
+from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
 
@@ -14,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from controlplane.batches import LoopBatches
+from controlplane.drops import MAX_COUNT, REASONS_HELP, DropCountsField
 from controlplane.error_handlers import error_body
 from controlplane.errors import Invalid
 from controlplane.notify import project_watch, run_sync
@@ -36,7 +38,30 @@ class MiddlewareClientSerializer(serializers.Serializer[Any]):
     client_name = serializers.CharField(max_length=200, help_text="The middleware, e.g. akita-django.")
 
 
-# A daemon serving more is not one daemon; each item of either list costs the heartbeat a write.
+class DaemonTrafficSerializer(serializers.Serializer[Any]):
+    since = serializers.DateTimeField(
+        help_text="When the daemon started counting (its start); a new value means the counts started over."
+    )
+    received = serializers.IntegerField(min_value=0, max_value=MAX_COUNT, help_text="Entries that reached the daemon.")
+    uploaded = serializers.IntegerField(
+        min_value=0, max_value=MAX_COUNT, help_text="Entries the control plane accepted."
+    )
+    pending = serializers.IntegerField(
+        min_value=0, max_value=MAX_COUNT, help_text="Entries in memory or in the spool, not yet uploaded."
+    )
+    dropped = DropCountsField(
+        required=False,
+        default=dict,
+        help_text="Entries lost, by reason; received = uploaded + pending + the drops other than the middleware's "
+        f"(`queue_full`, `agent_unreachable`, `capture_failed`). {REASONS_HELP}",
+    )
+
+
+class TrafficSerializer(DaemonTrafficSerializer):
+    project = serializers.CharField(max_length=64, help_text="One of this heartbeat's projects.")
+
+
+# A daemon serving more is not one daemon; each item of every list costs the heartbeat a write.
 HEARTBEAT_MAX_ITEMS = 100
 
 
@@ -53,6 +78,13 @@ class HeartbeatSerializer(serializers.Serializer[Any]):
     middleware: serializers.ListSerializer[Any] = serializers.ListSerializer(
         child=MiddlewareClientSerializer(), required=False, default=list, max_length=HEARTBEAT_MAX_ITEMS
     )
+    traffic: serializers.ListSerializer[Any] = serializers.ListSerializer(
+        child=TrafficSerializer(),
+        required=False,
+        default=list,
+        max_length=HEARTBEAT_MAX_ITEMS,
+        help_text="What became of each project's entries since the daemon started; the latest is kept per project.",
+    )
 
 
 class HeartbeatReplySerializer(serializers.Serializer[Any]):
@@ -68,8 +100,9 @@ class HeartbeatApi(APIView):
     @extend_schema(
         operation_id="daemon_heartbeat",
         summary="Heartbeat",
-        description="Tell the control plane a daemon is alive, for each of its projects (and which middleware "
-        "sends it traffic). The console shows it healthy for a minute after, unhealthy until an hour has passed.",
+        description="Tell the control plane a daemon is alive, for each of its projects (which middleware sends it "
+        "traffic, and what became of that traffic: received, uploaded, pending, dropped by reason). The console "
+        "shows it healthy for a minute after, unhealthy until an hour has passed.",
         request=HeartbeatSerializer,
         responses={200: HeartbeatReplySerializer, **errors(400, 401, 429)},
         examples=[
@@ -81,6 +114,16 @@ class HeartbeatApi(APIView):
                     "version": "0.1",
                     "projects": ["shop"],
                     "middleware": [{"project": "shop", "client_name": "akita-django"}],
+                    "traffic": [
+                        {
+                            "project": "shop",
+                            "since": "2026-01-05T11:00:00Z",
+                            "received": 12408,
+                            "uploaded": 12400,
+                            "pending": 5,
+                            "dropped": {"queue_full": 3, "buffer_full": 3},
+                        }
+                    ],
                 },
             ),
             OpenApiExample(
@@ -101,6 +144,7 @@ class HeartbeatApi(APIView):
             version=data["version"],
             project_refs=data["projects"],
             middleware=data["middleware"],
+            traffic=data["traffic"],
             now=now,
         )
         return Response({"server_time": now, "heartbeat_interval_seconds": settings.HEARTBEAT_INTERVAL_SECONDS})
@@ -114,6 +158,10 @@ class DaemonSerializer(serializers.Serializer[Any]):
     first_seen_at = serializers.DateTimeField()
     last_heartbeat_at = serializers.DateTimeField()
     middleware_clients = serializers.SerializerMethodField()
+    traffic = serializers.SerializerMethodField(
+        help_text="What became of the project's entries the daemon received, as its latest heartbeat reported it; "
+        "null until one did."
+    )
 
     @extend_schema_field(serializers.ChoiceField(choices=[DaemonStatus.HEALTHY, DaemonStatus.UNHEALTHY]))
     def get_status(self, daemon: Daemon) -> str:
@@ -122,13 +170,20 @@ class DaemonSerializer(serializers.Serializer[Any]):
     def get_middleware_clients(self, daemon: Daemon) -> list[str]:
         return [client.client_name for client in daemon.middleware_clients.all()]
 
+    @extend_schema_field(DaemonTrafficSerializer(allow_null=True))
+    def get_traffic(self, daemon: Daemon) -> dict[str, Any] | None:
+        if not daemon.traffic:
+            return None
+        return {**daemon.traffic, "since": datetime.fromisoformat(daemon.traffic["since"])}
+
 
 @extend_schema(tags=["daemons"])
 class DaemonListApi(ProjectApiView):
     @extend_schema(
         operation_id="project_daemons_list",
         summary="List a project's daemons",
-        description="The daemons heard from in the last hour, by name, with their health and middleware clients.",
+        description="The daemons heard from in the last hour, by name, with their health, middleware clients "
+        "and what became of their traffic.",
         parameters=API_PAGE_PARAMETERS,
         responses={200: api_page_of(DaemonSerializer, "DaemonPage"), **errors(400, 401, 403, 404)},
     )

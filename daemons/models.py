@@ -25,6 +25,9 @@ class Daemon(models.Model):
     version = models.CharField(max_length=100, blank=True)
     first_seen_at = models.DateTimeField()
     last_heartbeat_at = models.DateTimeField()
+    # What became of the project's entries the daemon received, as its latest heartbeat reported them (totals since
+    # `since`, its start): {"since", "received", "uploaded", "pending", "dropped": {reason: count}}; {} until then.
+    traffic = models.JSONField(default=dict, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["project", "name"], name="daemon_name_unique_per_project")]

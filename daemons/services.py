@@ -1,6 +1,7 @@
 import hashlib
 from collections.abc import Collection
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -13,13 +14,17 @@ from projects.models import Project, User
 from projects.selectors import project_for_user, projects_for_user
 
 
-def daemons_touch(*, project_id: int, names: Collection[str], now: datetime, version: str = "") -> None:
-    """Record that these daemons of the project are alive (heartbeats and polls both count): one UPDATE for all of
-    them, and for those never seen before one INSERT (and the UPDATE again, as a heartbeat and a poll may race to
-    create the same daemon)."""
+def daemons_touch(
+    *, project_id: int, names: Collection[str], now: datetime, version: str = "", traffic: dict[str, Any] | None = None
+) -> None:
+    """Record that these daemons of the project are alive (heartbeats and polls both count), with their version and
+    `traffic` if given: one UPDATE for all of them, and for those never seen before one INSERT (and the UPDATE
+    again, as a heartbeat and a poll may race to create the same daemon)."""
     fields: dict[str, object] = {"last_heartbeat_at": now}
     if version:
         fields["version"] = version
+    if traffic is not None:
+        fields["traffic"] = traffic
     names = set(names)
     if Daemon.objects.filter(project_id=project_id, name__in=names).update(**fields) == len(names):
         return
@@ -54,8 +59,10 @@ def daemon_heartbeat(
     version: str = "",
     project_refs: list[str] | None = None,
     middleware: list[dict[str, str]] | None = None,
+    traffic: list[dict[str, Any]] | None = None,
 ) -> None:
-    """A heartbeat for each named project, or for the projects this daemon already serves."""
+    """A heartbeat for each named project, or for the projects this daemon already serves, with what became of each
+    project's entries (`traffic` items, the latest kept per project)."""
     projects = []
     for index, ref in enumerate(project_refs or []):
         try:
@@ -68,9 +75,21 @@ def daemon_heartbeat(
     for index, client in enumerate(middleware or []):
         if client["project"] not in by_ref:
             raise Invalid("Not one of this heartbeat's projects.", field=f"middleware[{index}].project")
+    traffic_by_project: dict[int, dict[str, Any]] = {}
+    for index, item in enumerate(traffic or []):
+        if item["project"] not in by_ref:
+            raise Invalid("Not one of this heartbeat's projects.", field=f"traffic[{index}].project")
+        counts = {key: value for key, value in item.items() if key != "project"}
+        traffic_by_project[by_ref[item["project"]].pk] = {**counts, "since": counts["since"].isoformat()}
     with transaction.atomic():
         for project in projects:
-            daemons_touch(project_id=project.pk, names=[daemon_name], now=now, version=version)
+            daemons_touch(
+                project_id=project.pk,
+                names=[daemon_name],
+                now=now,
+                version=version,
+                traffic=traffic_by_project.get(project.pk),
+            )
         for client in middleware or []:
             _middleware_client_seen(
                 project=by_ref[client["project"]], daemon_name=daemon_name, client_name=client["client_name"], now=now

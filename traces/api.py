@@ -12,6 +12,7 @@ from rest_framework.response import Response
 
 from apimodel.witness import witness_from_entry
 from apimodel.witness_form import WITNESS_FORMAT, WITNESS_KEYS
+from controlplane.drops import REASONS_HELP, DropCountsField
 from controlplane.errors import TooLarge
 from controlplane.memory import cyclic_gc_paused
 from controlplane.pagination import API_PAGE_PARAMETERS, api_page, api_page_of
@@ -63,6 +64,10 @@ class TraceSerializer(serializers.Serializer[Any]):
         child=serializers.IntegerField(),
         help_text="Entries stored cut to fit, by reason: `path_truncated` (paths past 2,000 characters), "
         "`time_out_of_range` (durations past a day, dropped).",
+    )
+    dropped = DropCountsField(
+        help_text="Entries the daemons lost before they reached the control plane, by reason, as their batches "
+        f"reported them: the trace captured `witness_count` plus these. {REASONS_HELP}"
     )
     import_errors = serializers.ListField(
         child=serializers.CharField(), help_text="A HAR upload's import: what was wrong with the file or entries."
@@ -240,11 +245,18 @@ class HarEntriesField(serializers.ListField):
         return data  # already plain JSON values; a per-entry copy would cost more than the ingest itself
 
 
+BATCH_DROPPED_HELP = (
+    "The trace's entries the daemon lost since its previous batch of it, by reason; added to the trace's `dropped` "
+    f"once, like the batch. {REASONS_HELP}"
+)
+
+
 class WitnessBatchSerializer(serializers.Serializer[Any]):
     daemon_name = serializers.CharField(max_length=200)
     batch_id = serializers.CharField(max_length=100, help_text="The same batch_id again is counted once.")
     entries = HarEntriesField(allow_empty=True, help_text=f"At most {settings.WITNESS_BATCH_MAX_ENTRIES}.")
     no_more_events = serializers.BooleanField(required=False, default=False)
+    dropped = DropCountsField(required=False, default=dict, help_text=BATCH_DROPPED_HELP)
 
 
 # A schema of a body, query parameter or header, as the daemon's `apimodel.schema` infers it (no values).
@@ -326,6 +338,7 @@ class WitnessFormBatchSerializer(serializers.Serializer[Any]):
     )
     witnesses = WitnessesField(allow_empty=True, help_text=f"At most {settings.WITNESS_BATCH_MAX_ENTRIES}.")
     no_more_events = serializers.BooleanField(required=False, default=False)
+    dropped = DropCountsField(required=False, default=dict, help_text=BATCH_DROPPED_HELP)
 
     def validate_witness_format(self, value: int) -> int:
         if value != WITNESS_FORMAT:
@@ -365,7 +378,8 @@ class WitnessUploadApi(ProjectApiView):
         description="A daemon's batch captured for an active trace (accepted for 5 minutes after it closed), in "
         "one of two forms: `witnesses` the daemon made from its obfuscated entries (what the agent sends; each is "
         "checked to hold no values and stored as it is: anything else is a 400 naming the field, e.g. "
-        "`witnesses[3].request.body.enum`), or HAR `entries`, obfuscated into witnesses here. The body may be sent "
+        "`witnesses[3].request.body.enum`), or HAR `entries`, obfuscated into witnesses here; either with the entries "
+        "the daemon lost since its previous batch (`dropped`), added to the trace's. The body may be sent "
         f"with `Content-Encoding: gzip`; at most {settings.WITNESS_BATCH_MAX_BYTES} bytes inflated.",
         request=PolymorphicProxySerializer(
             component_name="WitnessUpload",
@@ -382,6 +396,7 @@ class WitnessUploadApi(ProjectApiView):
                     "batch_id": "web-1-0001",
                     "witness_format": WITNESS_FORMAT,
                     "witnesses": [WITNESS_EXAMPLE],
+                    "dropped": {"queue_full": 3},
                 },
             ),
             OpenApiExample(
@@ -424,4 +439,5 @@ class WitnessUploadApi(ProjectApiView):
             batch_id=data["batch_id"],
             witnesses=items if made else None,
             entries=None if made else items,
+            dropped=data["dropped"],
         )

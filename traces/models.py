@@ -35,6 +35,9 @@ class Trace(models.Model):
     witness_count = models.PositiveIntegerField(default=0)
     # Entries stored cut to fit, by reason (`path_truncated`, `time_out_of_range`): see apimodel.witness.
     clamped = models.JSONField(default=dict, blank=True)
+    # Entries daemons lost on the way, by reason (`queue_full`, `buffer_full`, …: see controlplane.drops), as the
+    # batches reported them.
+    dropped = models.JSONField(default=dict, blank=True)
     # Set when the build after the trace closed has been queued, so beat queues it once.
     final_build_queued_at = models.DateTimeField(null=True, blank=True)
     # A HAR upload's import: what was wrong with the file or its entries (the first few), and how many

@@ -1,6 +1,6 @@
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -178,9 +178,11 @@ def witnesses_ingest(
     batch_id: str,
     entries: list[Any] | None = None,
     witnesses: list[Any] | None = None,
+    dropped: Mapping[str, int] | None = None,
     now: datetime | None = None,
 ) -> tuple[int, bool]:
-    """Store a batch once: HAR `entries`, made into witnesses here, or `witnesses` a daemon made, checked here.
+    """Store a batch once: HAR `entries`, made into witnesses here, or `witnesses` a daemon made, checked here,
+    with the trace's entries the daemon reports it `dropped` since its previous batch (counted once, like the batch).
     Returns (accepted count, whether it was a duplicate)."""
     now = now or timezone.now()
     if not trace.accepts_witnesses(now):
@@ -194,8 +196,8 @@ def witnesses_ingest(
         with transaction.atomic():
             WitnessBatch.of(witnesses, trace=trace, batch_id=batch_id, daemon_name=daemon_name).save()
             Trace.objects.filter(pk=trace.pk).update(witness_count=F("witness_count") + len(witnesses))
-            if clamped:
-                _count_clamped(trace, clamped)
+            if clamped or dropped:
+                _count_losses(trace, clamped=clamped, dropped=Counter(dropped))
             if trace.get_status(now) != TraceStatus.ACTIVE:
                 # In-flight witnesses of a closed trace: its final model must include them (a build
                 # already running may have read the batches before this one, a queued one will not have).
@@ -205,11 +207,14 @@ def witnesses_ingest(
     return len(witnesses), False
 
 
-def _count_clamped(trace: Trace, clamped: Counter[str]) -> None:
-    """Add to the trace's counts of entries cut to fit; the caller's update holds the trace's row lock."""
-    counts = Counter(Trace.objects.values_list("clamped", flat=True).get(pk=trace.pk))
-    counts.update(clamped)
-    Trace.objects.filter(pk=trace.pk).update(clamped=dict(sorted(counts.items())))
+def _count_losses(trace: Trace, *, clamped: Counter[str], dropped: Counter[str]) -> None:
+    """Add to the trace's counts of entries cut to fit and of entries dropped; the caller's update holds the trace's
+    row lock."""
+    stored_clamped, stored_dropped = Trace.objects.values_list("clamped", "dropped").get(pk=trace.pk)
+    Trace.objects.filter(pk=trace.pk).update(
+        clamped=dict(sorted((Counter(stored_clamped) + clamped).items())),
+        dropped=dict(sorted((Counter(stored_dropped) + dropped).items())),
+    )
 
 
 def witnesses_purge(*, now: datetime | None = None) -> int:

@@ -119,6 +119,10 @@ def test_a_middleware_hears_of_a_start_at_once_and_its_events_become_witnesses(
         }
         # the heartbeat names the client, so the console's Daemons page shows it
         eventually(lambda: MiddlewareClient.objects.filter(daemon__project=project, client_name="web-1.django"))
+        # the middleware's drop rides with the trace's batch, and the heartbeat's traffic says it per daemon
+        assert Trace.objects.get(pk=trace.pk).dropped == {"queue_full": 1}
+        eventually(lambda: project.daemons.get(name="web-1").traffic.get("dropped") == {"queue_full": 1})
+        assert project.daemons.get(name="web-1").traffic["received"] == 2
     assert daemon.accounting.project("shop")["dropped"] == {"queue_full": 1}
 
 
@@ -168,7 +172,7 @@ def test_the_server_counts_a_retried_batch_once_and_takes_the_dropped_field(
         accepted=0, duplicate=True
     )
     trace.refresh_from_db()
-    assert trace.witness_count == 2
+    assert (trace.witness_count, trace.dropped) == (2, {"queue_full": 3})
 
 
 def test_a_refused_key_is_said_once_and_the_middleware_is_still_answered(

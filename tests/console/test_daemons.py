@@ -72,3 +72,22 @@ def test_the_trace_page_part_says_how_many_daemons_a_start_reached(alice, projec
     assert response.status_code == 200  # still polling: the trace is active
     assert "Start reached 1 of 2 daemons" in response.content.decode()
     assert 'hx-trigger="every 1s"' in response.content.decode()
+
+
+def test_each_daemon_shows_what_became_of_its_traffic(login: Login, project: Project) -> None:
+    reported = daemon(project, "web-1", timedelta(seconds=5))
+    reported.traffic = {
+        "since": "2026-01-05T11:00:00+00:00",
+        "received": 12408,
+        "uploaded": 12400,
+        "pending": 5,
+        "dropped": {"queue_full": 3},
+    }
+    reported.save()
+    daemon(project, "web-2", timedelta(seconds=5))
+    page = login(project.owner).get(f"/projects/{project.public_id}/daemons/").text
+    assert (
+        '12,408 received · 12,400 uploaded · 5 pending · <strong class="drops" title="queue full: the middleware&#x27;s '
+        'in-process queue was full">3 dropped: queue full</strong>'
+    ) in page
+    assert "not reported" in page

@@ -397,3 +397,15 @@ def test_a_failed_build_stops_the_polling_and_offers_a_rebuild(
     with django_capture_on_commit_callbacks(execute=True):
         assert client.post(f"{traces_url(project)}{built.name}/rebuild/").status_code == 302
     assert built.model_versions.filter(status=ModelVersion.BuildStatus.READY).exists()
+
+
+def test_a_trace_page_counts_the_entries_dropped_and_cut_to_fit(login: Login, project: Project) -> None:
+    trace = trace_start(project=project, user=project.owner, duration_minutes=15)
+    url = f"{traces_url(project)}{trace.name}/"
+    assert 'id="trace-losses"' not in login(project.owner).get(url).text
+    Trace.objects.filter(pk=trace.pk).update(
+        witness_count=12408, dropped={"queue_full": 3}, clamped={"path_truncated": 2}
+    )
+    page = login(project.owner).get(url).text
+    assert '12,408 witnesses · <strong class="drops" title="queue full: ' in page
+    assert ">3 dropped: queue full</strong> · 2 cut to fit</p>" in page
