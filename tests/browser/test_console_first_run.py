@@ -18,9 +18,12 @@ SMALL_HAR = Path(__file__).resolve().parent.parent / "fixtures" / "small.har"
 BUILD_TIMEOUT_MS = 60_000
 
 
-def heartbeat(base: str, key: str, project: str, daemon_name: str = "web-1") -> None:
-    """What pawprint-agent sends every 20 s."""
-    body = json.dumps({"daemon_name": daemon_name, "version": "1.0.0", "projects": [project]}).encode()
+def heartbeat(
+    base: str, key: str, project: str, daemon_name: str = "web-1", traffic: list[dict[str, object]] | None = None
+) -> None:
+    """What pawprint-agent sends every 20 s (with what became of each project's entries, once it has any)."""
+    sent = {"daemon_name": daemon_name, "version": "1.0.0", "projects": [project]}
+    body = json.dumps(sent if traffic is None else {**sent, "traffic": traffic}).encode()
     request = urllib.request.Request(f"{base}/api/v1/daemon/heartbeat", data=body, method="POST")  # noqa: S310
     request.add_header("Content-Type", "application/json")
     request.add_header("Authorization", "Basic " + base64.b64encode(key.encode()).decode())

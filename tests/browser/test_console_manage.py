@@ -48,8 +48,13 @@ def test_an_owner_manages_daemons_traces_hints_keys_and_members(setup: str, live
     badge = page.locator("#daemon-table tbody tr", has_text="web-1").locator(".badge")
     expect(badge).to_have_text("unhealthy")
     shot(page, "daemons")
-    heartbeat(base, key, "shop")
+    traffic = {"project": "shop", "since": "2026-11-27T12:00:00Z", "received": 12408, "uploaded": 12400}
+    heartbeat(base, key, "shop", traffic=[{**traffic, "pending": 5, "dropped": {"queue_full": 3}}])
     expect(badge).to_have_text("healthy", timeout=15_000)
+    expect(page.locator("#daemon-table tbody tr", has_text="web-1")).to_contain_text(
+        "12,408 received · 12,400 uploaded · 5 pending · 3 dropped: queue full"
+    )
+    shot(page, "daemons-traffic")
 
     # Start: the name is lowered, the start confirmed, the end reads as the full duration.
     page.locator(".sidenav").get_by_role("link", name="Traces").click()
