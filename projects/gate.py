@@ -86,6 +86,9 @@ class ProjectApiView(APIView):
     access that `project_api` declared for the request's method. Handlers take the other URL parts only."""
 
     project_access: dict[str, Access] = {}
+    # Served on the event loop in one hop to the executor, without Django's middleware (`served_whole`): for a daemon
+    # endpoint called at a high rate whose replies are JSON to API keys only.
+    served_whole = False
     project: Project
 
     def dispatch(self, request: HttpRequest, *args: Any, project: str = "", **kwargs: Any) -> HttpResponseBase:
@@ -161,6 +164,30 @@ def _gate_async(view: AsyncProjectView, methods: dict[str, Access]) -> AsyncProj
     return gated
 
 
+def served_whole(view: Callable[..., HttpResponseBase]) -> Callable[..., Any]:
+    """A sync API view served on the event loop (`controlplane.handlers`): the request checks, then the view and its
+    rendering in one hop to the loop's executor. Django's middleware would cost each request a hop per sync
+    middleware (eight of them, twice each: a sixth of a witness upload's CPU, bench/RESULTS.md "served whole"); this
+    view needs none of them (no session, CSRF, cookies or HTML), and it is left out of the Prometheus request metrics.
+    Under WSGI (tests, Django's test client) it is the view in the request's thread."""
+
+    @served_on_the_event_loop
+    @functools.wraps(view)
+    async def whole(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return await run_sync(_rendered, view, request, *args, **kwargs)
+
+    return whole
+
+
+def _rendered(view: Callable[..., HttpResponseBase], request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    """The view's response, rendered (a DRF `Response` is rendered by Django's handler, which a served view skips)."""
+    response = view(request, *args, **kwargs)
+    render = getattr(response, "render", None)
+    if callable(render):
+        render()
+    return cast(HttpResponse, response)
+
+
 def project_api(
     route: str, view: type[ProjectApiView] | AsyncProjectView, *, name: str, **methods: Access
 ) -> URLPattern:
@@ -169,7 +196,8 @@ def project_api(
     if isinstance(view, type) and issubclass(view, ProjectApiView):
         if _handled_methods(view) != set(methods):
             raise ImproperlyConfigured(f"{name}: {view.__name__} handles {sorted(_handled_methods(view))}")
-        return path(route, _declared(view.as_view(project_access=methods), methods), name=name)
+        callback = _declared(view.as_view(project_access=methods), methods)
+        return path(route, served_whole(callback) if view.served_whole else callback, name=name)
     if iscoroutinefunction(view):
         return path(route, _declared(_gate_async(cast(AsyncProjectView, view), methods), methods), name=name)
     raise ImproperlyConfigured(f"{name}: project API views are ProjectApiView subclasses or async views")

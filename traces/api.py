@@ -371,6 +371,7 @@ WITNESS_EXAMPLE = witness_from_entry(ENTRY_EXAMPLE)
 @extend_schema(tags=["daemon"])
 class WitnessUploadApi(ProjectApiView):
     throttle_classes = [IngestThrottle]
+    served_whole = True  # daemons send a batch every few seconds each
 
     @extend_schema(
         operation_id="trace_witnesses_upload",
