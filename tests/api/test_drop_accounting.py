@@ -12,20 +12,9 @@ from apimodel.witness_form import WITNESS_FORMAT, witness_json
 from controlplane.drops import drops_explained, drops_text
 from daemons.models import Daemon
 from traces.models import Trace, WitnessBatch
-from traces.services import trace_start
 
 T0 = datetime(2026, 1, 5, 12, 0, 0, tzinfo=UTC)
 HEARTBEAT = "/api/v1/daemon/heartbeat"
-
-
-@pytest.fixture
-def trace(alice, project) -> Trace:
-    return trace_start(project=project, user=alice, duration_minutes=15)
-
-
-@pytest.fixture
-def daemon(alice, key_client):
-    return key_client(alice, scope="ingest")
 
 
 def url(trace: Trace) -> str:

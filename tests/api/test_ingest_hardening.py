@@ -7,19 +7,9 @@ import pytest
 
 from apimodels.models import ModelEndpoint, ModelVersion
 from traces.models import Trace, WitnessBatch
-from traces.services import trace_start, trace_stop
+from traces.services import trace_stop
 
 SURROGATE = "\\ud800"  # a lone UTF-16 surrogate, as JSON escapes it
-
-
-@pytest.fixture
-def trace(alice, project) -> Trace:
-    return trace_start(project=project, user=alice, duration_minutes=15)
-
-
-@pytest.fixture
-def daemon(alice, key_client):
-    return key_client(alice, scope="ingest")
 
 
 def upload(daemon, trace: Trace, entries: list[dict], batch_id: str = "b-1", raw: dict[str, str] | None = None):

@@ -16,16 +16,6 @@ from traces.models import Trace, WitnessBatch
 from traces.services import trace_start, trace_stop
 
 
-@pytest.fixture
-def trace(alice, project) -> Trace:
-    return trace_start(project=project, user=alice, duration_minutes=15)
-
-
-@pytest.fixture
-def daemon(alice, key_client):
-    return key_client(alice, scope="ingest")
-
-
 def url(trace: Trace) -> str:
     return f"/api/v1/projects/shop/traces/{trace.public_id}/witnesses"
 
