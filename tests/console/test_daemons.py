@@ -87,7 +87,7 @@ def test_each_daemon_shows_what_became_of_its_traffic(login: Login, project: Pro
     daemon(project, "web-2", timedelta(seconds=5))
     page = login(project.owner).get(f"/projects/{project.public_id}/daemons/").text
     assert (
-        '12,408 received · 12,400 uploaded · 5 pending · <strong class="drops" title="queue full: the middleware&#x27;s '
-        'in-process queue was full">3 dropped: queue full</strong>'
+        '12,408 received · 12,400 uploaded · 5 pending · <strong class="drops" '
+        'title="queue full: the middleware&#x27;s in-process queue was full">3 dropped: queue full</strong>'
     ) in page
     assert "not reported" in page
