@@ -15,17 +15,7 @@ from apimodel.witness import witness_from_entry
 from apimodel.witness_form import WITNESS_FORMAT, witness_json
 from bench.stack import Stack, production_stack
 from tests.e2e.test_long_poll_stack import database_query, project_with_keys
-
-ENTRY = {
-    "startedDateTime": "2026-11-27T12:00:00.000Z",
-    "time": 12.5,
-    "request": {"method": "GET", "url": "https://api.shop.test/v1/products/7", "headers": [], "queryString": []},
-    "response": {
-        "status": 200,
-        "headers": [{"name": "Content-Type", "value": "application/json"}],
-        "content": {"mimeType": "application/json", "text": '{"id": 7, "name": "lamp"}'},
-    },
-}
+from traces.api import ENTRY_EXAMPLE
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +40,7 @@ def test_batches_are_stored_once_and_bad_ones_refused_naming_the_field(stack: St
         f"{stack.url}/api/v1/projects/shop/traces", json={"duration_minutes": 15}, auth=keys["full"], timeout=30
     )
     trace_id = started.json()["id"]
-    witness = json.loads(witness_json(witness_from_entry(ENTRY)))
+    witness = json.loads(witness_json(witness_from_entry(ENTRY_EXAMPLE)))
     batch = {"daemon_name": "web-1", "batch_id": "b-1", "witness_format": WITNESS_FORMAT, "witnesses": [witness] * 3}
 
     stored = upload(stack, keys["ingest"], trace_id, batch)
