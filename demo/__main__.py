@@ -65,11 +65,20 @@ def manage(env: dict[str, str], *args: str, check: bool = True) -> str:
 
 
 def _stop_on_enter(stop: threading.Event) -> None:
-    sys.stdin.readline()
-    stop.set()
+    """Enter stops the trace. Without a terminal (stdin at its end at once: `make demo &`, nohup) it would stop before
+    any traffic, so then only the console's Stop or the trace's end do."""
+    if sys.stdin.readline():
+        stop.set()
+
+
+def _quit(signum: int, frame: object) -> None:
+    """SIGTERM or SIGHUP (the terminal closed) unwinds like Ctrl-C: every child is stopped on the way out."""
+    raise SystemExit(f"demo: stopped by {signal.Signals(signum).name}")
 
 
 def main() -> None:
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _quit)
     VAR.mkdir(parents=True, exist_ok=True)
     port, agent_port = os.environ.get("PORT", "8000"), os.environ.get("DEMO_AGENT_PORT", "50080")
     shop_port, middleware = os.environ.get("DEMO_SHOP_PORT", "8001"), os.environ.get("DEMO_MIDDLEWARE", "akita")
