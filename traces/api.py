@@ -235,14 +235,19 @@ class HarUploadApi(ProjectApiView):
         return Response(trace_data(trace), status=status.HTTP_201_CREATED)
 
 
-@extend_schema_field({"type": "array", "items": {"type": "object", "description": "A HAR 1.2 entry."}})
-class HarEntriesField(serializers.ListField):
-    """HAR entries, checked one by one by the service (which names the entry and field at fault)."""
+class JsonItemsField(serializers.ListField):
+    """A list of JSON values taken as they are: the service checks them one by one (and names the item and field
+    at fault)."""
 
     child = serializers.JSONField()
 
     def run_child_validation(self, data: list[Any]) -> list[Any]:
-        return data  # already plain JSON values; a per-entry copy would cost more than the ingest itself
+        return data  # already plain JSON values; a per-item copy would cost more than the ingest itself
+
+
+@extend_schema_field({"type": "array", "items": {"type": "object", "description": "A HAR 1.2 entry."}})
+class HarEntriesField(JsonItemsField):
+    """HAR entries, made into witnesses by the service."""
 
 
 BATCH_DROPPED_HELP = (
@@ -320,13 +325,8 @@ WITNESS_SCHEMA = {
 
 
 @extend_schema_field({"type": "array", "items": WITNESS_SCHEMA})
-class WitnessesField(serializers.ListField):
-    """Witnesses, checked one by one by the service (which names the witness and field at fault)."""
-
-    child = serializers.JSONField()
-
-    def run_child_validation(self, data: list[Any]) -> list[Any]:
-        return data  # already plain JSON values
+class WitnessesField(JsonItemsField):
+    """Witnesses a daemon made, checked by the service."""
 
 
 class WitnessFormBatchSerializer(serializers.Serializer[Any]):
